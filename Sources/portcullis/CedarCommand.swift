@@ -1,0 +1,88 @@
+import ArgumentParser
+import Cedar
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `portcullis cedar …`: the Cedar engine on its own.
+struct CedarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cedar",
+        abstract: "Evaluate Cedar policies offline.",
+        subcommands: [CedarAuthorize.self]
+    )
+}
+
+/// Decides a batch of requests and prints one JSON line per request.
+struct CedarAuthorize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "authorize",
+        abstract: "Authorize requests against policies and entities.",
+        discussion: """
+        The requests file is a JSON array of {principal, action, resource, context} objects, \
+        entity uids written as {"type": …, "id": …}. Prints, per request and in order, \
+        {"decision":"allow"|"deny","reasons":[policy ids],"errors":[policy ids]}.
+        """
+    )
+
+    @Option(help: "Cedar policy file.") var policies: String
+    @Option(help: "Entities JSON file.") var entities: String
+    @Option(help: "Schema file in the human-readable .cedarschema format.") var schema: String?
+    @Option(help: "Requests JSON file.") var requests: String
+    @Flag(help: "Use @id annotations as policy ids where present.") var annotationIDs = false
+
+    func run() throws {
+        do {
+            let schemaValue = try schema.map { path throws(CedarError) in try Schema(parsing: try readFile(path, "schema")) }
+            let policySet = try PolicySet.parse(try readFile(policies, "policies"), idsFromAnnotations: annotationIDs)
+            let store = try EntitiesJSON.parse(try readFile(entities, "entities"), schema: schemaValue)
+            let reqs = try RequestJSON.requests(try readFile(requests, "requests"), schema: schemaValue)
+            let authorizer = Authorizer()
+            var out = ""
+            for r in reqs {
+                let response = authorizer.isAuthorized(r, entities: store, policies: policySet)
+                out += ResponseJSON.line(response)
+                out += "\n"
+            }
+            print(out, terminator: "")
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+/// Reads a whole file as UTF-8, with a clear error.
+func readFile(_ path: String, _ what: String) throws(CedarError) -> String {
+    guard let f = fopen(path, "rb") else {
+        throw CedarError(.json, "cannot open \(what) file `\(path)`: \(String(cString: strerror(errno)))")
+    }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, f)
+        if n > 0 { bytes.append(contentsOf: buffer[0..<n]) }
+        if n < buffer.count {
+            if ferror(f) != 0 { throw CedarError(.json, "cannot read \(what) file `\(path)`") }
+            break
+        }
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        throw CedarError(.json, "\(what) file `\(path)` is not valid UTF-8")
+    }
+    return text
+}
+
+/// Renders responses as the CLI's JSON lines.
+enum ResponseJSON {
+    static func line(_ r: Response) -> String {
+        JSONValue.object([
+            ("decision", .string(r.decision.rawValue)),
+            ("reasons", .array(r.reasons.map { .string($0) })),
+            ("errors", .array(r.errors.map { .string($0.policyID) })),
+        ]).serialized
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Portcullis: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portcullis",
+        abstract: "Zero-trust control plane and gateway for AI agents.",
+        subcommands: [CedarCommand.self]
+    )
+}
