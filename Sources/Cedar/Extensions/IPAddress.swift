@@ -127,7 +127,8 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
     private var bounds: (UInt128, UInt128) {
         let width = isV6 ? 128 : 32
         let allOnes: UInt128 = isV6 ? .max : UInt128(UInt32.max)
-        // Smart shifts yield 0 when shifting by the full width, which a /0 prefix needs.
+        // A /0 prefix shifts by the full width; Swift's smart shifts and the final mask make
+        // that 0, like Rust's `checked_shl(..).unwrap_or(0)`.
         let hostMask = allOnes >> prefixLength
         let networkMask = (allOnes << (width - prefixLength)) & allOnes
         return (address & networkMask, address | hostMask)

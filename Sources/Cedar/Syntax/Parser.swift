@@ -3,6 +3,15 @@
 struct Parser {
     private let tokens: [Token]
     private var index = 0
+    private var depth = 0
+
+    /// Parentheses, lists, records and calls may nest this deep; more is refused
+    /// so that hostile input cannot exhaust the stack of the parser or the evaluator.
+    static let maxNesting = 200
+    /// Operator chains (`a + b + …`) build left-nested trees, and releasing a tree
+    /// recurses through it; a policy may hold at most this many operators.
+    static let maxOperators = 10_000
+    private var operators = 0
 
     init(_ text: String) throws(CedarError) {
         tokens = try Lexer.tokenize(text)
@@ -92,6 +101,7 @@ struct Parser {
 
     private mutating func parsePolicy(id: String) throws(CedarError) -> Policy {
         let start = current
+        operators = 0
         var annotations: [(key: String, value: String)] = []
         while isPunct("@") {
             let at = advance()
@@ -285,6 +295,23 @@ struct Parser {
     // MARK: - Expressions
 
     mutating func parseExpr() throws(CedarError) -> Expr {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Parser.maxNesting {
+            throw error("expression nested more than \(Parser.maxNesting) levels deep")
+        }
+        return try parseExprBody()
+    }
+
+    /// Counts one operator node against the policy's budget.
+    private mutating func countOperator() throws(CedarError) {
+        operators += 1
+        if operators > Parser.maxOperators {
+            throw error("policy has more than \(Parser.maxOperators) operators")
+        }
+    }
+
+    private mutating func parseExprBody() throws(CedarError) -> Expr {
         if isKeyword("if") {
             index += 1
             let c = try parseExpr()
@@ -302,6 +329,7 @@ struct Parser {
     private mutating func parseOr() throws(CedarError) -> Expr {
         var lhs = try parseAnd()
         while eat("||") {
+            try countOperator()
             lhs = .or(lhs, try parseAnd())
         }
         return lhs
@@ -310,6 +338,7 @@ struct Parser {
     private mutating func parseAnd() throws(CedarError) -> Expr {
         var lhs = try parseRelation()
         while eat("&&") {
+            try countOperator()
             lhs = .and(lhs, try parseRelation())
         }
         return lhs
@@ -393,6 +422,7 @@ struct Parser {
         if isPunct("::") { throw error("a path cannot be used as an attribute name after `has`", at: tok) }
         var path = [first]
         while eat(".") {
+            try countOperator()
             let t = current
             let name = try identifier("an attribute name")
             if Lexer.reservedWords.contains(name) {
@@ -414,8 +444,10 @@ struct Parser {
         var lhs = try parseMult()
         while true {
             if eat("+") {
+                try countOperator()
                 lhs = .binary(.add, lhs, try parseMult())
             } else if eat("-") {
+                try countOperator()
                 lhs = .binary(.subtract, lhs, try parseMult())
             } else {
                 return lhs
@@ -427,6 +459,7 @@ struct Parser {
         var lhs = try parseUnary()
         while true {
             if eat("*") {
+                try countOperator()
                 lhs = .binary(.multiply, lhs, try parseUnary())
             } else if isPunct("/") || isPunct("%") {
                 throw error("`\(current.text)` is not supported: Cedar has no division or remainder")
@@ -504,6 +537,7 @@ struct Parser {
         case .name: fatalError("unreachable: names are converted above")
         }
         while true {
+            if isPunct(".") || isPunct("[") { try countOperator() }
             if eat(".") {
                 let nameTok = current
                 let name = try identifier("an attribute or method name")
