@@ -32,7 +32,8 @@ struct CedarAuthorize: ParsableCommand {
     @Option(help: "Entities JSON file.") var entities: String
     @Option(help: "Schema file in the human-readable .cedarschema format.") var schema: String?
     @Option(help: "Requests JSON file.") var requests: String
-    @Flag(help: "Use @id annotations as policy ids where present.") var annotationIDs = false
+    @Flag(name: .customLong("annotation-ids"), help: "Use @id annotations as policy ids where present.")
+    var annotationIDs = false
 
     func run() throws {
         do {

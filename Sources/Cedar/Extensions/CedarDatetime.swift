@@ -1,4 +1,4 @@
-/// A Cedar `datetime` extension value: milliseconds since the Unix epoch, UTC, without leap seconds.
+/// A Cedar `datetime` extension value: milliseconds since the Unix epoch in UTC, no leap seconds.
 public struct CedarDatetime: Hashable, Comparable, Sendable, CustomStringConvertible {
     private static let millisecondsPerDay: Int64 = 86_400_000
 
@@ -48,7 +48,8 @@ public struct CedarDatetime: Hashable, Comparable, Sendable, CustomStringConvert
             } else {
                 return nil
             }
-            guard let offsetHour = scanner.number(digits: 2), let offsetMinute = scanner.number(digits: 2),
+            guard let offsetHour = scanner.number(digits: 2),
+                let offsetMinute = scanner.number(digits: 2),
                 offsetHour < 24, offsetMinute < 60
             else { return nil }
             offsetSeconds = sign * (offsetHour * 3_600 + offsetMinute * 60)
@@ -88,8 +89,9 @@ public struct CedarDatetime: Hashable, Comparable, Sendable, CustomStringConvert
     /// Instants outside years 0000…9999 print with a longer or negative year, which
     /// `parse` does not accept.
     public var description: String {
-        // Floor division without subtracting first, which would overflow near Int64.min.
-        let days = milliseconds / Self.millisecondsPerDay - (milliseconds % Self.millisecondsPerDay < 0 ? 1 : 0)
+        // Floor division that never subtracts `timeOfDay` first, which overflows near Int64.min.
+        let quotient = milliseconds / Self.millisecondsPerDay
+        let days = milliseconds % Self.millisecondsPerDay < 0 ? quotient - 1 : quotient
         let (year, month, day) = Self.civilFromDays(days)
         let yearText = String(year.magnitude)
         let date =
