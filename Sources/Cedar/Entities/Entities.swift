@@ -32,7 +32,8 @@ public struct Entities: Sendable {
 
     /// Builds a store and computes the transitive closure of the parent relation.
     ///
-    /// - Throws: ``CedarError`` when two entities share a uid.
+    /// - Throws: ``CedarError`` when two entities share a uid, or when the parent
+    ///   relation has a cycle (the reference refuses such hierarchies too).
     public init(_ entities: [Entity]) throws(CedarError) {
         var byUID: [EntityUID: Entity] = [:]
         byUID.reserveCapacity(entities.count)
@@ -44,7 +45,7 @@ public struct Entities: Sendable {
         var closure: [EntityUID: Set<EntityUID>] = [:]
         closure.reserveCapacity(byUID.count)
         // Iterative depth-first closure: deep hierarchies must not overflow the stack,
-        // and cycles (allowed in the JSON) must terminate.
+        // and a cycle must terminate so that it can be reported.
         for uid in byUID.keys where closure[uid] == nil {
             var ancestors = Set<EntityUID>()
             var stack = Array(byUID[uid]!.parents)
@@ -55,6 +56,9 @@ public struct Entities: Sendable {
                 } else if let parent = byUID[p] {
                     stack.append(contentsOf: parent.parents)
                 }
+            }
+            if ancestors.contains(uid) {
+                throw CedarError(.entities, "the entity hierarchy has a cycle through \(uid)")
             }
             closure[uid] = ancestors
         }
