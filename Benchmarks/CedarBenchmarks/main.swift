@@ -1,7 +1,7 @@
 // Cedar authorization benchmark: decisions per second and per-decision latency.
 //
 //   python3 scripts/bench/gen_workload.py --out .build-bench/workloads
-//   swift run -c release CedarBenchmarks .build-bench/workloads [--passes 5] [--unindexed]
+//   swift run -c release CedarBenchmarks .build-bench/workloads [--passes 5] [--index automatic|always|never]
 //
 // Each subdirectory of the workload directory (10, 100, 1000, 10000) holds
 // policies.cedar, entities.json and requests.json. Parsing happens once, outside
@@ -40,17 +40,17 @@ func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
 
 var args = Array(CommandLine.arguments.dropFirst())
 var passes = 5
-var usesIndex = true
+var indexMode = Authorizer.IndexMode.automatic
 if let i = args.firstIndex(of: "--passes") {
     passes = Int(args[i + 1]) ?? 5
     args.removeSubrange(i...(i + 1))
 }
-if let i = args.firstIndex(of: "--unindexed") {
-    usesIndex = false
-    args.remove(at: i)
+if let i = args.firstIndex(of: "--index") {
+    indexMode = Authorizer.IndexMode(rawValue: args[i + 1]) ?? .automatic
+    args.removeSubrange(i...(i + 1))
 }
 guard let root = args.first else {
-    print("usage: CedarBenchmarks WORKLOAD_DIR [--passes N] [--unindexed]")
+    print("usage: CedarBenchmarks WORKLOAD_DIR [--passes N] [--index automatic|always|never]")
     exit(2)
 }
 
@@ -58,13 +58,13 @@ print("| policies | entities | requests | allow | deny | decisions/s | p50 µs |
 print("|---:|---:|---:|---:|---:|---:|---:|---:|")
 var json: [String] = []
 for n in [10, 100, 1000, 10000] {
-    let dir = "\(root)/\(n)"
+    let dir = "\(root)/n\(n)"
     guard access("\(dir)/policies.cedar", R_OK) == 0 else { continue }
     do {
         let policies = try PolicySet(parsing: readText("\(dir)/policies.cedar"))
         let entities = try EntitiesJSON.parse(readText("\(dir)/entities.json"))
         let requests = try RequestJSON.requests(readText("\(dir)/requests.json"))
-        let authorizer = Authorizer(usesIndex: usesIndex)
+        let authorizer = Authorizer(indexMode: indexMode)
         var allow = 0
         var deny = 0
         for r in requests {

@@ -34,6 +34,16 @@ struct CedarAuthorize: ParsableCommand {
     @Option(help: "Requests JSON file.") var requests: String
     @Flag(name: .customLong("annotation-ids"), help: "Use @id annotations as policy ids where present.")
     var annotationIDs = false
+    @Option(name: .customLong("policy-index"),
+            help: "When to use the policy scope index: automatic, always or never (results are identical).")
+    var policyIndex = Authorizer.IndexMode.automatic.rawValue
+
+    func validate() throws {
+        guard Authorizer.IndexMode(rawValue: policyIndex) != nil else {
+            throw ValidationError("--policy-index must be one of: "
+                + Authorizer.IndexMode.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+    }
 
     func run() throws {
         do {
@@ -41,7 +51,7 @@ struct CedarAuthorize: ParsableCommand {
             let policySet = try PolicySet.parse(try readFile(policies, "policies"), idsFromAnnotations: annotationIDs)
             let store = try EntitiesJSON.parse(try readFile(entities, "entities"), schema: schemaValue)
             let reqs = try RequestJSON.requests(try readFile(requests, "requests"), schema: schemaValue)
-            let authorizer = Authorizer()
+            let authorizer = Authorizer(indexMode: Authorizer.IndexMode(rawValue: policyIndex) ?? .automatic)
             var out = ""
             for r in reqs {
                 let response = authorizer.isAuthorized(r, entities: store, policies: policySet)

@@ -19,7 +19,7 @@ struct CorpusConformanceTests {
     func generatedCorpus() throws {
         let (base, files) = try Self.corpusFiles()
         #expect(files.count == 7809, "the corpus should hold 7,809 tests")
-        let tally = CedarCorpus.run(files, base: base, useSchema: true)
+        let tally = CedarCorpus.run(files, base: base, useSchema: true, authorizer: Authorizer(indexMode: .always))
         print("cedar corpus: \(tally.files) tests, \(tally.requests) requests, \(tally.failures.count) mismatches")
         #expect(tally.requests == 62472)
         for f in tally.failures.prefix(25) { Issue.record("\(f)") }
@@ -29,7 +29,7 @@ struct CorpusConformanceTests {
     @Test("generated corpus passes 100% evaluating every policy (no index)")
     func generatedCorpusUnindexed() throws {
         let (base, files) = try Self.corpusFiles()
-        let tally = CedarCorpus.run(files, base: base, useSchema: false, authorizer: Authorizer(usesIndex: false))
+        let tally = CedarCorpus.run(files, base: base, useSchema: false, authorizer: Authorizer(indexMode: .never))
         print("cedar corpus (unindexed, no schema): \(tally.files) tests, \(tally.requests) requests, \(tally.failures.count) mismatches")
         for f in tally.failures.prefix(10) { Issue.record("\(f)") }
         #expect(tally.failures.isEmpty)

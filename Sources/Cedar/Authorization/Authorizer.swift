@@ -22,12 +22,31 @@ public struct Response: Sendable {
 
 /// Decides requests: forbid overrides permit, default deny, erroring policies are skipped.
 public struct Authorizer: Sendable {
-    /// Whether to use the scope index; turning it off evaluates every policy (for differential testing).
-    public var usesIndex: Bool
+    /// When to consult the scope index.
+    public enum IndexMode: String, Sendable, CaseIterable {
+        /// Use the index for policy sets larger than ``Authorizer/indexThreshold``;
+        /// below that, checking every scope directly is cheaper than the lookups.
+        case automatic
+        /// Always use the index.
+        case always
+        /// Never use it: check every policy (the specification's definition).
+        case never
+    }
+
+    /// Policy sets up to this size are scanned in ``IndexMode/automatic`` mode.
+    public static let indexThreshold = 32
+
+    /// When the scope index is used.
+    public var indexMode: IndexMode
 
     /// Creates an authorizer.
-    public init(usesIndex: Bool = true) {
-        self.usesIndex = usesIndex
+    public init(indexMode: IndexMode = .automatic) {
+        self.indexMode = indexMode
+    }
+
+    /// Creates an authorizer that always (`true`) or never (`false`) uses the index.
+    public init(usesIndex: Bool) {
+        self.indexMode = usesIndex ? .always : .never
     }
 
     /// Authorizes one request (Lean `isAuthorized`).
@@ -37,15 +56,23 @@ public struct Authorizer: Sendable {
         var forbids: [String] = []
         var errors: [PolicyEvaluationError] = []
         func consider(_ i: Int) {
-            let policy = policies.policies[i]
-            guard ScopeMatcher.matches(policy, request, entities) else { return }
+            guard ScopeMatcher.matches(policies.policies[i], request, entities) else { return }
             do {
                 if try evaluator.evaluateBool(policies.compiled[i]) {
-                    if policy.effect == .permit { permits.append(policy.id) } else { forbids.append(policy.id) }
+                    if policies.policies[i].effect == .permit {
+                        permits.append(policies.policies[i].id)
+                    } else {
+                        forbids.append(policies.policies[i].id)
+                    }
                 }
             } catch {
-                errors.append(PolicyEvaluationError(policyID: policy.id, error: error))
+                errors.append(PolicyEvaluationError(policyID: policies.policies[i].id, error: error))
             }
+        }
+        let usesIndex = switch indexMode {
+        case .always: true
+        case .never: false
+        case .automatic: policies.count > Authorizer.indexThreshold
         }
         if usesIndex {
             for i in policies.index.candidates(for: request, entities: entities) { consider(i) }

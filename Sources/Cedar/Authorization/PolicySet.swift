@@ -14,7 +14,7 @@ public struct PolicySet: Sendable {
             throw CedarError(.syntax, "duplicate policy id `\(p.id)`")
         }
         self.policies = policies
-        self.compiled = policies.map { $0.conditionExpression }
+        self.compiled = policies.map { ConstantFolder.fold($0.conditionExpression) }
         self.index = PolicyIndex(policies)
     }
 
