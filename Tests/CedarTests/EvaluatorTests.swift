@@ -100,4 +100,13 @@ struct EvaluatorTests {
             (error as? CedarError)?.message.contains("cycle") ?? false
         }
     }
+
+    @Test("an entity listed twice is accepted only when both copies are identical")
+    func duplicates() throws {
+        let one = #"{"uid":{"type":"A","id":"1"},"attrs":{"n":1},"parents":[]}"#
+        let store = try EntitiesJSON.parse("[\(one), \(one)]")
+        #expect(store.count == 1)
+        let other = #"{"uid":{"type":"A","id":"1"},"attrs":{"n":2},"parents":[]}"#
+        #expect(throws: CedarError.self) { _ = try EntitiesJSON.parse("[\(one), \(other)]") }
+    }
 }

@@ -1,5 +1,5 @@
 /// One entity: its attributes, its direct parents and its tags.
-public struct Entity: Sendable {
+public struct Entity: Sendable, Equatable {
     public let uid: EntityUID
     public var attributes: [CedarString: Value]
     /// Direct parents as given; the store computes the transitive closure.
@@ -32,14 +32,15 @@ public struct Entities: Sendable {
 
     /// Builds a store and computes the transitive closure of the parent relation.
     ///
-    /// - Throws: ``CedarError`` when two entities share a uid, or when the parent
+    /// - Throws: ``CedarError`` when two different entities share a uid, or when the parent
     ///   relation has a cycle (the reference refuses such hierarchies too).
     public init(_ entities: [Entity]) throws(CedarError) {
         var byUID: [EntityUID: Entity] = [:]
         byUID.reserveCapacity(entities.count)
         for e in entities {
-            guard byUID.updateValue(e, forKey: e.uid) == nil else {
-                throw CedarError(.entities, "duplicate entity \(e.uid)")
+            // The reference tolerates an entity listed twice only when both copies are identical.
+            if let previous = byUID.updateValue(e, forKey: e.uid), previous != e {
+                throw CedarError(.entities, "entity \(e.uid) is listed twice with different contents")
             }
         }
         var closure: [EntityUID: Set<EntityUID>] = [:]

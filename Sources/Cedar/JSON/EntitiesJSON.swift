@@ -22,6 +22,7 @@ public enum EntitiesJSON {
             entities.append(try entity(from: item, index: i, schema: schema))
         }
         if let schema {
+            try schema.checkActionHierarchy(entities)
             entities.append(contentsOf: schema.actionEntities(excluding: Set(entities.map(\.uid))))
         }
         return try Entities(entities)

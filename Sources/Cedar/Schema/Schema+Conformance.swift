@@ -21,19 +21,17 @@ extension Schema {
             throw fail("entity `\(uid)` has type `\(uid.type)` which is not declared in the schema")
         }
         guard type.accepts(uid) else { throw fail(invalidChoice(uid, type)) }
-        for (name, attribute) in type.attributes.sorted(by: { $0.key < $1.key }) where attribute.required {
-            guard entity.attributes[name] != nil else {
-                throw fail("expected entity `\(uid)` to have attribute `\(name)`, but it does not")
-            }
+        let missing = Schema.firstProblem(in: type.attributes) { name, attribute in
+            attribute.required && entity.attributes[name] == nil
+                ? "expected entity `\(uid)` to have attribute `\(name)`, but it does not" : nil
         }
-        for (name, value) in entity.attributes.sorted(by: { $0.key < $1.key }) {
+        let wrong = Schema.firstProblem(in: entity.attributes) { name, value in
             guard let declared = type.attributes[name] else {
-                throw fail("attribute `\(name)` on `\(uid)` should not exist according to the schema")
+                return "attribute `\(name)` on `\(uid)` should not exist according to the schema"
             }
-            if let problem = mismatch(value, declared.type) ?? checkReferences(in: value) {
-                throw fail("in attribute `\(name)` on `\(uid)`, \(problem)")
-            }
+            return (mismatch(value, declared.type) ?? checkReferences(in: value)).map { "in attribute `\(name)` on `\(uid)`, \($0)" }
         }
+        if let problem = missing ?? wrong { throw fail(problem) }
         for parent in entity.parents.sorted() {
             if let problem = checkReference(parent) { throw fail("in the parents of `\(uid)`, \(problem)") }
             guard type.allowedParents.contains(parent.type) else {
@@ -41,14 +39,25 @@ extension Schema {
             }
         }
         if let tagType = type.tags {
-            for (name, value) in entity.tags.sorted(by: { $0.key < $1.key }) {
-                if let problem = mismatch(value, tagType) ?? checkReferences(in: value) {
-                    throw fail("in tag `\(name)` on `\(uid)`, \(problem)")
-                }
+            let problem = Schema.firstProblem(in: entity.tags) { name, value in
+                (mismatch(value, tagType) ?? checkReferences(in: value)).map { "in tag `\(name)` on `\(uid)`, \($0)" }
             }
+            if let problem { throw fail(problem) }
         } else if let name = entity.tags.keys.min() {
             throw fail("found a tag `\(name)` on `\(uid)`, but no tags should exist on `\(uid)` according to the schema")
         }
+    }
+
+    /// The problem with the first entry, in key order, that has one.
+    ///
+    /// Valid input is the common case, so it is scanned unsorted; sorting happens only to
+    /// report the same problem every time when there are several.
+    static func firstProblem<V>(in entries: [CedarString: V], _ problem: (CedarString, V) -> String?) -> String? {
+        guard entries.contains(where: { problem($0.key, $0.value) != nil }) else { return nil }
+        for (key, value) in entries.sorted(by: { $0.key < $1.key }) {
+            if let p = problem(key, value) { return p }
+        }
+        return nil
     }
 
     private func checkAction(_ entity: Entity) throws(CedarError) {
@@ -61,8 +70,8 @@ extension Schema {
             throw fail("found action entity `\(uid)`, but it was not declared as an action in the schema")
         }
         // The reference compares the entity, with its ancestors, to the schema's action entity.
-        // The parents' own ancestors come from the schema (the store adds the schema's actions),
-        // so the closure is taken over the schema's hierarchy.
+        // One entity alone does not show its parents' parents, so this takes them from the
+        // schema; `checkActionHierarchy` compares the closure over the whole document.
         var ancestors = Set<EntityUID>()
         for parent in entity.parents {
             ancestors.insert(parent)
@@ -71,6 +80,33 @@ extension Schema {
         guard entity.attributes.isEmpty, entity.tags.isEmpty, ancestors == action.ancestors else {
             throw fail("definition of action `\(uid)` does not match its schema declaration "
                 + "(to use the schema's definition, omit it from the entities)")
+        }
+    }
+
+    /// Checks the action entities of a whole entities document against the declared hierarchy.
+    ///
+    /// The reference compares each action entity's ancestors, computed over the document
+    /// alone, with its declared ancestors: `a in [b]` without an entity for `b` does not match
+    /// a schema where `b in c`. ``check(_:)`` sees one entity and cannot tell.
+    ///
+    /// - Throws: ``CedarError`` with code `.entities` for the first action that does not match.
+    func checkActionHierarchy(_ entities: [Entity]) throws(CedarError) {
+        var parentsOf: [EntityUID: Set<EntityUID>] = [:]
+        for e in entities where e.uid.type.isActionType {
+            parentsOf[e.uid] = e.parents
+        }
+        for (uid, parents) in parentsOf.sorted(by: { $0.key < $1.key }) {
+            var ancestors = Set<EntityUID>()
+            var stack = Array(parents)
+            while let next = stack.popLast() {
+                guard ancestors.insert(next).inserted else { continue }
+                stack.append(contentsOf: parentsOf[next] ?? [])
+            }
+            guard ancestors == actions[uid]?.ancestors else {
+                throw CedarError(.entities, "definition of action `\(uid)` does not match its schema declaration "
+                    + "(its ancestors in the entities differ from the declared ones; to use the schema's "
+                    + "definition, omit it from the entities)")
+            }
         }
     }
 
@@ -85,22 +121,20 @@ extension Schema {
         case (.ext(let name), .ext(let x)):
             return x.typeName == name ? nil : wrong()
         case (.set(let element), .set(let items)):
-            for item in items.sorted(by: { $0.description < $1.description }) {
-                if let problem = mismatch(item, element) { return problem }
-            }
-            return nil
+            // Sorting (for a deterministic message) only when some element is wrong.
+            let wrongItems = items.filter { mismatch($0, element) != nil }
+            return wrongItems.min { $0.description < $1.description }.flatMap { mismatch($0, element) }
         case (.record(let attributes, let open), .record(let fields)):
-            for (name, attribute) in attributes.sorted(by: { $0.key < $1.key }) {
+            let declared = Schema.firstProblem(in: attributes) { name, attribute in
                 if let field = fields[name] {
-                    if let problem = mismatch(field, attribute.type) { return "in attribute `\(name)`, \(problem)" }
-                } else if attribute.required {
-                    return "expected the record to have an attribute `\(name)`, but it does not"
+                    return mismatch(field, attribute.type).map { "in attribute `\(name)`, \($0)" }
                 }
+                return attribute.required ? "expected the record to have an attribute `\(name)`, but it does not" : nil
             }
-            if !open, let extra = fields.keys.filter({ attributes[$0] == nil }).min() {
-                return "record attribute `\(extra)` should not exist according to the schema"
-            }
-            return nil
+            if let declared { return declared }
+            guard !open else { return nil }
+            return fields.keys.filter { attributes[$0] == nil }.min()
+                .map { "record attribute `\($0)` should not exist according to the schema" }
         default:
             return wrong()
         }
@@ -112,15 +146,9 @@ extension Schema {
         case .entity(let uid):
             return checkReference(uid)
         case .set(let items):
-            for item in items {
-                if let problem = checkReferences(in: item) { return problem }
-            }
-            return nil
+            return items.compactMap { checkReferences(in: $0) }.min()
         case .record(let fields):
-            for (_, field) in fields.sorted(by: { $0.key < $1.key }) {
-                if let problem = checkReferences(in: field) { return problem }
-            }
-            return nil
+            return Schema.firstProblem(in: fields) { _, field in checkReferences(in: field) }
         default:
             return nil
         }

@@ -62,6 +62,7 @@ struct SchemaBuilder {
     private var declaredActions: Set<EntityUID> = []
     private var commonOrder: [String] = []
     private var commons: [String: CommonBody] = [:]
+    private var commonPositions: [String: Syntax.Position] = [:]
     /// Declared entity types plus the action types (`Action`, `NS::Action`), which attribute
     /// types may name.
     private var entityTypeNames: Set<String> = []
@@ -76,7 +77,7 @@ struct SchemaBuilder {
         try builder.collect(namespaces)
         try builder.checkShadowing()
         builder.addBuiltins()
-        return try builder.resolve()
+        return try builder.assemble()
     }
 
     private func error(_ position: Syntax.Position?, _ message: String) -> CedarError {
@@ -147,6 +148,7 @@ struct SchemaBuilder {
                     let qualified = SchemaBuilder.qualify(ns, name.text)
                     commonOrder.append(qualified)
                     commons[qualified] = .declared(decl.type, namespace: ns)
+                    commonPositions[qualified] = name.position
                 }
             }
         }
@@ -154,26 +156,26 @@ struct SchemaBuilder {
 
     /// RFC 70: a declaration in the empty namespace may not be shadowed by one in a namespace.
     private func checkShadowing() throws(CedarError) {
-        let names = entityEntries.map(\.name) + commonOrder
-        var qualifiedByBasename: [Substring: String] = [:]
-        for name in names {
+        let declared = entityEntries.map { ($0.name, $0.position) } + commonOrder.map { ($0, commonPositions[$0]!) }
+        var qualifiedByBasename: [Substring: (name: String, position: Syntax.Position)] = [:]
+        for (name, position) in declared {
             let components = name.split(separator: "::", omittingEmptySubsequences: false)
-            if components.count > 1, !components.contains("__cedar"), qualifiedByBasename[components.last!] == nil {
-                qualifiedByBasename[components.last!] = name
+            if components.count > 1, qualifiedByBasename[components.last!] == nil {
+                qualifiedByBasename[components.last!] = (name, position)
             }
         }
-        for name in names where !name.contains("::") {
+        for (name, _) in declared where !name.contains("::") {
             if let shadowing = qualifiedByBasename[Substring(name)] {
-                throw error(nil, "definition of `\(shadowing)` illegally shadows the existing definition of `\(name)`")
+                throw error(shadowing.position, "definition of `\(shadowing.name)` illegally shadows the existing definition of `\(name)`")
             }
         }
-        var qualifiedActions: [CedarString: EntityUID] = [:]
+        var qualifiedActions: [CedarString: ActionEntry] = [:]
         for entry in actionEntries where entry.namespace != nil && qualifiedActions[entry.uid.id] == nil {
-            qualifiedActions[entry.uid.id] = entry.uid
+            qualifiedActions[entry.uid.id] = entry
         }
         for entry in actionEntries where entry.namespace == nil {
             if let shadowing = qualifiedActions[entry.uid.id] {
-                throw error(entry.position, "definition of `\(shadowing)` illegally shadows the existing definition of `\(entry.uid)`")
+                throw error(shadowing.position, "definition of `\(shadowing.uid)` illegally shadows the existing definition of `\(entry.uid)`")
             }
         }
     }
@@ -225,21 +227,23 @@ struct SchemaBuilder {
         case .set(let element):
             return .set(try resolve(element, in: namespace))
         case .record(let attributes):
+            // A repeated attribute keeps its last declaration; the reference's map drops the
+            // earlier ones before resolving names, so their types are never looked at.
+            var last: [CedarString: Int] = [:]
+            for (i, a) in attributes.enumerated() { last[CedarString(a.name.text)] = i }
             var fields: [(name: CedarString, type: Resolved, required: Bool)] = []
-            for a in attributes {
+            for (i, a) in attributes.enumerated() where last[CedarString(a.name.text)] == i {
                 fields.append((CedarString(a.name.text), try resolve(a.type, in: namespace), a.required))
             }
             return .record(fields)
         }
     }
 
-    /// Resolves a reference that must name a declared (non-action) entity type.
+    /// Resolves a reference that must name a declared entity type: action types do not qualify.
     private func resolveEntityType(_ path: Syntax.Path, in namespace: String?) throws(CedarError) -> EntityType {
-        guard case .entity(let type) = try resolve(path, in: namespace, as: .entity) else {
-            preconditionFailure("an entity reference resolves to an entity type")
-        }
-        guard declaredEntityTypes.contains(type.name.string) else {
-            throw error(path.position, "undeclared entity type: `\(type)`")
+        guard case .entity(let type) = try resolve(path, in: namespace, as: .entity),
+              declaredEntityTypes.contains(type.name.string) else {
+            throw error(path.position, "undeclared entity type: `\(path)` (an action type cannot be used here)")
         }
         return type
     }
@@ -267,7 +271,6 @@ struct SchemaBuilder {
             return .set(try inline(element))
         case .record(let fields):
             var attributes: [CedarString: SchemaType.Attribute] = [:]
-            // A repeated attribute name keeps its last declaration, as the reference's map does.
             for f in fields {
                 attributes[f.name] = SchemaType.Attribute(type: try inline(f.type), required: f.required)
             }
@@ -280,7 +283,7 @@ struct SchemaBuilder {
     private mutating func commonType(_ name: String) throws(CedarError) -> SchemaType {
         if let done = inlinedCommons[name] { return done }
         guard commonsInProgress.insert(name).inserted else {
-            throw error(nil, "cycle in common type references containing `\(name)`")
+            throw error(commonPositions[name], "cycle in common type references containing `\(name)`")
         }
         let type = try inline(resolvedCommons[name]!)
         commonsInProgress.remove(name)
@@ -290,7 +293,7 @@ struct SchemaBuilder {
 
     // MARK: - Assembly
 
-    private mutating func resolve() throws(CedarError) -> Schema {
+    private mutating func assemble() throws(CedarError) -> Schema {
         // Resolve every reference first, so unknown names are reported before cycles.
         for (name, body) in commons {
             switch body {

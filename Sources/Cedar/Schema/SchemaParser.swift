@@ -22,9 +22,6 @@ struct SchemaParser {
         return try parser.parseSchema()
     }
 
-    /// Words that cannot be identifiers (the policy language's reserved words).
-    static let reservedWords: Set<String> = ["true", "false", "if", "then", "else", "in", "is", "has", "like"]
-
     // MARK: - Token helpers
 
     private var current: Token { tokens[pos] }
@@ -42,7 +39,8 @@ struct SchemaParser {
     }
 
     private func unexpected(_ expected: String) -> CedarError {
-        error("unexpected token \(current.text), expected \(expected)", at: current)
+        let found = current.kind == .eof ? "end of input" : "token \(current.text)"
+        return error("unexpected \(found), expected \(expected)", at: current)
     }
 
     private func isPunct(_ p: String, _ t: Token? = nil) -> Bool {
@@ -56,6 +54,12 @@ struct SchemaParser {
     private mutating func expectPunct(_ p: String) throws(CedarError) {
         guard isPunct(p) else { throw unexpected("`\(p)`") }
         pos += 1
+    }
+
+    /// Expects the `;` that ends a declaration; `options` are the clauses that could still come first.
+    private mutating func expectSemicolon(orOneOf options: [String]) throws(CedarError) {
+        guard !consumePunct(";") else { return }
+        throw unexpected(options.isEmpty ? "`;`" : options.joined(separator: ", ") + " or `;`")
     }
 
     private mutating func consumePunct(_ p: String) -> Bool {
@@ -75,7 +79,8 @@ struct SchemaParser {
     /// `Ident`: a word that is not a reserved word.
     private mutating func parseIdent(_ what: String = "an identifier") throws(CedarError) -> Syntax.Name {
         guard case .word(let w) = current.kind else { throw unexpected(what) }
-        guard !SchemaParser.reservedWords.contains(w) else {
+        // Schema identifiers share the policy language's reserved words.
+        guard !Lexer.reservedWords.contains(w) else {
             throw error("`\(w)` is a reserved identifier", at: current)
         }
         defer { pos += 1 }
@@ -180,9 +185,12 @@ struct SchemaParser {
             try expectPunct(";")
             return Syntax.EntityDecl(names: names, kind: .enumeration(choices))
         }
+        // What may still follow at each point, for the error when the `;` is missing.
+        var expected = ["`,`", "`in`", "`enum`", "`=`", "`{`", "`tags`"]
         var parents: [Syntax.Path] = []
         if consumeWord("in") {
             parents = try parseEntityTypes()
+            expected = ["`=`", "`{`", "`tags`"]
         }
         var attributes: [Syntax.AttributeDecl] = []
         if consumePunct("=") {
@@ -190,12 +198,14 @@ struct SchemaParser {
         }
         if consumePunct("{") {
             attributes = try parseAttributeDecls()
+            expected = ["`tags`"]
         }
         var tags: Syntax.TypeExpr?
         if consumeWord("tags") {
             tags = try parseType()
+            expected.removeAll()
         }
-        try expectPunct(";")
+        try expectSemicolon(orOneOf: expected)
         return Syntax.EntityDecl(names: names, kind: .standard(parents: parents, attributes: attributes, tags: tags))
     }
 
@@ -218,8 +228,10 @@ struct SchemaParser {
         while consumePunct(",") {
             names.append(try parseName("an action name"))
         }
+        var expected = ["`,`", "`in`", "`appliesTo`", "`attributes`"]
         var parents: [Syntax.ActionRef] = []
         if consumeWord("in") {
+            expected = ["`appliesTo`", "`attributes`"]
             if consumePunct("[") {
                 parents.append(try parseActionRef())
                 while consumePunct(",") {
@@ -235,13 +247,15 @@ struct SchemaParser {
             try expectPunct("{")
             appliesTo = try parseAppliesTo(action: names[0])
             try expectPunct("}")
+            expected = ["`attributes`"]
         }
         // The reference accepts only an empty `attributes {}` block (action attributes are unsupported).
         if consumeWord("attributes") {
             try expectPunct("{")
             try expectPunct("}")
+            expected.removeAll()
         }
-        try expectPunct(";")
+        try expectSemicolon(orOneOf: expected)
         return Syntax.ActionDecl(names: names, parents: parents, appliesTo: appliesTo)
     }
 

@@ -93,6 +93,6 @@ enum SchemaSyntax {
     /// A `namespace Path { … }` block, or (with no path) declarations outside any namespace.
     struct Namespace: Sendable {
         let path: Path?
-        var declarations: [Declaration]
+        let declarations: [Declaration]
     }
 }

@@ -1,8 +1,14 @@
 /// A type in a schema, with common types already inlined.
 public indirect enum SchemaType: Sendable, Hashable {
-    case bool, long, string
+    /// `Bool`.
+    case bool
+    /// `Long`.
+    case long
+    /// `String`.
+    case string
     /// An entity of exactly this type.
     case entity(EntityType)
+    /// `Set<T>`.
     case set(SchemaType)
     /// A record; undeclared attributes are allowed only when `additionalAttributes` is set.
     case record([CedarString: Attribute], additionalAttributes: Bool)
