@@ -2,7 +2,7 @@
 ///
 /// The schema grammar has its own token set (`?` is punctuation, there are no
 /// operators), so it does not share ``Lexer``; it reuses its escape handling.
-struct SchemaLexer {
+struct SchemaLexer: SourceScanning {
     /// A token with the position of its first character.
     struct Token: Sendable {
         enum Kind: Sendable, Equatable {
@@ -30,10 +30,10 @@ struct SchemaLexer {
         }
     }
 
-    private let scalars: [Unicode.Scalar]
-    private var pos = 0
-    private var line = 1
-    private var column = 1
+    let scalars: [Unicode.Scalar]
+    var pos = 0
+    var line = 1
+    var column = 1
 
     private init(_ text: String) {
         scalars = Array(text.unicodeScalars)
@@ -51,29 +51,6 @@ struct SchemaLexer {
     }
 
     private static let puncts: Set<Unicode.Scalar> = [",", ";", ":", "{", "}", "[", "]", "<", ">", "=", "?", "@", "(", ")"]
-
-    private mutating func advance() {
-        if scalars[pos] == "\n" {
-            line += 1
-            column = 1
-        } else {
-            column += 1
-        }
-        pos += 1
-    }
-
-    private mutating func skipTrivia() {
-        while pos < scalars.count {
-            let c = scalars[pos]
-            if c.properties.isWhitespace {
-                advance()
-            } else if c == "/", pos + 1 < scalars.count, scalars[pos + 1] == "/" {
-                while pos < scalars.count, scalars[pos] != "\n", scalars[pos] != "\r" { advance() }
-            } else {
-                return
-            }
-        }
-    }
 
     private mutating func next() throws(CedarError) -> Token {
         skipTrivia()

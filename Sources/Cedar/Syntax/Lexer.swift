@@ -24,11 +24,11 @@ struct Token: Sendable {
 }
 
 /// Splits Cedar policy text into tokens, following the reference grammar's lexer.
-struct Lexer {
-    private let scalars: [Unicode.Scalar]
-    private var pos = 0
-    private var line = 1
-    private var column = 1
+struct Lexer: SourceScanning {
+    let scalars: [Unicode.Scalar]
+    var pos = 0
+    var line = 1
+    var column = 1
 
     init(_ text: String) {
         scalars = Array(text.unicodeScalars)
@@ -49,29 +49,6 @@ struct Lexer {
     private static let oneCharPuncts: Set<Unicode.Scalar> = [
         "@", ".", ",", ";", ":", "(", ")", "{", "}", "[", "]", "<", ">", "+", "-", "*", "/", "%", "!", "=",
     ]
-
-    private mutating func advance() {
-        if scalars[pos] == "\n" {
-            line += 1
-            column = 1
-        } else {
-            column += 1
-        }
-        pos += 1
-    }
-
-    private mutating func skipTrivia() {
-        while pos < scalars.count {
-            let c = scalars[pos]
-            if c.properties.isWhitespace {
-                advance()
-            } else if c == "/", pos + 1 < scalars.count, scalars[pos + 1] == "/" {
-                while pos < scalars.count, scalars[pos] != "\n", scalars[pos] != "\r" { advance() }
-            } else {
-                return
-            }
-        }
-    }
 
     static func isIdentStart(_ c: Unicode.Scalar) -> Bool {
         c == "_" || ("a"..."z").contains(c) || ("A"..."Z").contains(c)
