@@ -3,7 +3,7 @@
 
 How to run:
 
-    python3 -m venv .venv && .venv/bin/pip install -r tests/python/requirements.txt
+    python3 -m venv .venv && .venv/bin/pip install -r Tests/Interop/requirements.txt
     .venv/bin/python scripts/bench/gen_workload.py --out /tmp/portcullis-bench
     .venv/bin/python scripts/bench/bench_cedarpy.py --workload /tmp/portcullis-bench \
         [--passes 5] [--max-seconds 60] [--json results.json] [--schema] [--write-expected]
