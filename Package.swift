@@ -17,15 +17,56 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The Cedar policy language: pure Swift, no I/O, no server dependencies.
         .target(name: "Cedar", swiftSettings: strictSettings),
+        // Domain model (agents, lifecycle, tokens) and the storage protocols.
+        .target(
+            name: "PortcullisCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        // Keys, tokens, client authentication, DPoP, token exchange, attestation.
+        .target(
+            name: "PortcullisIdentity",
+            dependencies: [
+                "PortcullisCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Storage adapters behind the PortcullisCore protocols: SQLite (GRDB).
+        .target(
+            name: "PortcullisStore",
+            dependencies: ["PortcullisCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        // The Hummingbird application: routes, wiring, configuration.
+        .target(
+            name: "PortcullisServer",
+            dependencies: [
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar",
+                "Cedar", "PortcullisCore", "PortcullisServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSettings
         ),
@@ -35,6 +76,34 @@ let package = Package(
             path: "Benchmarks/CedarBenchmarks",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "TokenBenchmarks",
+            dependencies: [
+                "PortcullisCore", "PortcullisIdentity", "PortcullisServer", "PortcullisStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/TokenBenchmarks",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "PortcullisStoreTests",
+            dependencies: ["PortcullisCore", "PortcullisStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortcullisIdentityTests",
+            dependencies: ["PortcullisCore", "PortcullisIdentity", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortcullisServerTests",
+            dependencies: [
+                "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSettings
+        ),
     ]
 )

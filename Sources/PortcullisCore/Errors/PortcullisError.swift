@@ -1,0 +1,24 @@
+/// An error with a stable code and a human reason; mapped to HTTP/OAuth at the edge.
+public struct PortcullisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Stable, matchable error codes.
+    public enum Code: String, Sendable {
+        case notFound = "not_found"
+        case conflict
+        case invalidInput = "invalid_input"
+        case unauthorized
+        case forbidden
+        case storage
+        case configuration
+        case internalError = "internal_error"
+    }
+
+    public let code: Code
+    public let reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(code.rawValue): \(reason)" }
+}

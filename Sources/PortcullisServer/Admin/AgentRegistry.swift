@@ -1,0 +1,204 @@
+public import Foundation
+public import PortcullisCore
+import PortcullisIdentity
+
+/// Registers agents and moves them through their lifecycle, recording who and why.
+public struct AgentRegistry: Sendable {
+    let agents: any AgentStore
+    let tokens: any TokenStateStore
+    let now: @Sendable () -> Date
+
+    public init(agents: any AgentStore, tokens: any TokenStateStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.agents = agents
+        self.tokens = tokens
+        self.now = now
+    }
+
+    /// What an owner supplies to register an agent.
+    public struct Registration: Sendable, Codable {
+        public var name: String
+        public var owner: String
+        public var purpose: String
+        public var modelProvider: String
+        public var model: String
+        public var modelVersion: String
+        public var publicKeys: [JSONAny]?
+        public var configDigest: String?
+        public var scopes: [String]?
+        public var audiences: [String]?
+        public var reviewCadenceDays: Int?
+        public var maxSessionSeconds: Int?
+        public var maxConcurrentSessions: Int?
+        public var trustLevel: Int?
+        public var requireDpop: Bool?
+    }
+
+    /// Changes to an agent; absent fields stay as they are.
+    public struct Update: Sendable, Codable {
+        public var name: String?
+        public var owner: String?
+        public var purpose: String?
+        public var modelProvider: String?
+        public var model: String?
+        public var modelVersion: String?
+        public var publicKeys: [JSONAny]?
+        public var configDigest: String?
+        public var clearConfigDigest: Bool?
+        public var scopes: [String]?
+        public var audiences: [String]?
+        public var reviewCadenceDays: Int?
+        /// Marks the agent reviewed now: the next review date moves one cadence ahead.
+        public var reviewed: Bool?
+        public var maxSessionSeconds: Int?
+        public var maxConcurrentSessions: Int?
+        public var trustLevel: Int?
+        public var requireDpop: Bool?
+        public var reason: String?
+    }
+
+    public func register(_ r: Registration, actor: String) async throws -> Agent {
+        for (field, value) in [("name", r.name), ("owner", r.owner), ("purpose", r.purpose),
+                               ("model_provider", r.modelProvider), ("model", r.model), ("model_version", r.modelVersion)]
+        where value.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw PortcullisError(.invalidInput, "`\(field)` must not be empty")
+        }
+        let created = now()
+        let agent = Agent(
+            id: "agt_" + RandomToken.make(bytes: 12), name: r.name, owner: r.owner, purpose: r.purpose,
+            modelProvider: r.modelProvider, modelName: r.model, modelVersion: r.modelVersion, createdAt: created,
+            reviewCadenceDays: try Self.positive(r.reviewCadenceDays ?? 90, "review_cadence_days"),
+            maxSessionSeconds: try Self.positive(r.maxSessionSeconds ?? 3600, "max_session_seconds"),
+            maxConcurrentSessions: try Self.positive(r.maxConcurrentSessions ?? 10, "max_concurrent_sessions"),
+            trustLevel: try Self.trust(r.trustLevel ?? 1), allowedScopes: try Self.scopes(r.scopes ?? []),
+            allowedAudiences: try Self.audiences(r.audiences ?? []), publicKeys: try Self.keys(r.publicKeys ?? []),
+            configDigest: try r.configDigest.map(Self.digest), requireDPoP: r.requireDpop ?? false)
+        try await agents.create(agent, event: LifecycleEvent(agentID: agent.id, kind: .registered, actor: actor,
+                                                             reason: "registered by \(actor)", at: created))
+        return agent
+    }
+
+    public func update(id: String, _ u: Update, actor: String) async throws -> Agent {
+        var a = try await existing(id)
+        guard a.status != .decommissioned else {
+            throw PortcullisError(.conflict, "agent `\(id)` is decommissioned and cannot be changed")
+        }
+        if let v = u.name { a.name = try Self.nonEmpty(v, "name") }
+        if let v = u.owner { a.owner = try Self.nonEmpty(v, "owner") }
+        if let v = u.purpose { a.purpose = try Self.nonEmpty(v, "purpose") }
+        if let v = u.modelProvider { a.modelProvider = try Self.nonEmpty(v, "model_provider") }
+        if let v = u.model { a.modelName = try Self.nonEmpty(v, "model") }
+        if let v = u.modelVersion { a.modelVersion = try Self.nonEmpty(v, "model_version") }
+        if let v = u.publicKeys { a.publicKeys = try Self.keys(v) }
+        if let v = u.configDigest { a.configDigest = try Self.digest(v) }
+        if u.clearConfigDigest == true { a.configDigest = nil }
+        if let v = u.scopes { a.allowedScopes = try Self.scopes(v) }
+        if let v = u.audiences { a.allowedAudiences = try Self.audiences(v) }
+        if let v = u.reviewCadenceDays { a.reviewCadenceDays = try Self.positive(v, "review_cadence_days") }
+        if u.reviewed == true { a.nextReviewAt = now().addingTimeInterval(Double(a.reviewCadenceDays) * 86_400) }
+        if let v = u.maxSessionSeconds { a.maxSessionSeconds = try Self.positive(v, "max_session_seconds") }
+        if let v = u.maxConcurrentSessions { a.maxConcurrentSessions = try Self.positive(v, "max_concurrent_sessions") }
+        if let v = u.trustLevel { a.trustLevel = try Self.trust(v) }
+        if let v = u.requireDpop { a.requireDPoP = v }
+        a.updatedAt = now()
+        try await agents.update(a, event: LifecycleEvent(agentID: id, kind: .updated, actor: actor,
+                                                         reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+        return a
+    }
+
+    /// A lifecycle transition requested by a person.
+    public enum Transition: String, Sendable, CaseIterable {
+        case suspend, resume, quarantine, decommission
+    }
+
+    public func transition(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw PortcullisError(.invalidInput, "a reason is required")
+        }
+        var a = try await existing(id)
+        let target: AgentStatus
+        let kind: LifecycleEvent.Kind
+        switch t {
+        case .suspend: (target, kind) = (.suspended, .suspended)
+        case .resume: (target, kind) = (.active, .resumed)
+        case .quarantine: (target, kind) = (.quarantined, .quarantined)
+        case .decommission: (target, kind) = (.decommissioned, .decommissioned)
+        }
+        guard a.status != .decommissioned else {
+            throw PortcullisError(.conflict, "agent `\(id)` is decommissioned; that is final")
+        }
+        guard a.status != target else { throw PortcullisError(.conflict, "agent `\(id)` is already \(target.rawValue)") }
+        a.status = target
+        a.updatedAt = now()
+        try await agents.update(a, event: LifecycleEvent(agentID: id, kind: kind, actor: actor, reason: reason, at: a.updatedAt))
+        if !target.canAuthenticate {
+            // Outstanding tokens die with the agent's standing.
+            _ = try await tokens.revokeAll(agentID: id, at: a.updatedAt)
+        }
+        return a
+    }
+
+    public func existing(_ id: String) async throws -> Agent {
+        guard let a = try await agents.agent(id: id) else { throw PortcullisError(.notFound, "no agent `\(id)`") }
+        return a
+    }
+
+    // MARK: - Validation
+
+    static func nonEmpty(_ v: String, _ field: String) throws -> String {
+        guard !v.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw PortcullisError(.invalidInput, "`\(field)` must not be empty")
+        }
+        return v
+    }
+
+    static func positive(_ v: Int, _ field: String) throws -> Int {
+        guard v > 0 else { throw PortcullisError(.invalidInput, "`\(field)` must be positive") }
+        return v
+    }
+
+    static func trust(_ v: Int) throws -> Int {
+        guard (0...5).contains(v) else { throw PortcullisError(.invalidInput, "`trust_level` must be between 0 and 5") }
+        return v
+    }
+
+    static func digest(_ v: String) throws -> String {
+        let hex = v.lowercased()
+        guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else {
+            throw PortcullisError(.invalidInput, "`config_digest` must be 64 hexadecimal characters (SHA-256)")
+        }
+        return hex
+    }
+
+    static func scopes(_ v: [String]) throws -> [String] {
+        for s in v where s.isEmpty || s.contains(" ") || s.contains("\"") || s.contains("\\") {
+            throw PortcullisError(.invalidInput, "scope `\(s)` is not a valid OAuth scope token")
+        }
+        return v
+    }
+
+    static func audiences(_ v: [String]) throws -> [String] {
+        for s in v {
+            guard let c = URLComponents(string: s), c.scheme != nil, c.host != nil, c.fragment == nil else {
+                throw PortcullisError(.invalidInput, "audience `\(s)` must be an absolute URL without a fragment")
+            }
+        }
+        return v
+    }
+
+    /// Public keys must be EC P-256 or OKP Ed25519 public JWKs; a private member is refused.
+    static func keys(_ v: [JSONAny]) throws -> [JWKJSON] {
+        try v.map { jwk in
+            guard case .object(let members) = jwk else { throw PortcullisError(.invalidInput, "a public key must be a JWK object") }
+            guard members["d"] == nil else {
+                throw PortcullisError(.invalidInput, "a public key JWK must not contain the private member `d`")
+            }
+            do {
+                _ = try DPoPVerifier.thumbprint(jwk: members)
+            } catch {
+                throw PortcullisError(.invalidInput, "unsupported public key: \(error)")
+            }
+            let data = try JSONEncoder.canonical.encode(jwk)
+            return JWKJSON(json: String(decoding: data, as: UTF8.self))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+public import Foundation
+
+/// Everything `portcullis serve` needs, from defaults, a JSON file, the environment
+/// and flags, in that order of precedence (later wins).
+public struct ServerConfiguration: Sendable, Codable, Equatable {
+    /// Where the database, keys and admin token live.
+    public var dataDirectory: String = "./portcullis-data"
+    /// Host to bind; loopback by default.
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8640
+    /// The OAuth issuer URL; derived from host and port when unset.
+    public var issuer: String?
+    /// Default lifetime of access tokens, in seconds (capped by each agent's max session).
+    public var accessTokenTTL: Int = 900
+    /// `ES256` (default, the interoperable choice) or `EdDSA`.
+    public var signingAlgorithm: String = "ES256"
+    /// Deepest allowed delegation chain (number of nested `act` claims).
+    public var maxDelegationDepth: Int = 4
+    /// Refuse tokens to agents whose review date has passed.
+    public var blockOverdueReviews: Bool = true
+    /// Largest request body accepted, in bytes.
+    public var maxBodyBytes: Int = 65_536
+    /// User identity providers trusted for user → agent token exchange.
+    public var trustedIdentityProviders: [TrustedIdentityProvider] = []
+
+    public init() {}
+
+    /// The issuer URL in effect.
+    public var effectiveIssuer: String {
+        issuer ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+
+    /// Reads a configuration file (JSON) over the defaults; unknown keys are errors.
+    public static func load(file: String?, environment: [String: String]) throws -> ServerConfiguration {
+        var config = ServerConfiguration()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigurationError("cannot read configuration file `\(file)`")
+            }
+            do {
+                config = try ConfigurationFile.decode(data)
+            } catch let e as ConfigurationError {
+                throw e
+            } catch {
+                throw ConfigurationError("configuration file `\(file)`: \(error)")
+            }
+        }
+        try config.apply(environment: environment)
+        return config
+    }
+
+    /// Applies `PORTCULLIS_*` environment variables.
+    public mutating func apply(environment env: [String: String]) throws {
+        if let v = env["PORTCULLIS_DATA_DIR"] { dataDirectory = v }
+        if let v = env["PORTCULLIS_LISTEN"] { try setListen(v) }
+        if let v = env["PORTCULLIS_ISSUER"] { issuer = v }
+        if let v = env["PORTCULLIS_ACCESS_TOKEN_TTL"] {
+            guard let n = Int(v), n > 0 else { throw ConfigurationError("PORTCULLIS_ACCESS_TOKEN_TTL must be a positive integer") }
+            accessTokenTTL = n
+        }
+        if let v = env["PORTCULLIS_SIGNING_ALG"] { signingAlgorithm = v }
+        if let v = env["PORTCULLIS_MAX_DELEGATION_DEPTH"] {
+            guard let n = Int(v), n >= 0 else { throw ConfigurationError("PORTCULLIS_MAX_DELEGATION_DEPTH must be a non-negative integer") }
+            maxDelegationDepth = n
+        }
+    }
+
+    /// Sets host and port from `HOST:PORT` (IPv6 as `[::1]:PORT`).
+    public mutating func setListen(_ value: String) throws {
+        guard let colon = value.lastIndex(of: ":"), let p = Int(value[value.index(after: colon)...]),
+              (0...65_535).contains(p) else {
+            throw ConfigurationError("listen address `\(value)` must be HOST:PORT")
+        }
+        var h = String(value[..<colon])
+        if h.hasPrefix("["), h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
+        guard !h.isEmpty else { throw ConfigurationError("listen address `\(value)` has no host") }
+        host = h
+        port = p
+    }
+
+    /// Checks values that would otherwise fail later, with a clear message.
+    public func validate() throws {
+        guard ["ES256", "EdDSA"].contains(signingAlgorithm) else {
+            throw ConfigurationError("signingAlgorithm must be ES256 or EdDSA, not `\(signingAlgorithm)`")
+        }
+        guard accessTokenTTL > 0 else { throw ConfigurationError("accessTokenTTL must be positive") }
+        guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
+        for idp in trustedIdentityProviders where idp.jwksFile == nil && idp.jwks == nil {
+            throw ConfigurationError("trusted identity provider `\(idp.issuer)` needs `jwksFile` or `jwks`")
+        }
+    }
+}
+
+/// A user identity provider whose tokens may be exchanged for delegated agent tokens.
+public struct TrustedIdentityProvider: Sendable, Codable, Equatable {
+    /// The `iss` its tokens carry.
+    public var issuer: String
+    /// A JWKS file path.
+    public var jwksFile: String?
+    /// Or the JWKS inline, as JSON text.
+    public var jwks: String?
+    /// The `aud` its tokens must carry, if any.
+    public var audience: String?
+
+    public init(issuer: String, jwksFile: String? = nil, jwks: String? = nil, audience: String? = nil) {
+        self.issuer = issuer
+        self.jwksFile = jwksFile
+        self.jwks = jwks
+        self.audience = audience
+    }
+}
+
+/// A configuration problem, reported before the server starts.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Strict decoding of the configuration file: unknown keys are refused, so typos surface.
+enum ConfigurationFile {
+    static let knownKeys: Set<String> = [
+        "dataDirectory", "host", "port", "issuer", "accessTokenTTL", "signingAlgorithm", "maxDelegationDepth",
+        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders",
+    ]
+
+    static func decode(_ data: Data) throws -> ServerConfiguration {
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ConfigurationError("the configuration file must hold a JSON object")
+        }
+        if let unknown = object.keys.sorted().first(where: { !knownKeys.contains($0) }) {
+            throw ConfigurationError("unknown configuration key `\(unknown)`")
+        }
+        // Missing keys keep their defaults.
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ServerConfiguration())) as! [String: Any]
+        let merged = defaults.merging(object) { _, new in new }
+        return try JSONDecoder().decode(ServerConfiguration.self, from: JSONSerialization.data(withJSONObject: merged))
+    }
+}

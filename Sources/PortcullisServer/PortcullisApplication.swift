@@ -1,0 +1,71 @@
+public import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+public import PortcullisCore
+import PortcullisIdentity
+import PortcullisStore
+
+/// Wires the stores, the token service and the routes into a Hummingbird application.
+public enum PortcullisApplication {
+    /// The services one node runs, ready for routing (also used by in-process tests).
+    public struct Services: Sendable {
+        public let configuration: ServerConfiguration
+        public let registry: AgentRegistry
+        public let tokenService: TokenService
+        public let adminToken: String
+        public let jwks: String
+    }
+
+    /// Opens the data directory: creates it, its keys, admin token and database on first start.
+    public static func open(configuration: ServerConfiguration, now: @escaping @Sendable () -> Date = { Date() })
+        async throws -> Services {
+        try configuration.validate()
+        let directory = DataDirectory(path: configuration.dataDirectory)
+        try directory.prepare()
+        let store = try SQLiteStore(path: directory.databasePath)
+        let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
+        let adminToken = try directory.adminToken()
+        var idps: [ExternalIdentityProvider] = []
+        for idp in configuration.trustedIdentityProviders {
+            let jwks: String
+            if let inline = idp.jwks {
+                jwks = inline
+            } else if let file = idp.jwksFile, let data = FileManager.default.contents(atPath: file) {
+                jwks = String(decoding: data, as: UTF8.self)
+            } else {
+                throw ConfigurationError("cannot read the JWKS of identity provider `\(idp.issuer)`")
+            }
+            idps.append(try await ExternalIdentityProvider(issuer: idp.issuer, jwksJSON: jwks, audience: idp.audience))
+        }
+        return Services(
+            configuration: configuration,
+            registry: AgentRegistry(agents: store, tokens: store, now: now),
+            tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
+                                       identityProviders: idps, now: now),
+            adminToken: adminToken, jwks: JWKS.document([key]))
+    }
+
+    /// The router with every route.
+    public static func router(_ services: Services) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("/healthz") { _, _ in HTTP.json(object: ["status": "ok"]) }
+        OAuthRoutes(services: services).register(on: router)
+        AdminRoutes(services: services).register(on: router)
+        return router
+    }
+
+    /// Runs the application until SIGINT or SIGTERM, then shuts down gracefully.
+    public static func run(_ services: Services, logger: Logger) async throws {
+        try await build(services, logger: logger).runService()
+    }
+
+    /// Builds the application listening where the configuration says.
+    public static func build(_ services: Services, logger: Logger) -> some ApplicationProtocol {
+        Application(
+            router: router(services),
+            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
+                                 serverName: "portcullis"),
+            logger: logger)
+    }
+}

@@ -1,0 +1,92 @@
+import GRDB
+
+/// The database schema, as an ordered list of named migrations.
+///
+/// Migrations are append-only: once released, a migration is never edited or
+/// renamed; a schema change is a new migration with a new identifier. The store
+/// runs pending migrations when it opens and refuses a database that has
+/// migrations this list does not know (it was written by a newer release).
+///
+/// - `v1-agents`: the `agents` table and the `lifecycle_events` history.
+/// - `v1-token-state`: the `replay_cache` of one-time identifiers and the `issued_tokens` table.
+///
+/// All dates are REAL unix seconds; arrays and JWKs are JSON text.
+enum StoreSchema {
+    /// The migrator with every migration registered, in order.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-agents", migrate: createAgents)
+        migrator.registerMigration("v1-token-state", migrate: createTokenState)
+        return migrator
+    }
+
+    private static func createAgents(_ db: Database) throws {
+        try db.create(table: AgentRecord.databaseTableName) { t in
+            t.primaryKey("id", .text)
+            t.column("name", .text).notNull()
+            t.column("owner", .text).notNull()
+            t.column("purpose", .text).notNull()
+            t.column("model_provider", .text).notNull()
+            t.column("model_name", .text).notNull()
+            t.column("model_version", .text).notNull()
+            t.column("created_at", .double).notNull()
+            t.column("review_cadence_days", .integer).notNull()
+            t.column("next_review_at", .double).notNull()
+            t.column("max_session_seconds", .integer).notNull()
+            t.column("max_concurrent_sessions", .integer).notNull()
+            t.column("trust_level", .integer).notNull()
+            // JSON array of strings.
+            t.column("allowed_scopes", .text).notNull()
+            // JSON array of strings.
+            t.column("allowed_audiences", .text).notNull()
+            // JSON array of strings, each a JWK's exact JSON text.
+            t.column("public_keys", .text).notNull()
+            t.column("config_digest", .text)
+            t.column("require_dpop", .boolean).notNull()
+            t.column("status", .text).notNull()
+            t.column("updated_at", .double).notNull()
+        }
+        try db.create(index: "agents_on_status_created_at", on: AgentRecord.databaseTableName,
+                      columns: ["status", "created_at"])
+
+        try db.create(table: LifecycleEventRecord.databaseTableName) { t in
+            t.autoIncrementedPrimaryKey("id")
+            t.column("agent_id", .text).notNull()
+                .references(AgentRecord.databaseTableName, onDelete: .cascade)
+            t.column("kind", .text).notNull()
+            t.column("actor", .text).notNull()
+            t.column("reason", .text).notNull()
+            t.column("details", .text)
+            t.column("at", .double).notNull()
+        }
+        try db.create(index: "lifecycle_events_on_agent_id_at", on: LifecycleEventRecord.databaseTableName,
+                      columns: ["agent_id", "at"])
+    }
+
+    private static func createTokenState(_ db: Database) throws {
+        try db.create(table: "replay_cache", options: [.withoutRowID]) { t in
+            t.column("namespace", .text).notNull()
+            t.column("id", .text).notNull()
+            t.column("expires_at", .double).notNull()
+            t.primaryKey(["namespace", "id"])
+        }
+        try db.create(index: "replay_cache_on_expires_at", on: "replay_cache", columns: ["expires_at"])
+
+        try db.create(table: IssuedTokenRecord.databaseTableName) { t in
+            t.primaryKey("jti", .text)
+            t.column("agent_id", .text).notNull()
+            t.column("subject", .text).notNull()
+            t.column("audience", .text).notNull()
+            t.column("scope", .text).notNull()
+            t.column("issued_at", .double).notNull()
+            t.column("expires_at", .double).notNull()
+            t.column("revoked_at", .double)
+            t.column("jkt", .text)
+            t.column("claims_json", .text).notNull()
+        }
+        try db.create(index: "issued_tokens_on_agent_id_expires_at", on: IssuedTokenRecord.databaseTableName,
+                      columns: ["agent_id", "expires_at"])
+        try db.create(index: "issued_tokens_on_expires_at", on: IssuedTokenRecord.databaseTableName,
+                      columns: ["expires_at"])
+    }
+}

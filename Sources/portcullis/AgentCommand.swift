@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+
+/// `portcullis agent …`: the agent registry, through the admin API.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Register agents and manage their lifecycle.",
+        subcommands: [Register.self, List.self, Show.self, Update.self, Suspend.self, Resume.self, Decommission.self])
+
+    static func readKey(_ path: String) throws -> Any {
+        guard let data = FileManager.default.contents(atPath: path),
+              let jwk = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("`\(path)` is not a readable JWK (JSON object) file")
+        }
+        return jwk
+    }
+
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register an agent and print its record (client_id).")
+        @Option var name: String
+        @Option var owner: String
+        @Option var purpose: String
+        @Option var modelProvider: String
+        @Option var model: String
+        @Option var modelVersion: String
+        @Option(help: "The agent's public key as a JWK file (repeat for several keys).") var publicKey: [String] = []
+        @Option(help: "Pinned SHA-256 of the canonical agent configuration.") var configDigest: String?
+        @Option(help: "A scope the agent may be granted (repeatable).") var scope: [String] = []
+        @Option(help: "A resource (audience) the agent may get tokens for (repeatable).") var audience: [String] = []
+        @Option var reviewCadenceDays: Int?
+        @Option var maxSessionSeconds: Int?
+        @Option var maxConcurrentSessions: Int?
+        @Option var trustLevel: Int?
+        @Flag(help: "Require DPoP-bound (sender-constrained) tokens.") var requireDpop = false
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            var body: [String: Any] = [
+                "name": name, "owner": owner, "purpose": purpose, "model_provider": modelProvider, "model": model,
+                "model_version": modelVersion, "public_keys": try publicKey.map(AgentCommand.readKey),
+                "scopes": scope, "audiences": audience, "require_dpop": requireDpop,
+            ]
+            body["config_digest"] = configDigest
+            body["review_cadence_days"] = reviewCadenceDays
+            body["max_session_seconds"] = maxSessionSeconds
+            body["max_concurrent_sessions"] = maxConcurrentSessions
+            body["trust_level"] = trustLevel
+            try admin.show(try await admin.call("POST", "/admin/agents", body: body))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List agents.")
+        @Option(help: "Only agents in this status (active, suspended, quarantined, decommissioned).") var status: String?
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let path = "/admin/agents" + (status.map { "?status=\($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0)" } ?? "")
+            let value = try await admin.call("GET", path)
+            if admin.json {
+                try admin.show(value)
+                return
+            }
+            let rows = (value as? [[String: Any]]) ?? []
+            print(["ID", "NAME", "OWNER", "STATUS", "MODEL", "NEXT REVIEW"].joined(separator: "\t"))
+            for r in rows {
+                print([r["id"], r["name"], r["owner"], r["status"], r["model"], r["next_review_at"]]
+                    .map { AdminOptions.text($0 ?? "-") }.joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an agent and its lifecycle history.")
+        @Argument var id: String
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let agent = try await admin.call("GET", "/admin/agents/\(id)")
+            let events = try await admin.call("GET", "/admin/agents/\(id)/events")
+            if admin.json {
+                var object = agent as? [String: Any] ?? [:]
+                object["events"] = events
+                try admin.show(object)
+            } else {
+                try admin.show(agent)
+                print("events:")
+                for e in (events as? [[String: Any]]) ?? [] {
+                    print("  \(AdminOptions.text(e["at"] ?? "-"))  \(AdminOptions.text(e["kind"] ?? "-"))  by \(AdminOptions.text(e["actor"] ?? "-")): \(AdminOptions.text(e["reason"] ?? "-"))")
+                }
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change an agent's record.")
+        @Argument var id: String
+        @Option var name: String?
+        @Option var owner: String?
+        @Option var purpose: String?
+        @Option var modelProvider: String?
+        @Option var model: String?
+        @Option var modelVersion: String?
+        @Option(help: "Replace the public keys with these JWK files.") var publicKey: [String] = []
+        @Option var configDigest: String?
+        @Option(help: "Replace the allowed scopes.") var scope: [String] = []
+        @Option(help: "Replace the allowed audiences.") var audience: [String] = []
+        @Option var reviewCadenceDays: Int?
+        @Flag(help: "Record a review now: the next review moves one cadence ahead.") var reviewed = false
+        @Option var maxSessionSeconds: Int?
+        @Option var maxConcurrentSessions: Int?
+        @Option var trustLevel: Int?
+        @Option(help: "true or false") var requireDpop: Bool?
+        @Option(help: "Why; recorded in the agent's history.") var reason: String?
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            var body: [String: Any] = [:]
+            body["name"] = name
+            body["owner"] = owner
+            body["purpose"] = purpose
+            body["model_provider"] = modelProvider
+            body["model"] = model
+            body["model_version"] = modelVersion
+            if !publicKey.isEmpty { body["public_keys"] = try publicKey.map(AgentCommand.readKey) }
+            body["config_digest"] = configDigest
+            if !scope.isEmpty { body["scopes"] = scope }
+            if !audience.isEmpty { body["audiences"] = audience }
+            body["review_cadence_days"] = reviewCadenceDays
+            if reviewed { body["reviewed"] = true }
+            body["max_session_seconds"] = maxSessionSeconds
+            body["max_concurrent_sessions"] = maxConcurrentSessions
+            body["trust_level"] = trustLevel
+            body["require_dpop"] = requireDpop
+            body["reason"] = reason
+            guard body.keys.contains(where: { $0 != "reason" }) else { throw ValidationError("nothing to update") }
+            try admin.show(try await admin.call("PATCH", "/admin/agents/\(id)", body: body))
+        }
+    }
+
+    /// The shape shared by the lifecycle commands.
+    struct Transition: ParsableArguments {
+        @Argument var id: String
+        @Option(help: "Why; required and recorded in the agent's history.") var reason: String
+        @OptionGroup var admin: AdminOptions
+
+        func run(_ verb: String) async throws {
+            try admin.show(try await admin.call("POST", "/admin/agents/\(id)/\(verb)", body: ["reason": reason]))
+        }
+    }
+
+    struct Suspend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suspend an agent: its tokens are revoked.")
+        @OptionGroup var transition: Transition
+        func run() async throws { try await transition.run("suspend") }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a suspended or quarantined agent.")
+        @OptionGroup var transition: Transition
+        func run() async throws { try await transition.run("resume") }
+    }
+
+    struct Decommission: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decommission an agent for good.")
+        @OptionGroup var transition: Transition
+        func run() async throws { try await transition.run("decommission") }
+    }
+}

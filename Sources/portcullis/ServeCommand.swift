@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PortcullisServer
+
+/// Options shared by `serve` and `config show`: where the configuration comes from.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Data directory (database, signing key, admin token). Default ./portcullis-data.")
+    var dataDir: String?
+    @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:8640.")
+    var listen: String?
+    @Option(help: "JSON configuration file.")
+    var config: String?
+
+    func effectiveConfiguration() throws -> ServerConfiguration {
+        var c = try ServerConfiguration.load(file: config, environment: ProcessInfo.processInfo.environment)
+        if let dataDir { c.dataDirectory = dataDir }
+        if let listen { try c.setListen(listen) }
+        try c.validate()
+        return c
+    }
+}
+
+/// `portcullis serve`: the control plane with its embedded SQLite store.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run Portcullis (embedded SQLite store in the data directory).")
+
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let config: ServerConfiguration
+        let services: PortcullisApplication.Services
+        do {
+            config = try options.effectiveConfiguration()
+            services = try await PortcullisApplication.open(configuration: config)
+        } catch {
+            throw ValidationError("cannot start: \(error)")
+        }
+        var logger = Logger(label: "portcullis")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.info("portcullis serving", metadata: [
+            "listen": "\(config.host):\(config.port)", "issuer": "\(config.effectiveIssuer)",
+            "data_dir": "\(config.dataDirectory)", "admin_token_file": "\(DataDirectory(path: config.dataDirectory).adminTokenPath)",
+        ])
+        // Graceful shutdown on SIGINT and SIGTERM (ServiceLifecycle).
+        try await PortcullisApplication.run(services, logger: logger)
+    }
+}
+
+/// `portcullis config show`: the effective configuration, secrets masked.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Inspect the configuration.", subcommands: [Show.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the effective configuration (secrets masked).")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let c: ServerConfiguration
+            do {
+                c = try options.effectiveConfiguration()
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var object = try JSONSerialization.jsonObject(with: encoder.encode(c)) as? [String: Any] ?? [:]
+            object["effectiveIssuer"] = c.effectiveIssuer
+            object["adminToken"] = "******** (secret; stored in \(DataDirectory(path: c.dataDirectory).adminTokenPath))"
+            object["signingKey"] = "******** (secret; stored in \(DataDirectory(path: c.dataDirectory).signingKeyPath))"
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}

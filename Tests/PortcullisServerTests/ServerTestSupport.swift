@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PortcullisCore
+import PortcullisIdentity
+@testable import PortcullisServer
+
+/// A node on a fresh temporary data directory, tested in process.
+struct TestNode {
+    let directory: String
+    let services: PortcullisApplication.Services
+
+    init(configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        directory = NSTemporaryDirectory() + "portcullis-test-" + UUID().uuidString
+        var config = ServerConfiguration()
+        config.dataDirectory = directory
+        config.port = 8640
+        configure(&config)
+        services = try await PortcullisApplication.open(configuration: config)
+    }
+
+    var issuer: String { services.configuration.effectiveIssuer }
+
+    func app() -> some ApplicationProtocol {
+        Application(router: PortcullisApplication.router(services))
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var adminHeaders: HTTPFields { [.authorization: "Bearer \(services.adminToken)", .contentType: "application/json"] }
+
+    /// Registers an agent holding `key`, through the admin API.
+    func register(_ client: some TestClientProtocol, key: SigningKey, extra: [String: Any] = [:]) async throws -> [String: Any] {
+        var body: [String: Any] = [
+            "name": "billing-bot", "owner": "alice@example.com", "purpose": "refunds", "model_provider": "acme",
+            "model": "acme-large", "model_version": "2026-10", "scopes": ["tools.read", "tools.write"],
+            "audiences": ["https://mcp.example.com"],
+            "public_keys": [try JSONSerialization.jsonObject(with: JSONEncoder().encode(key.publicJWK))],
+        ]
+        body.merge(extra) { _, new in new }
+        let data = try JSONSerialization.data(withJSONObject: body)
+        return try await client.execute(uri: "/admin/agents", method: .post, headers: adminHeaders,
+                                        body: ByteBuffer(bytes: data)) { response in
+            guard response.status == .created else {
+                throw TestFailure("registration failed: \(response.status) \(String(buffer: response.body))")
+            }
+            return try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
+        }
+    }
+
+    /// A fresh client assertion (RFC 7523) signed with `key`.
+    func assertion(clientID: String, key: SigningKey, audience: String? = nil, digest: String? = nil,
+                   jti: String = UUID().uuidString) throws -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        var claims: [String: JSONAny] = [
+            "iss": .string(clientID), "sub": .string(clientID), "aud": .string(audience ?? issuer + "/oauth/token"),
+            "iat": .int(now), "exp": .int(now + 60), "jti": .string(jti),
+        ]
+        if let digest { claims["agent_config_digest"] = .string(digest) }
+        return try JWTSigner(key: key).sign(type: "JWT", claims: claims)
+    }
+
+    static func form(_ fields: [String: String]) -> ByteBuffer {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let text = fields.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }
+            .joined(separator: "&")
+        return ByteBuffer(string: text)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+extension Data {
+    init(buffer: ByteBuffer) {
+        self.init(buffer.readableBytesView)
+    }
+}
