@@ -43,6 +43,29 @@ extension SQLiteStore: TokenStateStore {
         }
     }
 
+    /// Records an issued token if its agent is under `limit` active tokens, in one write transaction.
+    ///
+    /// SQLite has a single writer, so the count and the insert cannot interleave with another issuance.
+    ///
+    /// - Returns: false when the agent already holds `limit` active tokens; nothing is recorded then.
+    /// - Throws: ``PortcullisError`` `.conflict` on a duplicate `jti`, `.storage` on a database failure.
+    public func recordIssued(_ token: IssuedToken, limit: Int, now: Date) async throws -> Bool {
+        try await write("record an issued token for agent \(token.agentID)") { db in
+            let active = try IssuedTokenRecord
+                .filter(IssuedTokenRecord.Columns.agentID == token.agentID)
+                .filter(IssuedTokenRecord.Columns.revokedAt == nil)
+                .filter(IssuedTokenRecord.Columns.expiresAt > now.timeIntervalSince1970)
+                .fetchCount(db)
+            guard active < limit else { return false }
+            do {
+                try IssuedTokenRecord(token: token).insert(db)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                throw PortcullisError(.conflict, "a token with this jti is already recorded")
+            }
+            return true
+        }
+    }
+
     /// The issued token with this `jti`, or nil (also once purged).
     ///
     /// - Throws: ``PortcullisError`` `.storage` on a database failure.

@@ -35,7 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
             config = try options.effectiveConfiguration()
             services = try await PortcullisApplication.open(configuration: config)
         } catch {
-            throw ValidationError("cannot start: \(error)")
+            // A configuration or data-directory problem, not a usage error: no usage text.
+            FileHandle.standardError.write(Data("portcullis: cannot start: \(error)\n".utf8))
+            throw ExitCode(1)
         }
         var logger = Logger(label: "portcullis")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -62,7 +64,8 @@ struct ConfigCommand: AsyncParsableCommand {
             do {
                 c = try options.effectiveConfiguration()
             } catch {
-                throw ValidationError("\(error)")
+                FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
+                throw ExitCode(1)
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

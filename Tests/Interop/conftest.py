@@ -1,4 +1,5 @@
-"""Shared settings for the Python tests that check the Swift Cedar engine.
+"""Shared settings for the Python peer tests: the Cedar differential tests, and the
+OAuth interop and attack tests that drive a real `portcullis serve` (see oauth_fixtures.py).
 
 Environment:
   PORTCULLIS_BIN     the built `portcullis` executable

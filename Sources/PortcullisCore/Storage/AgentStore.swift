@@ -28,6 +28,11 @@ public protocol TokenStateStore: Sendable {
     func recordOnce(namespace: String, id: String, expiresAt: Date) async throws -> Bool
     /// Records an issued access token so that it can be introspected, counted and revoked.
     func recordIssued(_ token: IssuedToken) async throws
+    /// Records an issued token only if its agent holds fewer than `limit` active tokens at `now`,
+    /// checking and inserting atomically (concurrent requests cannot both pass the check).
+    ///
+    /// - Returns: false, recording nothing, when the agent is at its limit.
+    func recordIssued(_ token: IssuedToken, limit: Int, now: Date) async throws -> Bool
     /// The issued token with this `jti`, or nil.
     func issued(jti: String) async throws -> IssuedToken?
     /// Marks a token revoked. Returns false when no such token exists.

@@ -192,10 +192,10 @@ public struct AgentRegistry: Sendable {
             guard members["d"] == nil else {
                 throw PortcullisError(.invalidInput, "a public key JWK must not contain the private member `d`")
             }
-            do {
-                _ = try DPoPVerifier.thumbprint(jwk: members)
+            do throws(OAuthError) {
+                try AgentKeyValidation.validate(jwk: members)
             } catch {
-                throw PortcullisError(.invalidInput, "unsupported public key: \(error)")
+                throw PortcullisError(.invalidInput, error.description)
             }
             let data = try JSONEncoder.canonical.encode(jwk)
             return JWKJSON(json: String(decoding: data, as: UTF8.self))

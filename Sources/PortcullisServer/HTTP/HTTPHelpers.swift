@@ -25,7 +25,9 @@ enum HTTP {
     /// A JSON response; OAuth responses must not be cached (RFC 6749 §5.1).
     static func json(_ data: Data, status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-        headers.append(contentsOf: extraHeaders)
+        for field in extraHeaders {
+            headers[field.name] = field.value
+        }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

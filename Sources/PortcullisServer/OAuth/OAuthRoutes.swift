@@ -36,9 +36,9 @@ struct OAuthRoutes: Sendable {
             var request = request
             do throws(OAuthError) {
                 let form = try HTTP.form(try await HTTP.body(&request, limit: limit))
-                _ = try await caller(request, form: form)
+                let agentID = try await caller(request, form: form, endpoint: tokens.issuer + "/oauth/introspect")
                 guard let token = form["token"]?.first else { throw OAuthError.invalidRequest("missing `token`") }
-                return HTTP.json(object: try await tokens.introspect(token))
+                return HTTP.json(object: try await tokens.introspect(token, callerAgentID: agentID))
             } catch {
                 return HTTP.oauthError(error)
             }
@@ -47,7 +47,7 @@ struct OAuthRoutes: Sendable {
             var request = request
             do throws(OAuthError) {
                 let form = try HTTP.form(try await HTTP.body(&request, limit: limit))
-                let agentID = try await caller(request, form: form)
+                let agentID = try await caller(request, form: form, endpoint: tokens.issuer + "/oauth/revoke")
                 guard let token = form["token"]?.first else { throw OAuthError.invalidRequest("missing `token`") }
                 try await tokens.revoke(token, by: agentID)
                 return HTTP.json(object: [:])
@@ -59,13 +59,13 @@ struct OAuthRoutes: Sendable {
 
     /// Authenticates the caller of introspection or revocation: the admin token, or an agent's key.
     /// Returns the agent id, or nil for the administrator.
-    func caller(_ request: Request, form: [String: [String]]) async throws(OAuthError) -> String? {
+    func caller(_ request: Request, form: [String: [String]], endpoint: String) async throws(OAuthError) -> String? {
         if let bearer = HTTP.bearer(request) {
             guard HTTP.constantTimeEqual(bearer, services.adminToken) else {
                 throw .invalidClient("invalid credentials")
             }
             return nil
         }
-        return try await tokens.authenticateClient(form).id
+        return try await tokens.authenticateClient(form, endpoint: endpoint).id
     }
 }

@@ -84,7 +84,10 @@ public struct TokenService: Sendable {
     }
 
     /// Authenticates an agent by `private_key_jwt` (RFC 7523), then checks its lifecycle and attestation.
-    func authenticateClient(_ form: [String: [String]]) async throws(OAuthError) -> Agent {
+    ///
+    /// The assertion's `aud` may be the issuer, the token endpoint or the endpoint being called
+    /// (client libraries differ: the MCP SDK uses the issuer, others the endpoint URL).
+    func authenticateClient(_ form: [String: [String]], endpoint: String? = nil) async throws(OAuthError) -> Agent {
         guard let type = try single(form, "client_assertion_type"), let assertion = try single(form, "client_assertion")
         else {
             throw .invalidClient("client authentication required: private_key_jwt (client_assertion)")
@@ -99,7 +102,7 @@ public struct TokenService: Sendable {
         let agent = try await loadAgent(subject)
         let verified = try await ClientAssertionVerifier().verify(
             assertion, claimedClientID: claimedID, agentKeys: agent.publicKeys,
-            acceptedAudiences: [issuer, tokenEndpoint], now: now(), replay: tokens)
+            acceptedAudiences: [issuer, tokenEndpoint] + (endpoint.map { [$0] } ?? []), now: now(), replay: tokens)
         try await checkLifecycle(agent)
         try await checkAttestation(agent, presented: verified.configDigest)
         return agent
@@ -178,26 +181,14 @@ public struct TokenService: Sendable {
                                                now: now(), replay: tokens).jkt
     }
 
-    func checkConcurrency(_ agent: Agent) async throws(OAuthError) {
-        let active: Int
-        do {
-            active = try await tokens.activeTokenCount(agentID: agent.id, now: now())
-        } catch {
-            throw OAuthError("server_error", "the token store is unavailable", status: 503)
-        }
-        guard active < agent.maxConcurrentSessions else {
-            throw .unauthorizedClient("agent `\(agent.id)` already holds \(active) valid tokens (maximum \(agent.maxConcurrentSessions)); revoke one or wait for expiry")
-        }
-    }
-
     func clientCredentials(_ agent: Agent, form: [String: [String]], dpopProof: String?) async throws(OAuthError) -> [String: Any] {
         let aud = try audience(form, allowed: agent.allowedAudiences)
         let scopes = try grantedScopes(form, allowed: agent.allowedScopes)
         let jkt = try await dpopBinding(dpopProof, agent: agent)
-        try await checkConcurrency(agent)
         let lifetime = min(configuration.accessTokenTTL, agent.maxSessionSeconds)
         return try await issue(agent: agent, subject: agent.id, audience: aud, scopes: scopes, lifetime: lifetime,
-                               jkt: jkt, act: nil, onBehalfOf: nil, authorizationDetails: nil, tokenType: nil)
+                               jkt: jkt, act: nil, onBehalfOf: nil, authorizationDetails: nil, tokenType: nil,
+                               parentJTI: nil)
     }
 
     // MARK: - Token exchange (RFC 8693)
@@ -223,12 +214,18 @@ public struct TokenService: Sendable {
         var grantedDetails: [JSONAny]?
         var lifetime = min(configuration.accessTokenTTL, actor.maxSessionSeconds)
         var onBehalfOf: String?
+        var parentJTI: String?
 
         switch subjectType {
         case TokenService.accessTokenType:
             // Agent → agent: the subject token is one Portcullis issued and that is still active.
             let t = try verifyPortcullisToken(subjectToken)
             try await ensureActive(t)
+            if let bound = t.cnfJKT, bound != jkt {
+                // A sender-constrained token is usable only with a proof of its key, here too.
+                throw .invalidGrant("the subject token is DPoP-bound; the request must carry a DPoP proof of that key")
+            }
+            parentJTI = t.jti
             subject = t.sub
             available = t.scope.filter(actor.allowedScopes.contains)
             // A plain agent token makes that agent the subject; a delegated one keeps its actors.
@@ -277,10 +274,9 @@ public struct TokenService: Sendable {
         guard depth <= configuration.maxDelegationDepth else {
             throw .invalidGrant("delegation chain of depth \(depth) exceeds the maximum of \(configuration.maxDelegationDepth)")
         }
-        try await checkConcurrency(actor)
         return try await issue(agent: actor, subject: subject, audience: aud, scopes: scopes, lifetime: lifetime, jkt: jkt,
                                act: act, onBehalfOf: onBehalfOf, authorizationDetails: details,
-                               tokenType: TokenService.accessTokenType)
+                               tokenType: TokenService.accessTokenType, parentJTI: parentJTI)
     }
 
     func parseAuthorizationDetails(_ form: [String: [String]]) throws(OAuthError) -> [JSONAny]? {
@@ -300,27 +296,46 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// A token is active when it is recorded, unrevoked, unexpired and its agent is active.
+    /// A token is active when it and every token it was exchanged from are recorded, unrevoked and
+    /// unexpired, and every agent in it (the holder, the subject when it is an agent, each actor of
+    /// the `act` chain) is active: suspending or revoking anywhere up the chain stops it at once.
     func ensureActive(_ t: VerifiedToken) async throws(OAuthError) {
-        let record: IssuedToken?
-        let agent: Agent?
         do {
-            record = try await tokens.issued(jti: t.jti)
-            agent = try await agents.agent(id: t.clientID)
+            var jti: String? = t.jti
+            var hops = 0
+            while let current = jti {
+                guard let record = try await tokens.issued(jti: current), record.revokedAt == nil,
+                      record.expiresAt > now() else {
+                    throw OAuthError.invalidGrant(hops == 0 ? "the token is not active"
+                                                            : "a token this one was delegated from is no longer active")
+                }
+                let claims = try? JSONDecoder().decode([String: JSONAny].self, from: Data(record.claimsJSON.utf8))
+                jti = claims?["parent_jti"]?.stringValue
+                hops += 1
+                guard hops <= configuration.maxDelegationDepth + 2 else { throw OAuthError.invalidGrant("delegation chain too long") }
+            }
+            var agentIDs = [t.clientID] + Self.actors(t.act)
+            if t.sub.hasPrefix("agt_") { agentIDs.append(t.sub) }
+            for id in Set(agentIDs) {
+                guard let agent = try await agents.agent(id: id) else {
+                    throw OAuthError.invalidGrant("agent `\(id)` in the token is unknown")
+                }
+                guard agent.status.canAuthenticate else {
+                    throw OAuthError.invalidGrant("agent `\(id)` in the token is \(agent.status.rawValue)")
+                }
+            }
+        } catch let e as OAuthError {
+            throw e
         } catch {
             throw OAuthError("server_error", "the token store is unavailable", status: 503)
         }
-        guard let record, record.revokedAt == nil, record.expiresAt > now() else {
-            throw .invalidGrant("the subject token is not active")
-        }
-        guard let agent, agent.status.canAuthenticate else { throw .invalidGrant("the subject token's agent is not active") }
     }
 
     // MARK: - Issuing
 
     func issue(agent: Agent, subject: String, audience: String, scopes: [String], lifetime: Int, jkt: String?,
-               act: JSONAny?, onBehalfOf: String?, authorizationDetails: [JSONAny]?, tokenType: String?)
-        async throws(OAuthError) -> [String: Any] {
+               act: JSONAny?, onBehalfOf: String?, authorizationDetails: [JSONAny]?, tokenType: String?,
+               parentJTI: String?) async throws(OAuthError) -> [String: Any] {
         let issuedAt = now()
         let iat = Int64(issuedAt.timeIntervalSince1970)
         let jti = RandomToken.make(bytes: 18)
@@ -348,6 +363,8 @@ public struct TokenService: Sendable {
         if let act { claims["act"] = act }
         if let onBehalfOf { claims["on_behalf_of"] = .string(onBehalfOf) }
         if let authorizationDetails { claims["authorization_details"] = .array(authorizationDetails) }
+        // The token this one was exchanged from: revoking it revokes every token derived from it.
+        if let parentJTI { claims["parent_jti"] = .string(parentJTI) }
         let token: String
         do {
             token = try JWTSigner(key: signingKey).sign(type: "at+jwt", claims: claims)
@@ -355,14 +372,18 @@ public struct TokenService: Sendable {
             throw OAuthError("server_error", "could not sign the access token", status: 500)
         }
         let claimsJSON = (try? String(decoding: JSONEncoder.canonical.encode(claims), as: UTF8.self)) ?? "{}"
+        let recorded: Bool
         do {
-            try await tokens.recordIssued(IssuedToken(
+            recorded = try await tokens.recordIssued(IssuedToken(
                 jti: jti, agentID: agent.id, subject: subject, audience: audience, scope: scopes.joined(separator: " "),
                 issuedAt: issuedAt, expiresAt: issuedAt.addingTimeInterval(Double(lifetime)), jkt: jkt,
-                claimsJSON: claimsJSON))
+                claimsJSON: claimsJSON), limit: agent.maxConcurrentSessions, now: issuedAt)
         } catch {
             // Without a record the token could not be revoked or counted: do not hand it out.
             throw OAuthError("server_error", "the token store is unavailable", status: 503)
+        }
+        guard recorded else {
+            throw .unauthorizedClient("agent `\(agent.id)` already holds its maximum of \(agent.maxConcurrentSessions) valid tokens; revoke one or wait for expiry")
         }
         var response: [String: Any] = [
             "access_token": token,
@@ -382,8 +403,13 @@ public struct TokenService: Sendable {
     // MARK: - Introspection and revocation
 
     /// RFC 7662: an inactive answer for anything not currently valid.
-    public func introspect(_ token: String) async throws(OAuthError) -> [String: Any] {
+    ///
+    /// An agent (`callerAgentID`) learns only about tokens it holds or appears in; the administrator about all.
+    public func introspect(_ token: String, callerAgentID: String? = nil) async throws(OAuthError) -> [String: Any] {
         guard let t = try? verifier.verify(token, expectedAudience: nil, now: now()) else { return ["active": false] }
+        if let caller = callerAgentID, caller != t.clientID, caller != t.sub, !Self.actors(t.act).contains(caller) {
+            return ["active": false]
+        }
         do {
             try await ensureActive(t)
         } catch {
@@ -397,6 +423,16 @@ public struct TokenService: Sendable {
         object["active"] = true
         object["token_type"] = t.cnfJKT == nil ? "Bearer" : "DPoP"
         return object
+    }
+
+    static func actors(_ act: JSONAny?) -> [String] {
+        var out: [String] = []
+        var a = act
+        while let current = a, let sub = current["sub"]?.stringValue {
+            out.append(sub)
+            a = current["act"]
+        }
+        return out
     }
 
     /// RFC 7009: revokes a token the caller may revoke; unknown tokens are not an error.

@@ -22,6 +22,11 @@ actor InMemoryTokenStateStore: TokenStateStore {
     }
 
     func recordIssued(_ token: IssuedToken) async throws { tokens[token.jti] = token }
+    func recordIssued(_ token: IssuedToken, limit: Int, now: Date) async throws -> Bool {
+        guard try await activeTokenCount(agentID: token.agentID, now: now) < limit else { return false }
+        tokens[token.jti] = token
+        return true
+    }
     func issued(jti: String) async throws -> IssuedToken? { tokens[jti] }
 
     func revoke(jti: String, at: Date) async throws -> Bool {
@@ -51,6 +56,7 @@ struct UnavailableTokenStateStore: TokenStateStore {
 
     func recordOnce(namespace: String, id: String, expiresAt: Date) async throws -> Bool { throw Down() }
     func recordIssued(_ token: IssuedToken) async throws { throw Down() }
+    func recordIssued(_ token: IssuedToken, limit: Int, now: Date) async throws -> Bool { throw Down() }
     func issued(jti: String) async throws -> IssuedToken? { throw Down() }
     func revoke(jti: String, at: Date) async throws -> Bool { throw Down() }
     func revokeAll(agentID: String, at: Date) async throws -> Int { throw Down() }

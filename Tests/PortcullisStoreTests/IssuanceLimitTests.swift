@@ -1,0 +1,37 @@
+import Foundation
+import PortcullisCore
+@testable import PortcullisStore
+import Testing
+
+@Suite("Issuance limit")
+struct IssuanceLimitTests {
+    static func token(_ jti: String, agent: String = "agt_limit", expires: Date) -> IssuedToken {
+        IssuedToken(jti: jti, agentID: agent, subject: agent, audience: "https://a.example", scope: "",
+                    issuedAt: Date(timeIntervalSince1970: 1_000), expiresAt: expires, claimsJSON: "{}")
+    }
+
+    @Test("64 concurrent issuances against a limit of 3 record exactly 3 tokens")
+    func concurrentLimit() async throws {
+        let directory = NSTemporaryDirectory() + "limit-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(path: directory + "/db.sqlite")
+        let now = Date(timeIntervalSince1970: 2_000)
+        let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<64 {
+                group.addTask {
+                    try await store.recordIssued(Self.token("jti-\(i)", expires: now.addingTimeInterval(600)), limit: 3, now: now)
+                }
+            }
+            var n = 0
+            for try await ok in group where ok { n += 1 }
+            return n
+        }
+        #expect(accepted == 3)
+        #expect(try await store.activeTokenCount(agentID: "agt_limit", now: now) == 3)
+        // Expired and revoked tokens free their place.
+        _ = try await store.revoke(jti: "jti-0", at: now)
+        #expect(try await store.recordIssued(Self.token("after-revoke", expires: now.addingTimeInterval(600)), limit: 3, now: now))
+        #expect(try await !store.recordIssued(Self.token("over", expires: now.addingTimeInterval(600)), limit: 3, now: now))
+        #expect(try await store.issued(jti: "over") == nil, "a refused token is not recorded")
+    }
+}
