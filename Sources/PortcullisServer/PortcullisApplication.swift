@@ -5,6 +5,8 @@ import NIOCore
 public import PortcullisCore
 import PortcullisIdentity
 import PortcullisStore
+import AsyncHTTPClient
+import NIOHTTP1
 
 /// Wires the stores, the token service and the routes into a Hummingbird application.
 public enum PortcullisApplication {
@@ -33,6 +35,8 @@ public enum PortcullisApplication {
                 jwks = inline
             } else if let file = idp.jwksFile, let data = FileManager.default.contents(atPath: file) {
                 jwks = String(decoding: data, as: UTF8.self)
+            } else if let url = idp.jwksURL {
+                jwks = try await fetchJWKS(url, issuer: idp.issuer)
             } else {
                 throw ConfigurationError("cannot read the JWKS of identity provider `\(idp.issuer)`")
             }
@@ -44,6 +48,24 @@ public enum PortcullisApplication {
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
                                        identityProviders: idps, now: now),
             adminToken: adminToken, jwks: JWKS.document([key]))
+    }
+
+    /// Fetches an identity provider's JWKS; any failure stops the start (no provider without keys).
+    static func fetchJWKS(_ url: String, issuer: String) async throws -> String {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "application/json")
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            guard response.status == .ok else {
+                throw ConfigurationError("JWKS of `\(issuer)` at \(url) answered \(response.status.code)")
+            }
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return String(buffer: body)
+        } catch let e as ConfigurationError {
+            throw e
+        } catch {
+            throw ConfigurationError("cannot fetch the JWKS of `\(issuer)` from \(url): \(error)")
+        }
     }
 
     /// The router with every route.

@@ -619,3 +619,27 @@ def test_overdue_review_blocks_tokens_until_reviewed(tmp_path):
         assert agent.token().status_code == 200
     finally:
         assert s2.stop() == 0
+
+
+def test_identity_provider_jwks_from_url(tmp_path, idp):  # noqa: F811
+    """An IdP configured by JWKS URL: the keys are fetched at start, and its user tokens can be exchanged;
+    an unreachable JWKS URL stops the start (no provider without keys)."""
+    jwks = json.loads(idp.jwks_file.read_text())
+    with RecordingHTTPServer({"/jwks.json": jwks}) as keys:
+        entry = {"issuer": idp.issuer, "jwksURL": keys.base + "/jwks.json", "audience": idp.audience}
+        (tmp_path / "url-idp").mkdir()
+        with running_server(tmp_path / "url-idp", {"trustedIdentityProviders": [entry]}) as s:
+            assert [r[1] for r in keys.requests] == ["/jwks.json"], "the JWKS is fetched once, at start"
+            agent = s.new_agent()
+            r = agent.exchange(idp.user_token(), subject_type="urn:ietf:params:oauth:token-type:jwt",
+                               extra=[("resource", MAIL)])
+            assert r.status_code == 200, r.text
+            claims = jwt_parts(r.json()["access_token"])[1]
+            assert claims["sub"] == "alice@example.test"
+            assert claims["act"] == {"sub": agent.id}
+    dead = {"issuer": idp.issuer, "jwksURL": f"http://127.0.0.1:{free_port()}/jwks.json"}
+    (tmp_path / "dead-idp").mkdir()
+    srv = Server(tmp_path / "dead-idp", {"trustedIdentityProviders": [dead]})
+    proc = subprocess.run(srv.command(), capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert b"cannot fetch the JWKS" in proc.stderr

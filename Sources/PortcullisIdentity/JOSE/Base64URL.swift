@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Unpadded base64url (RFC 7515 §2), strict in what it reads.
 ///
@@ -6,7 +6,7 @@ import Foundation
 /// alphabet and padding: this one refuses padding, whitespace, the `+`/`/`
 /// alphabet and non-zero trailing bits, so that every byte string has exactly one
 /// accepted encoding and a token cannot be re-encoded into a second valid form.
-enum Base64URL {
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     private static let decodeTable: [UInt8] = {
@@ -16,7 +16,7 @@ enum Base64URL {
     }()
 
     /// The unpadded base64url text of some bytes.
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let input = Array(bytes)
         var output = [UInt8]()
         output.reserveCapacity((input.count * 4 + 2) / 3)
@@ -46,7 +46,7 @@ enum Base64URL {
     }
 
     /// The bytes of an unpadded base64url text, or nil when it is not canonical base64url.
-    static func decode(_ text: some StringProtocol) -> Data? {
+    public static func decode(_ text: some StringProtocol) -> Data? {
         let input = Array(text.utf8)
         if input.count % 4 == 1 { return nil }
         var values = [UInt8]()

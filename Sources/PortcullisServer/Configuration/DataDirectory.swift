@@ -64,8 +64,6 @@ public struct DataDirectory: Sendable {
 public enum RandomToken {
     public static func make(bytes: Int) -> String {
         var g = SystemRandomNumberGenerator()
-        let raw = (0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &g) }
-        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &g) })
     }
 }

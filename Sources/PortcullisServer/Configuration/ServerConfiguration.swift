@@ -20,7 +20,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var blockOverdueReviews: Bool = true
     /// Largest request body accepted, in bytes.
     public var maxBodyBytes: Int = 65_536
-    /// User identity providers trusted for user → agent token exchange.
+    /// User identity providers trusted for user → agent token exchange (issuer + JWKS file, URL or inline).
     public var trustedIdentityProviders: [TrustedIdentityProvider] = []
 
     public init() {}
@@ -85,8 +85,18 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         guard accessTokenTTL > 0 else { throw ConfigurationError("accessTokenTTL must be positive") }
         guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
-        for idp in trustedIdentityProviders where idp.jwksFile == nil && idp.jwks == nil {
-            throw ConfigurationError("trusted identity provider `\(idp.issuer)` needs `jwksFile` or `jwks`")
+        for idp in trustedIdentityProviders {
+            let sources = [idp.jwksFile, idp.jwksURL, idp.jwks].compactMap { $0 }
+            guard sources.count == 1 else {
+                throw ConfigurationError("trusted identity provider `\(idp.issuer)` needs exactly one of `jwksFile`, `jwksURL` or `jwks`")
+            }
+            if let url = idp.jwksURL {
+                guard let c = URLComponents(string: url), let host = c.host,
+                      c.scheme == "https" || (c.scheme == "http" && (host == "127.0.0.1" || host == "localhost" || host == "::1"))
+                else {
+                    throw ConfigurationError("`jwksURL` of `\(idp.issuer)` must be https (http only on loopback)")
+                }
+            }
         }
     }
 }
@@ -97,14 +107,18 @@ public struct TrustedIdentityProvider: Sendable, Codable, Equatable {
     public var issuer: String
     /// A JWKS file path.
     public var jwksFile: String?
+    /// Or an HTTPS (or loopback HTTP) URL of the JWKS, fetched when the server starts.
+    public var jwksURL: String?
     /// Or the JWKS inline, as JSON text.
     public var jwks: String?
     /// The `aud` its tokens must carry, if any.
     public var audience: String?
 
-    public init(issuer: String, jwksFile: String? = nil, jwks: String? = nil, audience: String? = nil) {
+    public init(issuer: String, jwksFile: String? = nil, jwksURL: String? = nil, jwks: String? = nil,
+                audience: String? = nil) {
         self.issuer = issuer
         self.jwksFile = jwksFile
+        self.jwksURL = jwksURL
         self.jwks = jwks
         self.audience = audience
     }

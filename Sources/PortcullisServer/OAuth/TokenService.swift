@@ -453,14 +453,8 @@ public struct TokenService: Sendable {
 enum JWTPeek {
     static func claim(_ name: String, of token: String) -> String? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let data = base64URLDecode(String(parts[1])),
+        guard parts.count == 3, let data = Base64URL.decode(parts[1]),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         return object[name] as? String
-    }
-
-    static func base64URLDecode(_ s: String) -> Data? {
-        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while t.count % 4 != 0 { t += "=" }
-        return Data(base64Encoded: t)
     }
 }
