@@ -253,9 +253,15 @@ public struct TokenService: Sendable {
                 available = available.filter(userScopes.contains)
             }
             grantedDetails = claims["authorization_details"].flatMap { if case .array(let a) = $0 { a } else { nil } }
-            if let exp = claims["exp"], case .int(let e) = exp {
-                lifetime = min(lifetime, max(0, Int(Double(e) - now().timeIntervalSince1970)))
+            // A delegated token never outlives the user's token.
+            let userExpiry: Double? = switch claims["exp"] {
+            case .int(let e): Double(e)
+            case .double(let e): e
+            default: nil
             }
+            guard let userExpiry else { throw .invalidGrant("the subject token has no numeric `exp`") }
+            lifetime = min(lifetime, Int(userExpiry - now().timeIntervalSince1970))
+            guard lifetime > 0 else { throw .invalidGrant("the subject token has expired") }
         default:
             throw .invalidRequest("unsupported subject_token_type `\(subjectType)`")
         }
