@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The Cedar policy language: pure Swift, no I/O, no server dependencies.
@@ -50,22 +51,34 @@ let package = Package(
             dependencies: ["PortcullisCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
+        // MCP enforcement: upstream connections, tool registry and pinning, inspection, policy decisions.
+        .target(
+            name: "PortcullisGateway",
+            dependencies: [
+                "Cedar", "PortcullisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The Hummingbird application: routes, wiring, configuration.
         .target(
             name: "PortcullisServer",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisServer",
+                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -87,6 +100,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "PortcullisGatewayTests",
+            dependencies: ["PortcullisGateway", "PortcullisCore", "Cedar"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "PortcullisStoreTests",
             dependencies: ["PortcullisCore", "PortcullisStore"],
