@@ -30,7 +30,10 @@ public final class RateLimiter: Sendable {
             let rate = limit.perMinute / 60
             b.tokens = min(limit.burst, b.tokens + max(0, now.timeIntervalSince(b.updated)) * rate)
             b.updated = now
-            if table.count > 100_000 { table.removeAll(keepingCapacity: true) }
+            if table.count > 100_000 {
+                // Drop buckets that have refilled completely: forgetting them changes nothing.
+                table = table.filter { _, bucket in bucket.tokens + now.timeIntervalSince(bucket.updated) * rate < limit.burst }
+            }
             if b.tokens >= 1 {
                 b.tokens -= 1
                 table[key] = b

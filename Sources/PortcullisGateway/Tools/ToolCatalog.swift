@@ -118,12 +118,6 @@ public final class ToolCatalog: Sendable {
         }
     }
 
-    /// Whether the upstream announced a change since the last listing.
-    public func needsRefresh(upstream: String) async -> Bool {
-        guard let u = upstreams[upstream] else { return false }
-        return await u.takeToolsChangedPeek()
-    }
-
     /// Approves the current definition of a tool: it is pinned and callable.
     public func approve(_ qualifiedName: String, by actor: String) async throws -> ToolRecord {
         guard var record = try await store.tool(qualifiedName: qualifiedName) else {
