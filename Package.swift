@@ -99,6 +99,18 @@ let package = Package(
             path: "Benchmarks/TokenBenchmarks",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "GatewayBenchmarks",
+            dependencies: [
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisGateway", "PortcullisServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Benchmarks/GatewayBenchmarks",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
         .testTarget(
             name: "PortcullisGatewayTests",

@@ -1,0 +1,488 @@
+// MCP gateway benchmark: the latency the gateway adds to `tools/call`, and throughput, at concurrency 1 and 16.
+//
+//   swift build -c release --product GatewayBenchmarks
+//   .build/release/GatewayBenchmarks [--calls1 5000] [--calls16 20000] [--warmup 500] [--no-tmpfs]
+//                                    [--only gateway,gateway-tmpfs] [--data-dir DIR]
+//
+// Results and how to read them: BENCHMARKS.md, "MCP gateway".
+//
+// Everything runs in this process on 127.0.0.1:
+// - the upstream: a minimal Streamable HTTP MCP server (Hummingbird) with one read-only tool `echo`;
+// - "direct": an AsyncHTTPClient client POSTs `tools/call echo` to the upstream (after `initialize`, with its session id);
+// - "gateway": the whole Portcullis server (PortcullisApplication.open + build, a fresh data directory) with the
+//   upstream declared as `bench`; a registered agent with an access token for `<issuer>/mcp`, scope `mcp`,
+//   initializes through `/mcp` and POSTs `tools/call bench.echo` with its bearer token and session id.
+// Each worker (1 or 16) has its own session and sends its next call when the previous answer is read. Every answer is
+// checked (status 200, the echoed text). Latency is per call at the client: request sent to body read.
+// The gateway's per-agent rate limit is lifted (the default is 120 calls per minute); nothing else is changed:
+// tokens are verified (cached), Cedar decides, DLP and injection scans run, and each call's audit record is
+// fsynced before the result is released. A second gateway instance ("gateway-tmpfs") puts its data directory
+// (audit log) on tmpfs (/dev/shm), which makes fsync nearly free and shows what durability costs. Finally the parts
+// of one call are timed in process (MCPGateway.handle, token check, scans, audit append).
+import AsyncHTTPClient
+import Cedar
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import PortcullisCore
+import PortcullisGateway
+import PortcullisIdentity
+import PortcullisServer
+import Synchronization
+
+// MARK: - Arguments
+
+struct Options {
+    var calls1 = 5_000
+    var calls16 = 20_000
+    var warmup = 500
+    var tmpfs = true
+    var dataDirectory: String?
+    /// Only the paths whose label starts with one of these (plus direct, always measured as the baseline).
+    var only: [String] = []
+
+    init(_ args: [String]) {
+        var i = 0
+        func next() -> String {
+            i += 1
+            guard i < args.count else { fatalError("\(args[i - 1]) needs a value") }
+            return args[i]
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--calls1": calls1 = Int(next())!
+            case "--calls16": calls16 = Int(next())!
+            case "--warmup": warmup = Int(next())!
+            case "--no-tmpfs": tmpfs = false
+            case "--data-dir": dataDirectory = next()
+            case "--only": only = next().split(separator: ",").map(String.init)
+            default: fatalError("unknown argument \(args[i]); see the comment at the top of main.swift")
+            }
+            i += 1
+        }
+    }
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let logger: Logger = {
+    var logger = Logger(label: "gateway-bench")
+    logger.logLevel = .warning
+    return logger
+}()
+
+// MARK: - The upstream: a minimal Streamable HTTP MCP server
+
+/// Answers `initialize` (with a session id), notifications (202), `tools/list` (one read-only tool) and
+/// `tools/call echo` (the text back) as application/json.
+enum Upstream {
+    static let tool = #"{"name":"echo","title":"Echo","description":"Returns the text it is given.","#
+        + #""inputSchema":{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]},"#
+        + #""annotations":{"readOnlyHint":true}}"#
+
+    static func answer(_ body: ByteBuffer) -> Response {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+              let method = object["method"] as? String else {
+            return Response(status: .badRequest)
+        }
+        guard let id = object["id"] else { return Response(status: .accepted) }  // a notification
+        let idJSON = String(decoding: try! JSONSerialization.data(withJSONObject: id, options: [.fragmentsAllowed]),
+                            as: UTF8.self)
+        var headers: HTTPFields = [.contentType: "application/json"]
+        let result: String
+        switch method {
+        case "initialize":
+            let version = (object["params"] as? [String: Any])?["protocolVersion"] as? String ?? "2025-06-18"
+            headers[HTTPField.Name("Mcp-Session-Id")!] = UUID().uuidString
+            result = #"{"protocolVersion":"\#(version)","capabilities":{"tools":{"listChanged":false}},"#
+                + #""serverInfo":{"name":"bench-upstream","version":"1.0.0"}}"#
+        case "tools/list":
+            result = #"{"tools":[\#(tool)]}"#
+        case "tools/call":
+            let params = object["params"] as? [String: Any]
+            let text = (params?["arguments"] as? [String: Any])?["text"] as? String ?? ""
+            let content = try! JSONSerialization.data(withJSONObject: [["type": "text", "text": text]])
+            result = #"{"content":\#(String(decoding: content, as: UTF8.self)),"isError":false}"#
+        case "ping":
+            result = "{}"
+        default:
+            let body = #"{"jsonrpc":"2.0","id":\#(idJSON),"error":{"code":-32601,"message":"Method not found"}}"#
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        let body = #"{"jsonrpc":"2.0","id":\#(idJSON),"result":\#(result)}"#
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// Starts the server on an ephemeral port of 127.0.0.1; returns its `/mcp` URL.
+    static func start() async throws -> String {
+        let router = Router()
+        router.post("/mcp") { request, _ -> Response in
+            answer(try await request.body.collect(upTo: 1 << 20))
+        }
+        router.delete("/mcp") { _, _ in Response(status: .noContent) }
+        let port = Mutex<Int?>(nil)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0),
+                                                                     serverName: "bench-upstream"),
+                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+                              logger: logger)
+        Task { try await app.runService(gracefulShutdownSignals: []) }
+        for _ in 0..<500 {
+            if let p = port.withLock({ $0 }) { return "http://127.0.0.1:\(p)/mcp" }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        fatalError("the upstream did not start")
+    }
+}
+
+// MARK: - The client side
+
+/// The benchmark's own HTTP client: enough connections for every worker (the default is 8 per host).
+let client: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool = .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
+struct Target: Sendable {
+    let label: String
+    let url: String
+    let tool: String
+    let bearer: String?
+    /// The in-process node behind a gateway target.
+    var services: PortcullisApplication.Services? = nil
+}
+
+func post(_ target: Target, session: String?, body: String) async throws -> (status: UInt, headers: HTTPHeaders, body: String) {
+    var request = HTTPClientRequest(url: target.url)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.headers.add(name: "Accept", value: "application/json, text/event-stream")
+    if let bearer = target.bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+    if let session {
+        request.headers.add(name: "Mcp-Session-Id", value: session)
+        request.headers.add(name: "MCP-Protocol-Version", value: "2025-06-18")
+    }
+    request.body = .bytes(ByteBuffer(string: body))
+    let response = try await client.execute(request, timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 1 << 20)
+    return (response.status.code, response.headers, String(buffer: bytes))
+}
+
+/// `initialize` then `notifications/initialized`, as an MCP client does; returns the session id.
+func openSession(_ target: Target) async throws -> String {
+    let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","#
+        + #""capabilities":{},"clientInfo":{"name":"gateway-bench","version":"1"}}}"#
+    let answer = try await post(target, session: nil, body: initialize)
+    guard answer.status == 200, let session = answer.headers.first(name: "Mcp-Session-Id") else {
+        fatalError("\(target.label): initialize answered \(answer.status): \(answer.body)")
+    }
+    let notified = try await post(target, session: session, body: #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+    guard notified.status == 202 else { fatalError("\(target.label): notifications/initialized answered \(notified.status)") }
+    return session
+}
+
+func callBody(_ tool: String, _ i: Int) -> String {
+    #"{"jsonrpc":"2.0","id":\#(i + 1),"method":"tools/call","params":{"name":"\#(tool)","arguments":{"text":"echo-\#(i)"}}}"#
+}
+
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// User + system CPU time of this process so far, in microseconds.
+func processCPUMicros() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+/// A number of microseconds, rounded.
+func us(_ x: Double) -> String { String(format: "%.0f", x) }
+
+struct Run {
+    let label: String
+    let concurrency: Int
+    let calls: Int
+    let seconds: Double
+    /// CPU time of the whole process (client, upstream and gateway) per call, in microseconds.
+    let cpuMicros: Double
+    /// Sorted, in nanoseconds.
+    let latencies: [UInt64]
+
+    func percentile(_ p: Double) -> Double {
+        let index = min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)
+        return Double(latencies[Swift.max(0, index)]) / 1000
+    }
+    var p50: Double { percentile(0.50) }
+    var p99: Double { percentile(0.99) }
+    var max: Double { Double(latencies.last!) / 1000 }
+    var throughput: Double { Double(calls) / seconds }
+}
+
+/// `calls` tools/call requests from `concurrency` workers, each with its own session; per-call latency.
+func measure(_ target: Target, concurrency: Int, calls: Int, warmup: Int) async throws -> Run {
+    var opened: [String] = []
+    for _ in 0..<concurrency { opened.append(try await openSession(target)) }
+    let sessions = opened
+    let next = Counter()
+    func work(_ worker: Int, total: Int, offset: Int) async throws -> [UInt64] {
+        var out: [UInt64] = []
+        out.reserveCapacity(total / concurrency + 1)
+        while true {
+            let i = next.value.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard i < total else { return out }
+            let n = offset + i
+            let body = callBody(target.tool, n)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let answer = try await post(target, session: sessions[worker], body: body)
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            guard answer.status == 200, answer.body.contains("\"echo-\(n)\""), !answer.body.contains("\"isError\":true") else {
+                fatalError("\(target.label): call \(n) answered \(answer.status): \(answer.body)")
+            }
+            out.append(elapsed)
+        }
+    }
+    func phase(total: Int, offset: Int) async throws -> ([UInt64], Double, Double) {
+        next.value.store(0, ordering: .relaxed)
+        let cpuStart = processCPUMicros()
+        let start = DispatchTime.now().uptimeNanoseconds
+        let all = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for w in 0..<concurrency { group.addTask { try await work(w, total: total, offset: offset) } }
+            var all: [UInt64] = []
+            for try await part in group { all.append(contentsOf: part) }
+            return all
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return (all, seconds, (processCPUMicros() - cpuStart) / Double(total))
+    }
+    _ = try await phase(total: warmup, offset: 1_000_000)
+    let (latencies, seconds, cpu) = try await phase(total: calls, offset: 0)
+    precondition(latencies.count == calls)
+    return Run(label: target.label, concurrency: concurrency, calls: calls, seconds: seconds, cpuMicros: cpu,
+               latencies: latencies.sorted())
+}
+
+// MARK: - The gateway side
+
+/// Opens a Portcullis node on a free port with `upstreamURL` as upstream `bench`, registers an agent and returns
+/// the `/mcp` target with its access token.
+func startGateway(label: String, dataDirectory: String, upstreamURL: String) async throws -> Target {
+    let port = try freePort()
+    var configuration = ServerConfiguration()
+    configuration.dataDirectory = dataDirectory
+    configuration.host = "127.0.0.1"
+    configuration.port = port
+    configuration.gateway = GatewayConfiguration(
+        upstreams: [UpstreamConfiguration(name: "bench", url: upstreamURL)],
+        tools: ["bench.echo": ToolClassification(effect: .read)],
+        rateLimit: RateLimit(perMinute: 1e9, burst: 1e9))
+    let services = try await PortcullisApplication.open(configuration: configuration, logger: logger)
+    let app = PortcullisApplication.build(services, logger: logger)
+    Task { try await app.runService(gracefulShutdownSignals: []) }
+    let issuer = configuration.effectiveIssuer
+    // Ready when /healthz answers.
+    var ready = false
+    for _ in 0..<500 where !ready {
+        if let r = try? await client.execute(HTTPClientRequest(url: issuer + "/healthz"), timeout: .seconds(1)), r.status == .ok {
+            ready = true
+        } else {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+    guard ready else { fatalError("\(label): the server did not start") }
+
+    // An agent, as an administrator registers it, and its access token (client_credentials, private_key_jwt).
+    let agentKey = SigningKey.generate(.es256)
+    let jwk = String(decoding: try JSONEncoder.canonical.encode(agentKey.publicJWK), as: UTF8.self)
+    let registration = #"{"name":"bench","owner":"bench","purpose":"gateway benchmark","modelProvider":"x","#
+        + #""model":"m","modelVersion":"1","publicKeys":[\#(jwk)],"scopes":["mcp"],"audiences":["\#(issuer)/mcp"],"#
+        + #""maxConcurrentSessions":100}"#
+    let agent = try await services.registry.register(
+        try JSONDecoder().decode(AgentRegistry.Registration.self, from: Data(registration.utf8)), actor: "bench")
+    let now = Int64(Date().timeIntervalSince1970)
+    let assertion = try JWTSigner(key: agentKey).sign(type: "JWT", claims: [
+        "iss": .string(agent.id), "sub": .string(agent.id), "aud": .string(issuer + "/oauth/token"),
+        "iat": .int(now), "exp": .int(now + 300), "jti": .string(UUID().uuidString),
+    ])
+    let token = try await services.tokenService.token(form: [
+        "grant_type": ["client_credentials"], "client_assertion_type": [TokenService.clientAssertionType],
+        "client_assertion": [assertion], "resource": [issuer + "/mcp"], "scope": ["mcp"],
+    ], dpopProof: nil)
+    guard let accessToken = token["access_token"] as? String else { fatalError("\(label): no access token: \(token)") }
+    return Target(label: label, url: issuer + "/mcp", tool: "bench.echo", bearer: accessToken, services: services)
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            guard bind(fd, p, length) == 0 else { return -1 }
+            return getsockname(fd, p, &length)
+        }
+    }
+    precondition(bound == 0, "cannot bind 127.0.0.1:0")
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func temporaryDirectory(under base: String) -> String {
+    let path = (base as NSString).appendingPathComponent("portcullis-gateway-bench-\(UUID().uuidString.prefix(8))")
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+// MARK: - Run
+
+let upstreamURL = try await Upstream.start()
+let direct = Target(label: "direct", url: upstreamURL, tool: "echo", bearer: nil)
+var created: [String] = []
+let diskDirectory = options.dataDirectory ?? temporaryDirectory(under: FileManager.default.currentDirectoryPath + "/.build-bench")
+created.append(diskDirectory)
+var targets = [direct, try await startGateway(label: "gateway", dataDirectory: diskDirectory + "/data", upstreamURL: upstreamURL)]
+if options.tmpfs, FileManager.default.fileExists(atPath: "/dev/shm") {
+    let shm = temporaryDirectory(under: "/dev/shm")
+    created.append(shm)
+    targets.append(try await startGateway(label: "gateway-tmpfs", dataDirectory: shm + "/data",
+                                          upstreamURL: upstreamURL))
+}
+
+// How long one fsync of the audit file's file system takes here (the dominant fixed cost, when it is).
+func fsyncMicros(in directory: String, count: Int = 200) -> Double {
+    let path = directory + "/fsync-probe"
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    precondition(fd >= 0)
+    defer { close(fd); unlink(path) }
+    let line = Array(repeating: UInt8(ascii: "x"), count: 600) + [0x0A]
+    var samples: [UInt64] = []
+    for _ in 0..<count {
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        samples.append(DispatchTime.now().uptimeNanoseconds - start)
+    }
+    samples.sort()
+    return Double(samples[count / 2]) / 1000
+}
+
+print("upstream \(upstreamURL); gateway data directory \(diskDirectory)/data")
+print(String(format: "write + fsync of a 600-byte line, p50: %.1f µs (data directory's file system)", fsyncMicros(in: diskDirectory)))
+if created.count > 1 {
+    print(String(format: "write + fsync of a 600-byte line, p50: %.1f µs (/dev/shm)", fsyncMicros(in: created[1])))
+}
+print("")
+
+var runs: [Run] = []
+for (concurrency, calls) in [(1, options.calls1), (16, options.calls16)] {
+    for target in targets where target.label == "direct" || options.only.isEmpty
+    || options.only.contains(target.label) {
+        let run = try await measure(target, concurrency: concurrency, calls: calls, warmup: options.warmup)
+        runs.append(run)
+        print("  measured \(run.label) c=\(concurrency): p50 \(us(run.p50)) µs, \(us(run.throughput)) calls/s")
+    }
+}
+
+// MARK: - Where the time goes: parts of one gateway call, timed in process (single task, sequential)
+
+/// p50 and p99 of `n` sequential runs of `body`, in microseconds.
+func time(_ n: Int, _ body: () async throws -> Void) async rethrows -> (p50: Double, p99: Double) {
+    var samples: [UInt64] = []
+    samples.reserveCapacity(n)
+    for _ in 0..<n {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        samples.append(DispatchTime.now().uptimeNanoseconds - start)
+    }
+    samples.sort()
+    return (Double(samples[n / 2]) / 1000, Double(samples[min(n - 1, n * 99 / 100)]) / 1000)
+}
+
+if let gateway = targets.first(where: { $0.label == "gateway" }), let services = gateway.services, let bearer = gateway.bearer {
+    let n = 2_000
+    let issuer = services.configuration.effectiveIssuer
+    func authenticate() async throws -> ResourceAuthentication {
+        try await services.tokenService.authenticateResource(
+            authorization: ["Bearer \(bearer)"], dpopProofs: [], audiences: [issuer + "/mcp"], method: "POST",
+            url: issuer + "/mcp", requiredScope: "mcp", cache: services.tokenCache)
+    }
+    let auth = try await authenticate()
+    let caller = GatewayCaller(agent: auth.agent, tokenID: auth.token.jti, tokenExpiresAt: auth.token.exp,
+                               scopes: auth.token.scope, sourceAddress: "127.0.0.1")
+    func request(_ body: String, session: String?) -> GatewayHTTPRequest {
+        var headers: [(name: String, value: String)] = [("content-type", "application/json"),
+                                                        ("accept", "application/json, text/event-stream")]
+        if let session { headers += [("mcp-session-id", session), ("mcp-protocol-version", "2025-06-18")] }
+        return GatewayHTTPRequest(method: "POST", scope: nil, headers: headers, body: Array(body.utf8), caller: caller)
+    }
+    let initialize = await services.gateway.handle(request(
+        #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"#
+            + #""clientInfo":{"name":"gateway-bench","version":"1"}}}"#, session: nil))
+    guard let session = initialize.headers.first(where: { $0.name == "mcp-session-id" })?.value else {
+        fatalError("in-process initialize failed: \(String(decoding: initialize.body, as: UTF8.self))")
+    }
+    var i = 2_000_000
+    let handled = await time(n) {
+        i += 1
+        let answer = await services.gateway.handle(request(callBody("bench.echo", i), session: session))
+        guard answer.status == 200, String(decoding: answer.body, as: UTF8.self).contains("echo-\(i)") else {
+            fatalError("in-process call: \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
+        }
+    }
+    let upstreamHop = try await time(n) {
+        i += 1
+        _ = try await post(direct, session: nil, body: callBody("echo", i))
+    }
+    let authenticated = try await time(n) { _ = try await authenticate() }
+    let result = try JSONValue.parse(#"{"content":[{"type":"text","text":"echo-123456"}],"isError":false}"#)
+    let strings = JSONStrings.all(result)
+    let scanned = await time(n) { precondition(InjectionScanner.findings(inStringsOf: strings).isEmpty) }
+    let arguments = try JSONValue.parse(#"{"text":"echo-123456"}"#)
+    let dlp = await time(n) {
+        precondition(JSONStrings.redacting(arguments).kinds.isEmpty && JSONStrings.redacting(result).kinds.isEmpty)
+    }
+    let digest = await time(n) { precondition(!MCPGateway.digest(arguments).isEmpty) }
+    let audited = try await time(n) {
+        _ = try await services.auditSink.append(AuditEvent(
+            timeNanos: Int64(Date().timeIntervalSince1970 * 1e9), id: "evt_" + String(repeating: "0", count: 32),
+            kind: .decision, agent: AuditEvent.AgentRef(id: caller.agent.id, model: "m", version: "1"), action: "call_tool",
+            resource: "bench.echo", argumentsDigest: MCPGateway.digest(arguments), decision: .allow,
+            determiningPolicies: ["read-tools"], reason: "read-only tools are allowed",
+            outcome: AuditEvent.Outcome(status: "ok", bytes: 80), latencyNanos: 1_000_000, sessionID: "s_0123456789abcdef",
+            sourceAddress: "127.0.0.1"))
+    }
+    print("")
+    print("Parts of one gateway call, in process, sequential (\(n) runs each):")
+    print("")
+    print("| part | p50 µs | p99 µs |")
+    print("|---|---:|---:|")
+    for (label, t) in [("MCPGateway.handle(tools/call), upstream hop included", handled),
+                       ("  of which: the upstream hop (HTTP POST to the upstream, as measured directly)", upstreamHop),
+                       ("  of which: InjectionScanner on the result's strings", scanned),
+                       ("  of which: DLP scan of arguments and result (JSONStrings.redacting)", dlp),
+                       ("  of which: SHA-256 digest of the arguments (MCPGateway.digest)", digest),
+                       ("  of which: one audit append (InterimAuditSink: JSON line + fsync)", audited),
+                       ("TokenService.authenticateResource (cached token; SQLite reads)", authenticated)] {
+        print("| \(label) | \(us(t.p50)) | \(us(t.p99)) |")
+    }
+}
+
+print("")
+print("| path | concurrency | calls | p50 µs | p99 µs | max µs | calls/s | CPU µs/call | added p50 µs | added p99 µs |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for run in runs {
+    let base = runs.first { $0.label == "direct" && $0.concurrency == run.concurrency }!
+    let added = run.label == "direct" ? ("", "") : (us(run.p50 - base.p50), us(run.p99 - base.p99))
+    print("| \(run.label) | \(run.concurrency) | \(run.calls) | \(us(run.p50)) | \(us(run.p99)) | \(us(run.max)) | "
+        + "\(us(run.throughput)) | \(us(run.cpuMicros)) | \(added.0) | \(added.1) |")
+}
+
+for path in created { try? FileManager.default.removeItem(atPath: path) }
+exit(0)
