@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The Cedar policy language: pure Swift, no I/O, no server dependencies.
@@ -50,11 +51,23 @@ let package = Package(
             dependencies: ["PortcullisCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
+        // The audit log: Merkle log, checkpoints, proofs, exporters.
+        .target(
+            name: "PortcullisAudit",
+            dependencies: [
+                "PortcullisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The Hummingbird application: routes, wiring, configuration.
         .target(
             name: "PortcullisServer",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisServer",
+                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -84,6 +97,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/TokenBenchmarks",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "AuditBenchmarks",
+            dependencies: ["PortcullisAudit", "PortcullisCore"],
+            path: "Benchmarks/AuditBenchmarks",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortcullisAuditTests",
+            dependencies: ["PortcullisAudit", "PortcullisCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),

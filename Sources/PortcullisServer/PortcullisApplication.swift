@@ -5,6 +5,7 @@ import NIOCore
 public import PortcullisCore
 import PortcullisIdentity
 import PortcullisStore
+public import PortcullisAudit
 import AsyncHTTPClient
 import NIOHTTP1
 
@@ -17,6 +18,8 @@ public enum PortcullisApplication {
         public let tokenService: TokenService
         public let adminToken: String
         public let jwks: String
+        /// The tamper-evident audit log (issue #5); every decision and admin action is appended here.
+        public let audit: AuditLog
     }
 
     /// Opens the data directory: creates it, its keys, admin token and database on first start.
@@ -28,6 +31,7 @@ public enum PortcullisApplication {
         let store = try SQLiteStore(path: directory.databasePath)
         let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
         let adminToken = try directory.adminToken()
+        let audit = try directory.openAuditLog()
         var idps: [ExternalIdentityProvider] = []
         for idp in configuration.trustedIdentityProviders {
             let jwks: String
@@ -44,10 +48,10 @@ public enum PortcullisApplication {
         }
         return Services(
             configuration: configuration,
-            registry: AgentRegistry(agents: store, tokens: store, now: now),
+            registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit),
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
-                                       identityProviders: idps, now: now),
-            adminToken: adminToken, jwks: JWKS.document([key]))
+                                       identityProviders: idps, now: now, audit: audit),
+            adminToken: adminToken, jwks: JWKS.document([key]), audit: audit)
     }
 
     /// Fetches an identity provider's JWKS; any failure stops the start (no provider without keys).
@@ -74,6 +78,7 @@ public enum PortcullisApplication {
         router.get("/healthz") { _, _ in HTTP.json(object: ["status": "ok"]) }
         OAuthRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)
+        AuditRoutes(services: services).register(on: router)
         return router
     }
 
@@ -88,6 +93,7 @@ public enum PortcullisApplication {
             router: router(services),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
                                  serverName: "portcullis"),
+            services: [services.audit],
             logger: logger)
     }
 }

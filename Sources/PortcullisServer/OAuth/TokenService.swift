@@ -19,10 +19,13 @@ public struct TokenService: Sendable {
     let signingKey: SigningKey
     let identityProviders: [ExternalIdentityProvider]
     let now: @Sendable () -> Date
+    /// Where issuances and revocations are recorded; a token is handed out only once recorded (nil: not recorded).
+    let audit: (any AuditSink)?
 
     public init(configuration: ServerConfiguration, agents: any AgentStore, tokens: any TokenStateStore,
                 signingKey: SigningKey, identityProviders: [ExternalIdentityProvider],
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                now: @escaping @Sendable () -> Date = { Date() }, audit: (any AuditSink)? = nil) {
+        self.audit = audit
         self.configuration = configuration
         self.agents = agents
         self.tokens = tokens
@@ -391,6 +394,8 @@ public struct TokenService: Sendable {
         guard recorded else {
             throw .unauthorizedClient("agent `\(agent.id)` already holds its maximum of \(agent.maxConcurrentSessions) valid tokens; revoke one or wait for expiry")
         }
+        try await auditIssuance(agent: agent, jti: jti, audience: audience, scopes: scopes, lifetime: lifetime, act: act,
+                                onBehalfOf: onBehalfOf, exchanged: tokenType != nil, at: issuedAt)
         var response: [String: Any] = [
             "access_token": token,
             "token_type": jkt == nil ? "Bearer" : "DPoP",
@@ -452,6 +457,7 @@ public struct TokenService: Sendable {
         } catch {
             throw OAuthError("server_error", "the token store is unavailable", status: 503)
         }
+        try await auditRevocation(t, by: agentID)
     }
 }
 
