@@ -77,7 +77,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "decision, admin, token or alert.") var kind: String?
         @Option(help: "Action, e.g. call_tool, agent.suspend, token.issue.") var action: String?
         @Option(help: "Tool or resource (a trailing * matches a prefix).") var tool: String?
-        @Option(help: "Administrator who acted (admin:NAME).") var actor: String?
+        @Option(name: .customLong("by"), help: "Administrator who acted (admin:NAME).") var actor: String?
         @Option(help: "From this time (RFC 3339 or Unix nanoseconds), inclusive.") var since: String?
         @Option(help: "Until this time (RFC 3339 or Unix nanoseconds), exclusive.") var until: String?
 

@@ -138,7 +138,7 @@ class Verifier:
 
     @staticmethod
     def parse(vkey: str) -> "Verifier":
-        name, hash_hex, material = vkey.strip().split("+")
+        name, hash_hex, material = vkey.strip().split("+", 2)
         raw = base64.b64decode(material, validate=True)
         assert raw[0] == 1 and len(raw) == 33, "not an Ed25519 verifier key"
         assert key_id(name, raw[1:]).hex() == hash_hex, "verifier key hash mismatch"
@@ -164,7 +164,7 @@ class Verifier:
 
 def signer_from_skey(skey: str) -> tuple[str, ed25519.Ed25519PrivateKey]:
     """`PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>` (the Go note format)."""
-    parts = skey.strip().split("+")
+    parts = skey.strip().split("+", 4)
     assert parts[:2] == ["PRIVATE", "KEY"], "not a signed-note private key"
     raw = base64.b64decode(parts[4])
     return parts[2], ed25519.Ed25519PrivateKey.from_private_bytes(raw[1:])

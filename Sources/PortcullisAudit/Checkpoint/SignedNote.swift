@@ -91,7 +91,7 @@ public struct NoteSigner: Sendable {
 
     /// Reads a signer key in the signed-note text form `PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>`.
     public init(encoded: String) throws {
-        let parts = encoded.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        let parts = encoded.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY",
               let raw = Data(base64Encoded: String(parts[4])), raw.count == 33, raw.first == 0x01,
               let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw.dropFirst()) else {
@@ -148,7 +148,7 @@ public struct NoteVerifier: Sendable {
 
     /// Reads a verifier key `<name>+<hash>+<base64(0x01 || public key)>`; the hash must match.
     public init(verifierKey: String) throws {
-        let parts = verifierKey.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        let parts = verifierKey.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let raw = Data(base64Encoded: String(parts[2])), raw.count == 33, raw.first == 0x01,
               let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw.dropFirst()) else {
             throw AuditError(.malformed, "not an Ed25519 signed-note verifier key")

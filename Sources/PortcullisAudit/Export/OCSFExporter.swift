@@ -78,7 +78,6 @@ public enum OCSFExporter {
             if let outcome = e.outcome {
                 var response: [String: JSONAny] = ["message": .string(outcome.status)]
                 if let code = Int64(outcome.status) { response["code"] = .int(code) }
-                if let bytes = outcome.bytes { response["length"] = .int(Int64(bytes)) }
                 api["response"] = .object(response)
             }
             out["api"] = .object(api)
@@ -116,6 +115,11 @@ public enum OCSFExporter {
         if let v = e.argumentsDigest { portcullis["arguments_digest"] = .string(v) }
         if let v = e.redactedArguments { portcullis["redacted_arguments"] = v }
         if let v = e.resource { portcullis["resource"] = .string(v) }
+        if let o = e.outcome {
+            var outcome: [String: JSONAny] = ["status": .string(o.status)]
+            if let b = o.bytes { outcome["bytes"] = .int(Int64(b)) }
+            portcullis["outcome"] = .object(outcome)
+        }
         if let a = e.agent {
             var agent: [String: JSONAny] = ["id": .string(a.id)]
             if let v = a.model { agent["model"] = .string(v) }
@@ -185,6 +189,8 @@ public enum OCSFExporter {
     }
 
     static func statusOf(_ e: AuditEvent) -> (Int64, String) {
+        // A finding's status is its triage state, not an outcome.
+        if e.kind == .alert { return (1, "New") }
         switch e.decision {
         case .deny: return (2, "Failure")
         case .pending: return (99, "Pending approval")

@@ -153,6 +153,7 @@ public struct AuditVerifier: Sendable {
         var recentIDs: [UInt64: String] = [:]
         var unresolved: (position: UInt64, claimed: UInt64, id: String?)?
         var lastGoodCheckpoint: UInt64 = 0
+        var deferredRoot: (from: UInt64, to: UInt64, id: String?, source: String)?
         func damage(_ kind: AuditVerificationReport.Kind, _ index: UInt64, _ id: String?, _ message: String) {
             guard firstDamage == nil else { return }
             firstDamage = index
@@ -205,9 +206,9 @@ public struct AuditVerifier: Sendable {
             expected = idx + 1
             if let t = trusted[frontier.size] {
                 if t.root != frontier.root {
-                    if firstDamage == nil {
-                        damage(.modified, lastGoodCheckpoint, recentIDs[lastGoodCheckpoint],
-                               "an entry in positions \(lastGoodCheckpoint)…\(frontier.size - 1) was changed together with its leaf hash: the tree no longer matches \(t.source)")
+                    // Decided at the end: a structural finding inside this span explains it better.
+                    if deferredRoot == nil && firstDamage == nil {
+                        deferredRoot = (lastGoodCheckpoint, frontier.size, recentIDs[lastGoodCheckpoint], t.source)
                     }
                 } else {
                     lastGoodCheckpoint = frontier.size
@@ -217,6 +218,12 @@ public struct AuditVerifier: Sendable {
         if let u = unresolved {
             damage(.deleted, u.position, nil,
                    "entries \(u.position)…\(u.claimed - 1) were deleted: position \(u.position) holds entry \(u.claimed) (id \(u.id ?? "?"))")
+        }
+        if let d = deferredRoot, firstDamage.map({ $0 >= d.to }) ?? true {
+            let index = report.problems.firstIndex { $0.kind != .checkpoint } ?? report.problems.endIndex
+            report.problems.insert(.init(kind: .modified, index: d.from, eventID: d.id,
+                                         message: "an entry in positions \(d.from)…\(d.to - 1) was changed together with its leaf hash: the tree no longer matches \(d.source)"),
+                                   at: index)
         }
         report.entries = frontier.size
         if frontier.size == 0, let t = trusted[0], t.root != RFC6962.emptyRoot {
