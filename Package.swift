@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
-                "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore",
+                "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -63,14 +63,15 @@ func fill(_ log: AuditLog, count: Int, concurrency: Int) async throws -> Double 
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 
-print("| concurrency | appends | seconds | durable appends/s |")
-print("|---:|---:|---:|---:|")
+print("| concurrency | appends | seconds | durable appends/s | entries per commit |")
+print("|---:|---:|---:|---:|---:|")
 for c in concurrencies {
     let n = c == 1 ? min(appends, 5_000) : appends
     let (log, dir) = try fresh("appends-\(c)", base: base)
     let seconds = try await fill(log, count: n, concurrency: c)
+    let commits = await log.commits
     try await log.close()
-    print("| \(c) | \(n) | \(String(format: "%.2f", seconds)) | \(String(format: "%.0f", Double(n) / seconds)) |")
+    print("| \(c) | \(n) | \(String(format: "%.2f", seconds)) | \(String(format: "%.0f", Double(n) / seconds)) | \(String(format: "%.1f", Double(n) / Double(max(commits, 1)))) |")
     try? FileManager.default.removeItem(atPath: dir)
 }
 

@@ -263,6 +263,12 @@ def test_a_changed_field_with_a_recomputed_leaf_hash_is_caught_by_the_signed_roo
     assert p["kind"] == "modified" and p["index"] == 10 and "10…19" in p["message"], p
 
 
+def test_a_search_column_that_disagrees_with_the_entry_is_named(pristine, tmp_path):
+    d = tampered(pristine, tmp_path, "UPDATE audit_entries SET time_ns = time_ns + 1 WHERE idx = 17")
+    p = failed(d)
+    assert p["kind"] == "modified" and p["index"] == 17 and "search columns" in p["message"], p
+
+
 def test_a_deleted_row_is_named(pristine, tmp_path):
     p = failed(tampered(pristine, tmp_path, "DELETE FROM audit_entries WHERE idx = 7"))
     assert p["kind"] == "deleted" and p["index"] == 7, p
@@ -284,7 +290,7 @@ def test_an_inserted_row_is_named(pristine, tmp_path):
              "determining_policies": [], "erroring_policies": [], "id": "evt_forged", "kind": "admin",
              "obligations": [], "resource": "agt_forged", "time_ns": 1}
     forged = ai.entry_bytes(event, 9)
-    db.execute("INSERT INTO audit_entries(idx, entry, leaf_hash) VALUES (9, ?, ?)", (forged.decode(), ai.leaf_hash(forged)))
+    db.execute("INSERT INTO audit_entries(idx, entry, leaf_hash, time_ns) VALUES (9, ?, ?, 1)", (forged.decode(), ai.leaf_hash(forged)))
     db.commit()
     db.close()
     p = failed(d)
@@ -379,7 +385,8 @@ def test_a_log_written_by_the_independent_implementation_verifies(tmp_path):
         if kind == "admin":
             event["actor"] = "admin:alice"
         data = ai.entry_bytes(event, i)
-        db.execute("INSERT INTO audit_entries(idx, entry, leaf_hash) VALUES (?, ?, ?)", (i, data.decode(), ai.leaf_hash(data)))
+        db.execute("INSERT INTO audit_entries(idx, entry, leaf_hash, time_ns, agent_id) VALUES (?, ?, ?, ?, ?)",
+                   (i, data.decode(), ai.leaf_hash(data), event["time_ns"], event["agent"]["id"]))
         leaves.append(ai.leaf_hash(data))
     note = ai.sign_note(ai.checkpoint_text(name, len(leaves), ai.root(leaves)), name, key)
     db.execute("INSERT INTO audit_checkpoints(size, note, signed_at_ns) VALUES (?, ?, 0)", (len(leaves), note))

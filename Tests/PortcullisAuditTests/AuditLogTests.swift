@@ -106,6 +106,7 @@ struct AuditLogTests {
         for (sql, kind, index) in [
             ("UPDATE audit_entries SET entry = replace(entry, 'alice@example.com', 'mallory@example.com') WHERE idx = 5", AuditVerificationReport.Kind.modified, UInt64(5)),
             ("DELETE FROM audit_entries WHERE idx = 7", .deleted, 7),
+            ("UPDATE audit_entries SET agent_id = 'agt_z' WHERE idx = 9", .modified, 9),
             ("DELETE FROM audit_entries WHERE idx >= 15", .truncated, 15),
         ] {
             let t = TempLog()

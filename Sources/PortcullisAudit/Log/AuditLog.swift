@@ -35,13 +35,20 @@ public actor AuditLog: AuditSink, Service {
         }
     }
 
+    /// An event ready to be written: its canonical JSON and its indexed columns.
+    struct Queued: Sendable {
+        var json: [UInt8]
+        var timeNanos: Int64
+        var agentID: String?
+    }
+
     private enum Ticket: Sendable {
         case committed(UInt64)
         case lead
     }
 
     private struct Pending {
-        var json: [UInt8]
+        var json: Queued
         var continuation: CheckedContinuation<Ticket, any Error>?
     }
 
@@ -63,6 +70,8 @@ public actor AuditLog: AuditSink, Service {
     private var latest: SignedCheckpoint?
     private var closed = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The number of group commits so far (entries per commit = ``size`` growth / commits).
+    public private(set) var commits: UInt64 = 0
 
     /// Opens (creating if needed) the log database at `path`.
     ///
@@ -155,13 +164,13 @@ public actor AuditLog: AuditSink, Service {
     @discardableResult
     public nonisolated func append(_ event: AuditEvent) async throws -> UInt64 {
         let json = try AuditEntryCodec.eventJSON(event)
-        return try await enqueue(json)
+        return try await enqueue(Queued(json: json, timeNanos: event.timeNanos, agentID: event.agent?.id))
     }
 
     /// The number of durable entries.
     public var size: UInt64 { frontier.size }
 
-    private func enqueue(_ json: [UInt8]) async throws -> UInt64 {
+    private func enqueue(_ json: Queued) async throws -> UInt64 {
         guard !closed else { throw AuditError(.closed, "the audit log is closed") }
         if flushing {
             let ticket = try await withCheckedThrowingContinuation { continuation in
@@ -190,6 +199,7 @@ public actor AuditLog: AuditSink, Service {
             let events = batch.map(\.json)
             let hashes = try await pool.write { db in try Self.insert(events, base: base, db) }
             for hash in hashes { frontier.append(hash) }
+            commits += 1
             for (k, p) in batch.enumerated() { p.continuation?.resume(returning: .committed(base + UInt64(k))) }
             handOff()
             if frontier.size - (latest?.size ?? 0) >= configuration.checkpointEvery {
@@ -218,15 +228,17 @@ public actor AuditLog: AuditSink, Service {
         }
     }
 
-    private static func insert(_ events: [[UInt8]], base: UInt64, _ db: Database) throws -> [RFC6962.Hash] {
-        let statement = try db.cachedStatement(sql: "INSERT INTO audit_entries(idx, entry, leaf_hash) VALUES (?, ?, ?)")
+    private static func insert(_ events: [Queued], base: UInt64, _ db: Database) throws -> [RFC6962.Hash] {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO audit_entries(idx, entry, leaf_hash, time_ns, agent_id) VALUES (?, ?, ?, ?, ?)")
         var hashes: [RFC6962.Hash] = []
         hashes.reserveCapacity(events.count)
-        for (k, json) in events.enumerated() {
+        for (k, event) in events.enumerated() {
             let index = base + UInt64(k)
-            let entry = AuditEntryCodec.entry(eventJSON: json, index: index)
+            let entry = AuditEntryCodec.entry(eventJSON: event.json, index: index)
             let leaf = RFC6962.leafHash(entry)
-            try statement.execute(arguments: [Int64(index), String(decoding: entry, as: UTF8.self), Data(leaf)])
+            try statement.execute(arguments: [Int64(index), String(decoding: entry, as: UTF8.self), Data(leaf),
+                                              event.timeNanos, event.agentID])
             hashes.append(leaf)
         }
         return hashes

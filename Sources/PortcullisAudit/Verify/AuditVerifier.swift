@@ -160,7 +160,9 @@ public struct AuditVerifier: Sendable {
             problem(kind, index, id, message)
         }
         let cursor = try Row.fetchCursor(db, sql: """
-            SELECT idx, entry, leaf_hash, event_id, CASE WHEN json_valid(entry) THEN json_extract(entry, '$.index') END
+            SELECT idx, entry, leaf_hash, event_id, CASE WHEN json_valid(entry) THEN json_extract(entry, '$.index') END,
+                   CASE WHEN json_valid(entry) THEN time_ns IS json_extract(entry, '$.event.time_ns')
+                        AND agent_id IS json_extract(entry, '$.event.agent.id') END
             FROM audit_entries ORDER BY idx
             """)
         while let row = try cursor.next() {
@@ -198,6 +200,10 @@ public struct AuditVerifier: Sendable {
                     damage(.inserted, first, recentIDs[first],
                            "entry \(first) (id \(recentIDs[first] ?? "?")) was inserted: position \(idx) holds entry \(c), so \(idx - c) entr\(idx - c == 1 ? "y" : "ies") before it were never appended")
                 }
+            }
+            let columnsAgree: Bool? = row[5]
+            if claimed != nil, columnsAgree != true {
+                damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) has search columns (time, agent) that differ from its hashed content")
             }
             if [UInt8](stored) != leaf {
                 damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) was modified: its bytes do not match its recorded leaf hash")
