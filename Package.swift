@@ -63,22 +63,34 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MCP enforcement: upstream connections, tool registry and pinning, inspection, policy decisions.
+        .target(
+            name: "PortcullisGateway",
+            dependencies: [
+                "Cedar", "PortcullisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The Hummingbird application: routes, wiring, configuration.
         .target(
             name: "PortcullisServer",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit", "PortcullisGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit",
+                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -111,6 +123,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "PortcullisGatewayTests",
+            dependencies: ["PortcullisGateway", "PortcullisCore", "Cedar"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "PortcullisStoreTests",
             dependencies: ["PortcullisCore", "PortcullisStore"],

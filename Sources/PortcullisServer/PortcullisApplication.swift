@@ -6,6 +6,7 @@ public import PortcullisCore
 import PortcullisIdentity
 import PortcullisStore
 public import PortcullisAudit
+public import PortcullisGateway
 import AsyncHTTPClient
 import NIOHTTP1
 
@@ -20,11 +21,25 @@ public enum PortcullisApplication {
         public let jwks: String
         /// The tamper-evident audit log (issue #5); every decision and admin action is appended here.
         public let audit: AuditLog
+        public let toolStore: any ToolStore
+        /// The MCP gateway behind `/mcp`.
+        public let gateway: MCPGateway
+        /// Access tokens already verified (signature and claims), shared by the resource routes.
+        public let tokenCache: VerifiedTokenCache
+
+        /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
+        func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
+            do {
+                try await audit.append(AuditEvent.admin(action: action, resource: resource, actor: actor, reason: reason))
+            } catch {
+                throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
+            }
+        }
     }
 
     /// Opens the data directory: creates it, its keys, admin token and database on first start.
-    public static func open(configuration: ServerConfiguration, now: @escaping @Sendable () -> Date = { Date() })
-        async throws -> Services {
+    public static func open(configuration: ServerConfiguration, now: @escaping @Sendable () -> Date = { Date() },
+                            logger: Logger = Logger(label: "portcullis")) async throws -> Services {
         try configuration.validate()
         let directory = DataDirectory(path: configuration.dataDirectory)
         try directory.prepare()
@@ -46,12 +61,22 @@ public enum PortcullisApplication {
             }
             idps.append(try await ExternalIdentityProvider(issuer: idp.issuer, jwksJSON: jwks, audience: idp.audience))
         }
+        let policies: PolicyEngine
+        do {
+            policies = try PolicyEngine(directory: configuration.gateway.policyDirectory)
+        } catch {
+            throw ConfigurationError("policies: \(error.description)")
+        }
+        let gateway = try MCPGateway(configuration: configuration.gateway,
+                                     upstreams: MCPGateway.connectUpstreams(configuration.gateway, logger: logger),
+                                     toolStore: store, policies: policies, audit: audit, logger: logger, now: now)
         return Services(
             configuration: configuration,
             registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit),
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
                                        identityProviders: idps, now: now, audit: audit),
-            adminToken: adminToken, jwks: JWKS.document([key]), audit: audit)
+            adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
+            tokenCache: VerifiedTokenCache())
     }
 
     /// Fetches an identity provider's JWKS; any failure stops the start (no provider without keys).
@@ -73,12 +98,13 @@ public enum PortcullisApplication {
     }
 
     /// The router with every route.
-    public static func router(_ services: Services) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public static func router(_ services: Services) -> Router<PortcullisRequestContext> {
+        let router = Router(context: PortcullisRequestContext.self)
         router.get("/healthz") { _, _ in HTTP.json(object: ["status": "ok"]) }
         OAuthRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)
         AuditRoutes(services: services).register(on: router)
+        MCPRoutes(services: services).register(on: router)
         return router
     }
 
@@ -93,7 +119,10 @@ public enum PortcullisApplication {
             router: router(services),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
                                  serverName: "portcullis"),
-            services: [services.audit],
+            services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { summary in
+                try? await services.recordAdmin(actor: "system", action: "policy.reload",
+                                                resource: services.gateway.policies.snapshot.source, reason: summary)
+            }],
             logger: logger)
     }
 }

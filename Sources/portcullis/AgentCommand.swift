@@ -32,13 +32,14 @@ struct AgentCommand: AsyncParsableCommand {
         @Option var maxConcurrentSessions: Int?
         @Option var trustLevel: Int?
         @Flag(help: "Require DPoP-bound (sender-constrained) tokens.") var requireDpop = false
+        @Option(help: "A team the agent belongs to (repeatable; policies see Team parents).") var team: [String] = []
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
             var body: [String: Any] = [
                 "name": name, "owner": owner, "purpose": purpose, "model_provider": modelProvider, "model": model,
                 "model_version": modelVersion, "public_keys": try publicKey.map(AgentCommand.readKey),
-                "scopes": scope, "audiences": audience, "require_dpop": requireDpop,
+                "scopes": scope, "audiences": audience, "require_dpop": requireDpop, "teams": team,
             ]
             body["config_digest"] = configDigest
             body["review_cadence_days"] = reviewCadenceDays
@@ -111,6 +112,8 @@ struct AgentCommand: AsyncParsableCommand {
         @Option var maxConcurrentSessions: Int?
         @Option var trustLevel: Int?
         @Option(help: "true or false") var requireDpop: Bool?
+        @Option(help: "Replace the teams (repeatable).") var team: [String] = []
+        @Flag(help: "Remove the agent from every team.") var clearTeams = false
         @Option(help: "Why; recorded in the agent's history.") var reason: String?
         @OptionGroup var admin: AdminOptions
 
@@ -132,6 +135,8 @@ struct AgentCommand: AsyncParsableCommand {
             body["max_concurrent_sessions"] = maxConcurrentSessions
             body["trust_level"] = trustLevel
             body["require_dpop"] = requireDpop
+            if !team.isEmpty { body["teams"] = team }
+            if clearTeams { body["teams"] = [String]() }
             body["reason"] = reason
             guard body.keys.contains(where: { $0 != "reason" }) else { throw ValidationError("nothing to update") }
             try admin.show(try await admin.call("PATCH", "/admin/agents/\(id)", body: body))

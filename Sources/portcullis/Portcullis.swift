@@ -5,6 +5,7 @@ struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "Zero-trust control plane and gateway for AI agents.",
-        subcommands: [ServeCommand.self, ConfigCommand.self, AgentCommand.self, CedarCommand.self, AuditCommand.self]
+        subcommands: [ServeCommand.self, ConfigCommand.self, AgentCommand.self, ToolsCommand.self, PolicyCommand.self,
+                      AuditCommand.self, CedarCommand.self]
     )
 }

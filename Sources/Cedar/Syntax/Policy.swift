@@ -58,7 +58,7 @@ public struct Policy: Sendable {
                     .and(action.expression, .and(resource.expression(.resource), conds)))
     }
 
-    func withID(_ newID: String) -> Policy {
+    public func withID(_ newID: String) -> Policy {
         Policy(id: newID, annotations: annotations, effect: effect, principal: principal, action: action,
                resource: resource, conditions: conditions, line: line, column: column)
     }

@@ -35,6 +35,8 @@ public struct Agent: Sendable, Codable, Equatable, Identifiable {
     public var configDigest: String?
     /// Whether tokens must be DPoP-bound (sender-constrained).
     public var requireDPoP: Bool
+    /// Teams the agent belongs to; policies see them as the agent's `Team` parents.
+    public var teams: [String]
     public var status: AgentStatus
     public var updatedAt: Date
 
@@ -42,7 +44,8 @@ public struct Agent: Sendable, Codable, Equatable, Identifiable {
                 modelVersion: String, createdAt: Date, reviewCadenceDays: Int = 90, nextReviewAt: Date? = nil,
                 maxSessionSeconds: Int = 3600, maxConcurrentSessions: Int = 10, trustLevel: Int = 1,
                 allowedScopes: [String] = [], allowedAudiences: [String] = [], publicKeys: [JWKJSON] = [],
-                configDigest: String? = nil, requireDPoP: Bool = false, status: AgentStatus = .active) {
+                configDigest: String? = nil, requireDPoP: Bool = false, teams: [String] = [],
+                status: AgentStatus = .active) {
         self.id = id
         self.name = name
         self.owner = owner
@@ -61,6 +64,7 @@ public struct Agent: Sendable, Codable, Equatable, Identifiable {
         self.publicKeys = publicKeys
         self.configDigest = configDigest
         self.requireDPoP = requireDPoP
+        self.teams = teams
         self.status = status
         self.updatedAt = createdAt
     }
@@ -75,7 +79,7 @@ public struct Agent: Sendable, Codable, Equatable, Identifiable {
         case modelVersion, createdAt, reviewCadenceDays, nextReviewAt, maxSessionSeconds, maxConcurrentSessions
         case trustLevel, allowedScopes, allowedAudiences, publicKeys, configDigest
         case requireDPoP = "requireDpop"
-        case status, updatedAt
+        case teams, status, updatedAt
     }
 }
 

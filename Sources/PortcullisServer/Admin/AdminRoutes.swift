@@ -10,8 +10,9 @@ struct AdminRoutes: Sendable {
 
     var registry: AgentRegistry { services.registry }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<PortcullisRequestContext>) {
         let admin = router.group("/admin")
+        registerGateway(on: admin)
         admin.post("/agents") { request, _ in
             try await guarded(request) { request, actor in
                 let body = try HTTP.jsonDecoder.decode(AgentRegistry.Registration.self, from: try await body(&request))

@@ -35,6 +35,8 @@ public struct AgentRegistry: Sendable {
         public var maxConcurrentSessions: Int?
         public var trustLevel: Int?
         public var requireDpop: Bool?
+        /// Teams the agent belongs to (its `Team` parents in policies).
+        public var teams: [String]?
     }
 
     /// Changes to an agent; absent fields stay as they are.
@@ -57,6 +59,7 @@ public struct AgentRegistry: Sendable {
         public var maxConcurrentSessions: Int?
         public var trustLevel: Int?
         public var requireDpop: Bool?
+        public var teams: [String]?
         public var reason: String?
     }
 
@@ -75,7 +78,8 @@ public struct AgentRegistry: Sendable {
             maxConcurrentSessions: try Self.positive(r.maxConcurrentSessions ?? 10, "max_concurrent_sessions"),
             trustLevel: try Self.trust(r.trustLevel ?? 1), allowedScopes: try Self.scopes(r.scopes ?? []),
             allowedAudiences: try Self.audiences(r.audiences ?? []), publicKeys: try Self.keys(r.publicKeys ?? []),
-            configDigest: try r.configDigest.map(Self.digest), requireDPoP: r.requireDpop ?? false)
+            configDigest: try r.configDigest.map(Self.digest), requireDPoP: r.requireDpop ?? false,
+            teams: try Self.teams(r.teams ?? []))
         try await audited("agent.register", agent, actor: actor, reason: "registered by \(actor)") {
             try await agents.create(agent, event: LifecycleEvent(agentID: agent.id, kind: .registered, actor: actor,
                                                                  reason: "registered by \(actor)", at: created))
@@ -105,6 +109,7 @@ public struct AgentRegistry: Sendable {
         if let v = u.maxConcurrentSessions { a.maxConcurrentSessions = try Self.positive(v, "max_concurrent_sessions") }
         if let v = u.trustLevel { a.trustLevel = try Self.trust(v) }
         if let v = u.requireDpop { a.requireDPoP = v }
+        if let v = u.teams { a.teams = try Self.teams(v) }
         a.updatedAt = now()
         try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
             try await agents.update(a, event: LifecycleEvent(agentID: id, kind: .updated, actor: actor,
@@ -210,5 +215,17 @@ public struct AgentRegistry: Sendable {
             let data = try JSONEncoder.canonical.encode(jwk)
             return JWKJSON(json: String(decoding: data, as: UTF8.self))
         }
+    }
+
+    /// Team names: 1–64 characters of letters, digits, `_`, `-`, `.`, `:`, `/`; no duplicates.
+    static func teams(_ names: [String]) throws -> [String] {
+        var seen = Set<String>()
+        for n in names {
+            guard !n.isEmpty, n.count <= 64, n.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.:/".contains($0)) }) else {
+                throw PortcullisError(.invalidInput, "team `\(n)` must be 1-64 characters of letters, digits, _ - . : /")
+            }
+            guard seen.insert(n).inserted else { throw PortcullisError(.invalidInput, "team `\(n)` is listed twice") }
+        }
+        return names
     }
 }

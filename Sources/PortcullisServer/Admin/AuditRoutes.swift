@@ -15,7 +15,7 @@ struct AuditRoutes: Sendable {
 
     var audit: AuditLog { services.audit }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<PortcullisRequestContext>) {
         let admin = AdminRoutes(services: services)
         let group = router.group("/admin/audit")
         group.get("/entries") { request, _ in

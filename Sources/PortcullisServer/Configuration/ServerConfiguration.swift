@@ -1,4 +1,5 @@
 public import Foundation
+public import PortcullisGateway
 
 /// Everything `portcullis serve` needs, from defaults, a JSON file, the environment
 /// and flags, in that order of precedence (later wins).
@@ -22,6 +23,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var maxBodyBytes: Int = 65_536
     /// User identity providers trusted for user → agent token exchange (issuer + JWKS file, URL or inline).
     public var trustedIdentityProviders: [TrustedIdentityProvider] = []
+    /// The MCP gateway: upstreams, tool classification, policies, limits, DLP.
+    public var gateway: GatewayConfiguration = GatewayConfiguration()
 
     public init() {}
 
@@ -59,6 +62,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
             accessTokenTTL = n
         }
         if let v = env["PORTCULLIS_SIGNING_ALG"] { signingAlgorithm = v }
+        if let v = env["PORTCULLIS_POLICY_DIR"] { gateway.policyDirectory = v }
         if let v = env["PORTCULLIS_MAX_DELEGATION_DEPTH"] {
             guard let n = Int(v), n >= 0 else { throw ConfigurationError("PORTCULLIS_MAX_DELEGATION_DEPTH must be a non-negative integer") }
             maxDelegationDepth = n
@@ -85,6 +89,11 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         guard accessTokenTTL > 0 else { throw ConfigurationError("accessTokenTTL must be positive") }
         guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
+        do {
+            try gateway.validate()
+        } catch {
+            throw ConfigurationError("gateway: \(error.description)")
+        }
         for idp in trustedIdentityProviders {
             let sources = [idp.jwksFile, idp.jwksURL, idp.jwks].compactMap { $0 }
             guard sources.count == 1 else {
@@ -134,7 +143,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 enum ConfigurationFile {
     static let knownKeys: Set<String> = [
         "dataDirectory", "host", "port", "issuer", "accessTokenTTL", "signingAlgorithm", "maxDelegationDepth",
-        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders",
+        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway",
     ]
 
     static func decode(_ data: Data) throws -> ServerConfiguration {

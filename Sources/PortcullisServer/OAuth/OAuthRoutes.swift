@@ -11,7 +11,7 @@ struct OAuthRoutes: Sendable {
     var tokens: TokenService { services.tokenService }
     var limit: Int { services.configuration.maxBodyBytes }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<PortcullisRequestContext>) {
         router.get("/.well-known/oauth-authorization-server") { _, _ in HTTP.json(object: tokens.metadata) }
         router.get("/oauth/jwks") { _, _ in
             HTTP.json(Data(services.jwks.utf8), extraHeaders: [.contentType: "application/jwk-set+json"])

@@ -47,6 +47,7 @@ extension AgentRecord: FetchableRecord, PersistableRecord {
             publicKeys: publicKeys.map(JWKJSON.init(json:)),
             configDigest: try row.decode(forColumn: "config_digest"),
             requireDPoP: try row.decode(forColumn: "require_dpop"),
+            teams: try JSONColumn.decode(try row.decode(forColumn: "teams"), column: "agents.teams"),
             status: status
         )
         agent.updatedAt = Date(timeIntervalSince1970: try row.decode(forColumn: "updated_at"))
@@ -72,6 +73,7 @@ extension AgentRecord: FetchableRecord, PersistableRecord {
         container["public_keys"] = try JSONColumn.encode(agent.publicKeys.map(\.json))
         container["config_digest"] = agent.configDigest
         container["require_dpop"] = agent.requireDPoP
+        container["teams"] = try JSONColumn.encode(agent.teams)
         container["status"] = agent.status.rawValue
         container["updated_at"] = agent.updatedAt.timeIntervalSince1970
     }

@@ -9,6 +9,8 @@ import GRDB
 ///
 /// - `v1-agents`: the `agents` table and the `lifecycle_events` history.
 /// - `v1-token-state`: the `replay_cache` of one-time identifiers and the `issued_tokens` table.
+/// - `v2-agent-teams`: the agents' `teams` (JSON array), for team-based policies.
+/// - `v2-tools`: the gateway's tool registry with pinned definition hashes.
 ///
 /// All dates are REAL unix seconds; arrays and JWKs are JSON text.
 enum StoreSchema {
@@ -17,6 +19,12 @@ enum StoreSchema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-agents", migrate: createAgents)
         migrator.registerMigration("v1-token-state", migrate: createTokenState)
+        migrator.registerMigration("v2-agent-teams") { db in
+            try db.alter(table: AgentRecord.databaseTableName) { t in
+                t.add(column: "teams", .text).notNull().defaults(to: "[]")
+            }
+        }
+        migrator.registerMigration("v2-tools", migrate: createTools)
         return migrator
     }
 
@@ -88,5 +96,29 @@ enum StoreSchema {
                       columns: ["agent_id", "expires_at"])
         try db.create(index: "issued_tokens_on_expires_at", on: IssuedTokenRecord.databaseTableName,
                       columns: ["expires_at"])
+    }
+
+    private static func createTools(_ db: Database) throws {
+        try db.create(table: "tools") { t in
+            // The namespaced name, `<upstream>.<tool>`.
+            t.primaryKey("qualified_name", .text)
+            t.column("upstream", .text).notNull()
+            t.column("name", .text).notNull()
+            // The definition as last seen (canonical JSON) and its SHA-256.
+            t.column("definition", .text).notNull()
+            t.column("definition_hash", .text).notNull()
+            // The approved definition's hash; NULL while none is approved.
+            t.column("pinned_hash", .text)
+            t.column("status", .text).notNull()
+            t.column("effect", .text).notNull()
+            t.column("risk", .integer).notNull()
+            t.column("data_class", .text).notNull()
+            t.column("tags", .text).notNull()
+            t.column("findings", .text).notNull()
+            t.column("first_seen_at", .double).notNull()
+            t.column("updated_at", .double).notNull()
+            t.column("approved_by", .text)
+            t.column("approved_at", .double)
+        }
     }
 }

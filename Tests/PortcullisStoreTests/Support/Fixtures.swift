@@ -37,6 +37,7 @@ enum Fixtures {
             ],
             configDigest: configDigest,
             requireDPoP: true,
+            teams: ["finance", "team:eu/ops"],
             status: status
         )
         agent.updatedAt = epoch.addingTimeInterval(60.789)

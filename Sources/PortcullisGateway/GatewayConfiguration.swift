@@ -1,0 +1,114 @@
+/// The MCP gateway's part of the server configuration (`"gateway"` in the configuration file).
+public struct GatewayConfiguration: Sendable, Codable, Equatable {
+    /// What DLP does with findings.
+    public enum DLPAction: String, Sendable, Codable, CaseIterable {
+        /// Refuse the call (arguments) or withhold the result.
+        case block
+        /// Replace each finding with `[REDACTED:<kind>]`.
+        case redact
+        /// Let it through (policies still see the findings in `context.dlp`).
+        case allow
+    }
+
+    public struct DLP: Sendable, Codable, Equatable {
+        /// Findings in call arguments. Default: block.
+        public var arguments: DLPAction?
+        /// Findings in tool results. Default: redact.
+        public var results: DLPAction?
+
+        public init(arguments: DLPAction? = nil, results: DLPAction? = nil) {
+            self.arguments = arguments
+            self.results = results
+        }
+    }
+
+    public var upstreams: [UpstreamConfiguration]
+    /// Classification of tools by qualified name (`time.get_current_time`): effect, risk, data class, tags.
+    public var tools: [String: ToolClassification]?
+    /// A directory of `.cedar` files; the built-in default pack when unset.
+    public var policyDirectory: String?
+    /// Pin and allow tools the first time they are seen when their description scans clean (default true);
+    /// false holds every new tool for an administrator.
+    public var approveNewTools: Bool?
+    /// The default rate limit per agent and tool (default 120/min, burst 30).
+    public var rateLimit: RateLimit?
+    /// Rate limits by qualified tool name.
+    public var toolRateLimits: [String: RateLimit]?
+    public var dlp: DLP?
+    /// Largest JSON-RPC message accepted from an agent, in bytes (default 1 MiB).
+    public var maxMessageBytes: Int?
+    /// The scope every gateway token must carry (default `mcp`).
+    public var requiredScope: String?
+    /// Keep DLP-redacted arguments in the audit log (default false: only their digest).
+    public var auditArguments: Bool?
+
+    public init(upstreams: [UpstreamConfiguration] = [], tools: [String: ToolClassification]? = nil,
+                policyDirectory: String? = nil, approveNewTools: Bool? = nil, rateLimit: RateLimit? = nil,
+                toolRateLimits: [String: RateLimit]? = nil, dlp: DLP? = nil, maxMessageBytes: Int? = nil,
+                requiredScope: String? = nil, auditArguments: Bool? = nil) {
+        self.upstreams = upstreams
+        self.tools = tools
+        self.policyDirectory = policyDirectory
+        self.approveNewTools = approveNewTools
+        self.rateLimit = rateLimit
+        self.toolRateLimits = toolRateLimits
+        self.dlp = dlp
+        self.maxMessageBytes = maxMessageBytes
+        self.requiredScope = requiredScope
+        self.auditArguments = auditArguments
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case upstreams, tools, policyDirectory, approveNewTools, rateLimit, toolRateLimits, dlp, maxMessageBytes
+        case requiredScope, auditArguments
+    }
+
+    /// Strict reading: unknown keys are errors, so a typo does not silently change enforcement.
+    public init(from decoder: any Decoder) throws {
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "unknown gateway configuration key `\(unknown)`"))
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        upstreams = try c.decodeIfPresent([UpstreamConfiguration].self, forKey: .upstreams) ?? []
+        tools = try c.decodeIfPresent([String: ToolClassification].self, forKey: .tools)
+        policyDirectory = try c.decodeIfPresent(String.self, forKey: .policyDirectory)
+        approveNewTools = try c.decodeIfPresent(Bool.self, forKey: .approveNewTools)
+        rateLimit = try c.decodeIfPresent(RateLimit.self, forKey: .rateLimit)
+        toolRateLimits = try c.decodeIfPresent([String: RateLimit].self, forKey: .toolRateLimits)
+        dlp = try c.decodeIfPresent(DLP.self, forKey: .dlp)
+        maxMessageBytes = try c.decodeIfPresent(Int.self, forKey: .maxMessageBytes)
+        requiredScope = try c.decodeIfPresent(String.self, forKey: .requiredScope)
+        auditArguments = try c.decodeIfPresent(Bool.self, forKey: .auditArguments)
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public var effectiveMaxMessageBytes: Int { maxMessageBytes ?? 1 << 20 }
+    public var effectiveRequiredScope: String { requiredScope ?? "mcp" }
+    public var effectiveRateLimit: RateLimit { rateLimit ?? RateLimit(perMinute: 120, burst: 30) }
+
+    public func validate() throws(GatewayConfigurationError) {
+        var names = Set<String>()
+        for u in upstreams {
+            try u.validate()
+            guard names.insert(u.name).inserted else { throw GatewayConfigurationError("upstream `\(u.name)` is declared twice") }
+        }
+        for (name, limit) in (toolRateLimits ?? [:]).merging(rateLimit.map { ["default": $0] } ?? [:], uniquingKeysWith: { a, _ in a }) {
+            guard limit.perMinute > 0, limit.burst >= 1 else {
+                throw GatewayConfigurationError("rate limit `\(name)` needs perMinute > 0 and burst >= 1")
+            }
+        }
+        for (name, c) in tools ?? [:] {
+            if let r = c.risk, !(0...5).contains(r) { throw GatewayConfigurationError("tool `\(name)` risk must be 0-5") }
+        }
+        if let m = maxMessageBytes, m < 1024 { throw GatewayConfigurationError("maxMessageBytes must be at least 1024") }
+    }
+}

@@ -1,0 +1,77 @@
+/// Finds prompt-injection markers in text an agent will read: tool results and tool descriptions.
+///
+/// Looks for characters a human reviewer cannot see (zero-width, bidirectional controls, Unicode
+/// tag characters), HTML comments, and instruction patterns ("ignore previous instructions",
+/// "do not tell the user", `<IMPORTANT>` blocks). A finding is a short label, e.g.
+/// `hidden-unicode:zero-width`, `instruction:ignore-previous`.
+public enum InjectionScanner {
+    /// Phrases that address the model rather than the user, lowercased; label → phrases.
+    static let instructionPhrases: [(String, [String])] = [
+        ("instruction:ignore-previous", ["ignore previous instructions", "ignore all previous instructions",
+                                         "ignore the previous instructions", "ignore prior instructions",
+                                         "ignore all prior instructions", "ignore the above", "ignore your instructions",
+                                         "disregard previous instructions", "disregard all previous", "disregard the above",
+                                         "disregard your instructions", "forget your instructions",
+                                         "forget all previous instructions"]),
+        ("instruction:role-override", ["you are now", "new instructions:", "system prompt:", "[system]", "<system>",
+                                       "### system", "developer mode"]),
+        ("instruction:concealment", ["do not tell the user", "don't tell the user", "do not mention this",
+                                     "don't mention this", "without telling the user", "do not inform the user",
+                                     "hide this from the user", "the user must not know"]),
+        ("instruction:important-block", ["<important>", "</important>"]),
+        ("instruction:exfiltration", ["send the contents of", "upload the contents of", "~/.ssh", "id_rsa",
+                                      ".aws/credentials", "exfiltrate"]),
+        ("instruction:tool-hijack", ["before using this tool", "before calling any other tool",
+                                     "instead of the requested", "when this tool is available"]),
+    ]
+
+    /// The findings in `text`, each label once, in a stable order.
+    public static func findings(in text: String) -> [String] {
+        var found: [String] = []
+        var zeroWidth = false, bidi = false, tags = false
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x200B...0x200F, 0x2060...0x2064, 0xFEFF, 0x180E: zeroWidth = true
+            case 0x202A...0x202E, 0x2066...0x2069, 0x061C: bidi = true
+            case 0xE0000...0xE007F: tags = true
+            default: break
+            }
+        }
+        if zeroWidth { found.append("hidden-unicode:zero-width") }
+        if bidi { found.append("hidden-unicode:bidi") }
+        if tags { found.append("hidden-unicode:tag") }
+        let lower = asciiLowercased(text)
+        if lower.contains("<!--") { found.append("html-comment") }
+        for (label, phrases) in instructionPhrases where phrases.contains(where: { lower.contains($0) }) {
+            found.append(label)
+        }
+        return found
+    }
+
+    /// Findings in every string of a JSON value (keys included).
+    public static func findings(inStringsOf strings: [String]) -> [String] {
+        var seen = Set<String>()
+        var out: [String] = []
+        for s in strings {
+            for f in findings(in: s) where seen.insert(f).inserted { out.append(f) }
+        }
+        return out
+    }
+
+    /// ASCII lowercasing, with whitespace runs folded to one space so that spacing tricks do not hide a phrase.
+    static func asciiLowercased(_ text: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        var lastSpace = false
+        for b in text.utf8 {
+            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D {
+                if !lastSpace { out.append(0x20) }
+                lastSpace = true
+                continue
+            }
+            lastSpace = false
+            out.append(b >= 0x41 && b <= 0x5A ? b + 32 : b)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

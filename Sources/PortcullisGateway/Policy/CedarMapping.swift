@@ -1,0 +1,166 @@
+public import Cedar
+public import Foundation
+public import PortcullisCore
+
+/// Who is calling: the agent, the token it presented and the delegation it carries.
+public struct GatewayCaller: Sendable {
+    public var agent: Agent
+    /// The access token's `jti`.
+    public var tokenID: String
+    /// When the token expires.
+    public var tokenExpiresAt: Date
+    public var scopes: [String]
+    /// Agents that acted before this one (`act` chain), outermost first.
+    public var actors: [String]
+    /// The human the agent acts for, when the token was exchanged from a user's token.
+    public var onBehalfOf: String?
+    /// The RFC 9396 `authorization_details` the token carries.
+    public var authorizationDetails: [JSONAny]
+    public var sourceAddress: String?
+    /// W3C trace id from `traceparent`.
+    public var traceID: String?
+
+    public init(agent: Agent, tokenID: String, tokenExpiresAt: Date, scopes: [String], actors: [String] = [],
+                onBehalfOf: String? = nil, authorizationDetails: [JSONAny] = [], sourceAddress: String? = nil,
+                traceID: String? = nil) {
+        self.agent = agent
+        self.tokenID = tokenID
+        self.tokenExpiresAt = tokenExpiresAt
+        self.scopes = scopes
+        self.actors = actors
+        self.onBehalfOf = onBehalfOf
+        self.authorizationDetails = authorizationDetails
+        self.sourceAddress = sourceAddress
+        self.traceID = traceID
+    }
+
+    /// The whole chain: every actor, then this agent.
+    public var chain: [String] { actors + [agent.id] }
+}
+
+/// What a session looked like when a call was decided.
+public struct SessionSnapshot: Sendable, Equatable {
+    public var tainted: Bool
+    public var taintSources: [String]
+    public var calls: Int
+    public var ageSeconds: Int
+
+    public init(tainted: Bool = false, taintSources: [String] = [], calls: Int = 0, ageSeconds: Int = 0) {
+        self.tainted = tainted
+        self.taintSources = taintSources
+        self.calls = calls
+        self.ageSeconds = ageSeconds
+    }
+}
+
+/// Builds Cedar requests and entities from gateway calls. See docs/gateway.md for the model.
+public enum CedarMapping {
+    public enum Action: String, Sendable, CaseIterable {
+        case connect
+        case listTools = "list_tools"
+        case callTool = "call_tool"
+    }
+
+    public static func agentUID(_ id: String) -> EntityUID { EntityUID("Agent", id) }
+    public static func toolUID(_ qualifiedName: String) -> EntityUID { EntityUID("Tool", qualifiedName) }
+    public static func upstreamUID(_ name: String) -> EntityUID { EntityUID("Upstream", name) }
+
+    public static func agentEntity(_ a: Agent) -> Entity {
+        Entity(uid: agentUID(a.id), attributes: [
+            "owner": .string(a.owner), "purpose": .string(a.purpose), "trustLevel": .long(Int64(a.trustLevel)),
+            "model": .string(a.modelName), "modelProvider": .string(a.modelProvider),
+            "modelVersion": .string(a.modelVersion), "status": .string(a.status.rawValue),
+            "name": .string(a.name),
+        ], parents: Set(a.teams.map { EntityUID("Team", $0) }))
+    }
+
+    public static func toolEntity(_ t: ToolRecord) -> Entity {
+        Entity(uid: toolUID(t.qualifiedName), attributes: [
+            "upstream": .string(t.upstream), "name": .string(t.name), "effect": .string(t.effect.rawValue),
+            "risk": .long(Int64(t.risk)), "dataClass": .string(t.dataClass),
+            "tags": .set(Set(t.tags.map { Value.string($0) })),
+        ], parents: [upstreamUID(t.upstream)])
+    }
+
+    /// The request and entities for one decision.
+    public static func request(action: Action, caller: GatewayCaller, tool: ToolRecord?, upstream: String,
+                               arguments: JSONValue?, session: SessionSnapshot, dlpKinds: [DLPScanner.Kind],
+                               listing: Bool, now: Date) -> (Request, Entities) {
+        var context: [CedarString: Value] = [
+            "listing": .bool(listing),
+            "upstream": .string(upstream),
+            "chain": .set(Set(caller.chain.map { Value.string($0) })),
+            "depth": .long(Int64(caller.actors.count)),
+            "delegated": .bool(caller.onBehalfOf != nil || !caller.actors.isEmpty),
+            "scopes": .set(Set(caller.scopes.map { Value.string($0) })),
+            "purpose": .string(caller.agent.purpose),
+            "arguments": arguments.map(cedarValue) ?? .record([:]),
+            "session": .record([
+                "tainted": .bool(session.tainted),
+                "taintSources": .set(Set(session.taintSources.map { Value.string($0) })),
+                "calls": .long(Int64(session.calls)),
+                "ageSeconds": .long(Int64(session.ageSeconds)),
+            ]),
+            "time": timeRecord(now),
+            "dlp": .record([
+                "findings": .set(Set(dlpKinds.map { Value.string($0.rawValue) })),
+                "secrets": .bool(dlpKinds.contains(where: \.isSecret)),
+                "count": .long(Int64(dlpKinds.count)),
+            ]),
+            "authorizationDetails": .set(Set(caller.authorizationDetails.compactMap(cedarValue))),
+        ]
+        if let user = caller.onBehalfOf { context["user"] = .string(user) }
+        if let address = caller.sourceAddress, let ip = IPAddress.parse(address) { context["sourceAddress"] = .ext(.ipaddr(ip)) }
+        let resource = tool.map { toolUID($0.qualifiedName) } ?? upstreamUID(upstream)
+        var entities = [agentEntity(caller.agent)]
+        if let tool { entities.append(toolEntity(tool)) }
+        let request = Request(principal: agentUID(caller.agent.id), action: EntityUID("Action", action.rawValue),
+                              resource: resource, context: context)
+        // The entities are built here from well-formed records; a failure would be a bug, and then nothing is known.
+        return (request, (try? Entities(entities)) ?? Entities())
+    }
+
+    static func timeRecord(_ now: Date) -> Value {
+        let seconds = Int64(now.timeIntervalSince1970.rounded(.down))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.hour, .weekday], from: now)
+        return .record([
+            "epochSeconds": .long(seconds),
+            "hourUTC": .long(Int64(parts.hour ?? 0)),
+            // 1 = Sunday … 7 = Saturday.
+            "weekday": .long(Int64(parts.weekday ?? 1)),
+            "now": .ext(.datetime(CedarDatetime(milliseconds: Int64(now.timeIntervalSince1970 * 1000)))),
+        ])
+    }
+
+    /// JSON → Cedar: integers are Longs, other numbers their text, arrays sets, objects records; nulls are left out.
+    public static func cedarValue(_ json: JSONValue) -> Value {
+        switch json {
+        case .null: return .record([:])
+        case .bool(let b): return .bool(b)
+        case .number(let n): return Int64(n).map(Value.long) ?? .string(n)
+        case .string(let s): return .string(s)
+        case .array(let items): return .set(Set(items.compactMap { $0 == .null ? nil : cedarValue($0) }))
+        case .object(let members):
+            var record: [CedarString: Value] = [:]
+            for (k, v) in members where v != .null { record[CedarString(k)] = cedarValue(v) }
+            return .record(record)
+        }
+    }
+
+    static func cedarValue(_ json: JSONAny) -> Value? {
+        switch json {
+        case .null: return nil
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .long(i)
+        case .double(let d): return .string(String(d))
+        case .string(let s): return .string(s)
+        case .array(let items): return .set(Set(items.compactMap(cedarValue)))
+        case .object(let members):
+            var record: [CedarString: Value] = [:]
+            for (k, v) in members { if let c = cedarValue(v) { record[CedarString(k)] = c } }
+            return .record(record)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// The policy pack Portcullis ships with, used when no policy directory is configured.
+///
+/// Read-only by default: every agent may connect and list, and call tools whose effect is
+/// `read`; `write` tools need trust level 3 or more; `destructive` tools need an approval;
+/// after untrusted input (a tainted session), writes need an approval; secrets in arguments
+/// are refused. Until the approval flow exists, "needs an approval" means denied with that reason.
+public enum DefaultPolicies {
+    public static let text = #"""
+// Portcullis default policy pack.
+//
+// Entities: principal Agent::"agt_…" {owner, purpose, trustLevel, model, modelProvider,
+// modelVersion, status} in Team::"…"; resource Tool::"upstream.tool" {upstream, name, effect,
+// risk, dataClass, tags} in Upstream::"…", or Upstream::"…" for connect and list_tools.
+// Context: see docs/gateway.md.
+
+@id("connect-and-list")
+@reason("agents may open sessions and list tools")
+permit (
+  principal,
+  action in [Action::"connect", Action::"list_tools"],
+  resource
+);
+
+@id("read-tools")
+@reason("read-only tools are allowed")
+permit (principal, action == Action::"call_tool", resource)
+when { resource.effect == "read" };
+
+@id("write-tools-for-trusted-agents")
+@reason("agents with trust level 3 or more may call write tools")
+permit (principal, action == Action::"call_tool", resource)
+when { resource.effect == "write" && principal.trustLevel >= 3 };
+
+@id("writes-after-untrusted-input")
+@reason("writes after untrusted input need approval")
+@obligation("approval")
+forbid (principal, action == Action::"call_tool", resource)
+when { resource.effect != "read" && context.session.tainted };
+
+@id("destructive-tools-need-approval")
+@reason("destructive tools need approval")
+@obligation("approval")
+forbid (principal, action == Action::"call_tool", resource)
+when { resource.effect == "destructive" };
+
+@id("no-secrets-in-arguments")
+@reason("the arguments contain a secret")
+forbid (principal, action == Action::"call_tool", resource)
+when { context.dlp.secrets };
+"""#
+}

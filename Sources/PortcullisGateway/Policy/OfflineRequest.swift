@@ -1,0 +1,117 @@
+public import Cedar
+public import Foundation
+public import PortcullisCore
+
+/// A gateway decision described in a JSON file, for `portcullis policy test`: the same Cedar
+/// request the gateway would build, without a server.
+///
+/// ```json
+/// {"agent": {"id": "agt_1", "owner": "alice", "trust_level": 1, "teams": ["payments"]},
+///  "tool": {"name": "git.git_commit", "effect": "write"},
+///  "arguments": {"message": "fix"}, "session": {"tainted": true}, "user": "alice@example.com"}
+/// ```
+public struct OfflineRequest: Sendable {
+    public var caller: GatewayCaller
+    public var action: CedarMapping.Action
+    public var tool: ToolRecord?
+    public var upstream: String
+    public var arguments: JSONValue
+    public var session: SessionSnapshot
+    public var listing: Bool
+    public var time: Date
+
+    /// Reads the JSON description; errors name the field.
+    public static func parse(_ text: String) throws(GatewayConfigurationError) -> OfflineRequest {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(text)
+        } catch {
+            throw GatewayConfigurationError("request file: \(error.message)")
+        }
+        guard case .object = json else { throw GatewayConfigurationError("request file must hold a JSON object") }
+        let agentJSON = json["agent"] ?? .object([])
+        func str(_ v: JSONValue?, _ field: String, default d: String) throws(GatewayConfigurationError) -> String {
+            guard let v else { return d }
+            guard case .string(let s) = v else { throw GatewayConfigurationError("`\(field)` must be a string") }
+            return s
+        }
+        func int(_ v: JSONValue?, _ field: String, default d: Int) throws(GatewayConfigurationError) -> Int {
+            guard let v else { return d }
+            guard case .number(let n) = v, let i = Int(n) else { throw GatewayConfigurationError("`\(field)` must be an integer") }
+            return i
+        }
+        func strings(_ v: JSONValue?, _ field: String) throws(GatewayConfigurationError) -> [String] {
+            guard let v else { return [] }
+            guard case .array(let items) = v else { throw GatewayConfigurationError("`\(field)` must be an array of strings") }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let s) = item else { throw GatewayConfigurationError("`\(field)` must be an array of strings") }
+                out.append(s)
+            }
+            return out
+        }
+        let agent = Agent(
+            id: try str(agentJSON["id"], "agent.id", default: "agt_test"), name: try str(agentJSON["name"], "agent.name", default: "test"),
+            owner: try str(agentJSON["owner"], "agent.owner", default: "owner"),
+            purpose: try str(agentJSON["purpose"], "agent.purpose", default: ""),
+            modelProvider: try str(agentJSON["model_provider"], "agent.model_provider", default: ""),
+            modelName: try str(agentJSON["model"], "agent.model", default: ""),
+            modelVersion: try str(agentJSON["model_version"], "agent.model_version", default: ""), createdAt: Date(),
+            trustLevel: try int(agentJSON["trust_level"], "agent.trust_level", default: 1),
+            teams: try strings(agentJSON["teams"], "agent.teams"))
+        let actionName = try str(json["action"], "action", default: "call_tool")
+        guard let action = CedarMapping.Action(rawValue: actionName) else {
+            throw GatewayConfigurationError("`action` must be one of \(CedarMapping.Action.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var tool: ToolRecord?
+        var upstream = try str(json["upstream"], "upstream", default: "*")
+        if let t = json["tool"] {
+            let name = try str(t["name"], "tool.name", default: "")
+            guard let dot = name.firstIndex(of: "."), dot != name.startIndex else {
+                throw GatewayConfigurationError("`tool.name` must be `<upstream>.<tool>`")
+            }
+            let effectText = try str(t["effect"], "tool.effect", default: "destructive")
+            guard let effect = ToolRecord.Effect(rawValue: effectText) else {
+                throw GatewayConfigurationError("`tool.effect` must be read, write or destructive")
+            }
+            upstream = String(name[..<dot])
+            tool = ToolRecord(
+                qualifiedName: name, upstream: upstream, name: String(name[name.index(after: dot)...]), definition: "{}",
+                definitionHash: "", pinnedHash: "", status: .approved, effect: effect,
+                risk: try int(t["risk"], "tool.risk", default: ToolCatalog.defaultRisk(effect)),
+                dataClass: try str(t["data_class"], "tool.data_class", default: "internal"), tags: try strings(t["tags"], "tool.tags"),
+                findings: [], firstSeenAt: Date(), updatedAt: Date())
+        }
+        let s = json["session"] ?? .object([])
+        let session = SessionSnapshot(tainted: s["tainted"]?.boolValue ?? false,
+                                      taintSources: try strings(s["taint_sources"], "session.taint_sources"),
+                                      calls: try int(s["calls"], "session.calls", default: 0),
+                                      ageSeconds: try int(s["age_seconds"], "session.age_seconds", default: 0))
+        var time = Date()
+        if let t = json["time"] {
+            let text = try str(t, "time", default: "")
+            guard let parsed = ISO8601DateFormatter().date(from: text) else {
+                throw GatewayConfigurationError("`time` must be an ISO 8601 date-time such as 2026-11-23T03:00:00Z")
+            }
+            time = parsed
+        }
+        let caller = GatewayCaller(
+            agent: agent, tokenID: "offline", tokenExpiresAt: time.addingTimeInterval(900),
+            scopes: try strings(json["scopes"], "scopes"), actors: try strings(json["actors"], "actors"),
+            onBehalfOf: try json["user"].map { v throws(GatewayConfigurationError) in try str(v, "user", default: "") },
+            sourceAddress: try json["source_address"].map { v throws(GatewayConfigurationError) in try str(v, "source_address", default: "") })
+        return OfflineRequest(caller: caller, action: action, tool: tool, upstream: upstream,
+                              arguments: json["arguments"] ?? .object([]), session: session,
+                              listing: json["listing"]?.boolValue ?? false, time: time)
+    }
+
+    /// Decides the request against `engine` exactly as the gateway would (DLP on the arguments included).
+    public func decide(with engine: PolicyEngine) -> GatewayDecision {
+        let (_, kinds) = JSONStrings.redacting(arguments)
+        let (request, entities) = CedarMapping.request(action: action, caller: caller, tool: tool, upstream: upstream,
+                                                       arguments: arguments, session: session, dlpKinds: kinds,
+                                                       listing: listing, now: time)
+        let (response, snapshot) = engine.authorize(request, entities: entities)
+        return GatewayDecision(response, snapshot: snapshot)
+    }
+}

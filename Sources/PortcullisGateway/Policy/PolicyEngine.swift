@@ -1,0 +1,128 @@
+public import Cedar
+public import Foundation
+import Synchronization
+
+/// The gateway's policies: loaded from a directory of `.cedar` files (or the built-in default
+/// pack), reloaded on change or on request, evaluated in-process.
+///
+/// A reload that fails (a syntax error, a duplicate id, an unreadable file) keeps the policies in
+/// force and reports the error; the gateway never runs without a policy set. An empty directory
+/// is a valid, empty set: everything is denied.
+public final class PolicyEngine: Sendable {
+    /// What is in force.
+    public struct Snapshot: Sendable {
+        public let policies: PolicySet
+        /// The directory, or `built-in default`.
+        public let source: String
+        /// File name → modification time and size, to notice changes.
+        let fingerprint: [String: String]
+        public let loadedAt: Date
+        /// Policies by id, for their annotations (`@reason`, `@obligation`).
+        public let byID: [String: Policy]
+        public var count: Int { policies.count }
+
+        init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date) {
+            self.policies = policies
+            self.source = source
+            self.fingerprint = fingerprint
+            self.loadedAt = loadedAt
+            self.byID = Dictionary(policies.policies.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    public let directory: String?
+    private let current: Mutex<Snapshot>
+    private let authorizer = Authorizer()
+
+    /// Loads the policies; an error stops the start.
+    public init(directory: String?) throws(GatewayConfigurationError) {
+        self.directory = directory
+        current = Mutex(try Self.load(directory))
+    }
+
+    public var snapshot: Snapshot { current.withLock { $0 } }
+
+    /// Reloads from the directory. On failure the previous policies stay in force.
+    @discardableResult
+    public func reload() throws(GatewayConfigurationError) -> Snapshot {
+        let fresh = try Self.load(directory)
+        current.withLock { $0 = fresh }
+        return fresh
+    }
+
+    /// Reloads if a file was added, removed or changed since the last load; nil when nothing changed.
+    public func reloadIfChanged() throws(GatewayConfigurationError) -> Snapshot? {
+        guard let directory else { return nil }
+        let now = try Self.fingerprint(directory)
+        guard now != current.withLock({ $0.fingerprint }) else { return nil }
+        return try reload()
+    }
+
+    /// Evaluates a request against the policies in force; also returns that snapshot (for annotations).
+    public func authorize(_ request: Request, entities: Entities) -> (Response, Snapshot) {
+        let snapshot = current.withLock { $0 }
+        return (authorizer.isAuthorized(request, entities: entities, policies: snapshot.policies), snapshot)
+    }
+
+    /// Reads and parses every `*.cedar` file of `directory` in name order.
+    public static func load(_ directory: String?) throws(GatewayConfigurationError) -> Snapshot {
+        guard let directory else {
+            do {
+                return Snapshot(policies: try parse(DefaultPolicies.text, file: "default.cedar"), source: "built-in default",
+                                fingerprint: [:], loadedAt: Date())
+            } catch {
+                throw GatewayConfigurationError("the built-in policy pack does not parse: \(error)")
+            }
+        }
+        let print = try fingerprint(directory)
+        var all: [Policy] = []
+        for file in print.keys.sorted() {
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw GatewayConfigurationError("cannot read policy file \(path)")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw GatewayConfigurationError("policy file \(path) is not UTF-8")
+            }
+            do {
+                all.append(contentsOf: try parse(text, file: file).policies)
+            } catch {
+                throw GatewayConfigurationError("policy file \(path): \(error)")
+            }
+        }
+        do {
+            return Snapshot(policies: try PolicySet(all), source: directory, fingerprint: print, loadedAt: Date())
+        } catch {
+            throw GatewayConfigurationError("policies in \(directory): \(error.message)")
+        }
+    }
+
+    /// Parses one file; a policy without `@id` is named `<file>#<n>` (its position in the file).
+    static func parse(_ text: String, file: String) throws(CedarError) -> PolicySet {
+        let parsed = try PolicySet(parsing: text)
+        let named = parsed.policies.enumerated().map { n, p in p.withID(p.annotation("id") ?? "\(file)#\(n)") }
+        return try PolicySet(named)
+    }
+
+    static func fingerprint(_ directory: String) throws(GatewayConfigurationError) -> [String: String] {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw GatewayConfigurationError("policy directory \(directory) does not exist")
+        }
+        let names: [String]
+        do {
+            names = try fm.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw GatewayConfigurationError("cannot list policy directory \(directory): \(error)")
+        }
+        var out: [String: String] = [:]
+        for name in names where name.hasSuffix(".cedar") && !name.hasPrefix(".") {
+            let attributes = try? fm.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(name))
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
+            out[name] = "\(modified):\(size)"
+        }
+        return out
+    }
+}

@@ -1,0 +1,186 @@
+public import AsyncHTTPClient
+public import Cedar
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// An upstream MCP server reached over Streamable HTTP.
+///
+/// The gateway initializes one upstream session and sends every call through it with the
+/// configured headers (the gateway's own credentials for this upstream; an agent's token is
+/// never forwarded). Answers may be JSON or an SSE stream; a session the upstream forgot
+/// (404) is re-initialized once.
+public final class HTTPUpstream: UpstreamTransport {
+    private struct State {
+        var sessionID: String?
+        var initialized = false
+        var nextID = 1
+        var toolsChanged = false
+    }
+
+    public let name: String
+    let url: String
+    let headers: [String: String]
+    let client: HTTPClient
+    let logger: Logger
+    /// Largest upstream answer accepted.
+    let maxResponseBytes: Int
+    private let state = Mutex(State())
+
+    public init(name: String, url: String, headers: [String: String], client: HTTPClient = .shared, logger: Logger,
+                maxResponseBytes: Int = 8 << 20) {
+        self.name = name
+        self.url = url
+        self.headers = headers
+        self.client = client
+        self.logger = logger
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    public func call(method: String, params: JSONValue?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue {
+        if !state.withLock({ $0.initialized }) { try await initialize(timeoutSeconds: timeoutSeconds) }
+        do {
+            return try await post(method: method, params: params, timeoutSeconds: timeoutSeconds)
+        } catch .unavailable(let reason) where reason == "session expired" {
+            state.withLock { $0.initialized = false }
+            try await initialize(timeoutSeconds: timeoutSeconds)
+            return try await post(method: method, params: params, timeoutSeconds: timeoutSeconds)
+        }
+    }
+
+    public func takeToolsChanged() async -> Bool {
+        state.withLock { s in
+            defer { s.toolsChanged = false }
+            return s.toolsChanged
+        }
+    }
+
+    public func takeToolsChangedPeek() async -> Bool {
+        state.withLock { $0.toolsChanged }
+    }
+
+    public func shutdown() async {
+        guard let session = state.withLock({ $0.sessionID }) else { return }
+        var request = HTTPClientRequest(url: url)
+        request.method = .DELETE
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        request.headers.add(name: "Mcp-Session-Id", value: session)
+        _ = try? await client.execute(request, timeout: .seconds(2))
+    }
+
+    private func initialize(timeoutSeconds: Double) async throws(UpstreamError) {
+        state.withLock { $0.sessionID = nil }
+        _ = try await post(method: "initialize", params: MCPVersion.initializeParams, timeoutSeconds: timeoutSeconds)
+        try await notify("notifications/initialized", timeoutSeconds: timeoutSeconds)
+        state.withLock { $0.initialized = true }
+    }
+
+    private func notify(_ method: String, timeoutSeconds: Double) async throws(UpstreamError) {
+        _ = try await exchange(RPC.notification(method: method), id: nil, timeoutSeconds: timeoutSeconds)
+    }
+
+    private func post(method: String, params: JSONValue?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue {
+        let id = state.withLock { s -> Int in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
+        guard let message = try await exchange(RPC.request(id: id, method: method, params: params), id: id,
+                                               timeoutSeconds: timeoutSeconds) else {
+            throw .protocolViolation("upstream `\(name)` sent no response to \(method)")
+        }
+        return try UpstreamResponse.outcome(message).get()
+    }
+
+    /// POSTs one message; returns the response with `id` (nil for a notification).
+    private func exchange(_ message: JSONValue, id: Int?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue? {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        request.headers.replaceOrAdd(name: "Accept", value: "application/json, text/event-stream")
+        let session = state.withLock { $0.sessionID }
+        if let session {
+            request.headers.add(name: "Mcp-Session-Id", value: session)
+            request.headers.add(name: "MCP-Protocol-Version", value: MCPVersion.upstream)
+        }
+        request.body = .bytes(ByteBuffer(string: message.serialized))
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
+            body = try await response.body.collect(upTo: maxResponseBytes)
+        } catch let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout {
+            throw .timeout("upstream `\(name)` did not answer within \(timeoutSeconds)s")
+        } catch let e as NIOTooManyBytesError {
+            throw .protocolViolation("upstream `\(name)` answer is larger than \(maxResponseBytes) bytes: \(e)")
+        } catch {
+            throw .unavailable("upstream `\(name)` cannot be reached: \(error)")
+        }
+        if session != nil && response.status == .notFound { throw .unavailable("session expired") }
+        if let newSession = response.headers.first(name: "Mcp-Session-Id") {
+            state.withLock { $0.sessionID = newSession }
+        }
+        guard id != nil else {
+            guard (200..<300).contains(Int(response.status.code)) else {
+                throw .unavailable("upstream `\(name)` refused a notification with \(response.status.code)")
+            }
+            return nil
+        }
+        let contentType = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
+        let bytes = Array(buffer: body)
+        if contentType.hasPrefix("text/event-stream") {
+            for data in SSE.dataFields(bytes) {
+                guard let event = try? JSONValue.parse(bytes: data) else { continue }
+                if event["method"]?.stringValue == "notifications/tools/list_changed" {
+                    state.withLock { $0.toolsChanged = true }
+                }
+                if let id, event["id"] == .number(String(id)), event["method"] == nil { return event }
+            }
+            throw .protocolViolation("upstream `\(name)` closed its event stream without a response")
+        }
+        guard let value = try? JSONValue.parse(bytes: bytes) else {
+            throw .protocolViolation("upstream `\(name)` answered \(response.status.code) without a JSON-RPC message")
+        }
+        return value
+    }
+}
+
+/// Server-sent events: the `data` of each event (RFC 8895-style parsing of `text/event-stream`).
+enum SSE {
+    /// Splits on LF, CRLF or CR at the byte level (a Swift `String` would treat CRLF as one character).
+    static func dataFields(_ bytes: [UInt8]) -> [[UInt8]] {
+        var events: [[UInt8]] = []
+        var data: [UInt8] = []
+        var hasData = false
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0x0A || bytes[i] == 0x0D {
+                lines.append(bytes[start..<i])
+                if bytes[i] == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
+                start = i + 1
+            }
+            i += 1
+        }
+        if start < bytes.count { lines.append(bytes[start...]) }
+        let prefix = Array("data:".utf8)
+        for line in lines {
+            if line.isEmpty {
+                if hasData { events.append(data) }
+                data = []
+                hasData = false
+            } else if line.starts(with: prefix) {
+                var value = line.dropFirst(prefix.count)
+                if value.first == 0x20 { value = value.dropFirst() }
+                if hasData { data.append(0x0A) }
+                data.append(contentsOf: value)
+                hasData = true
+            }
+        }
+        if hasData { events.append(data) }
+        return events
+    }
+}

@@ -1,0 +1,55 @@
+/// An upstream MCP server as the configuration declares it.
+public struct UpstreamConfiguration: Sendable, Codable, Equatable {
+    /// The namespace of its tools (`<name>.<tool>`) and the `/mcp/<name>` path: `[a-z0-9_-]{1,32}`.
+    public var name: String
+    /// A stdio server: the command and its arguments (the gateway starts and restarts it).
+    public var command: [String]?
+    /// Extra environment for a stdio server.
+    public var env: [String: String]?
+    /// A Streamable HTTP server's URL.
+    public var url: String?
+    /// Headers sent to an HTTP upstream: the gateway's own credentials for it, never an agent's token.
+    public var headers: [String: String]?
+    /// Whether the upstream's results are untrusted input (web pages, mail): every result taints the session.
+    public var untrusted: Bool?
+    /// Seconds a call may take before it fails (default 30).
+    public var timeoutSeconds: Double?
+
+    public init(name: String, command: [String]? = nil, env: [String: String]? = nil, url: String? = nil,
+                headers: [String: String]? = nil, untrusted: Bool? = nil, timeoutSeconds: Double? = nil) {
+        self.name = name
+        self.command = command
+        self.env = env
+        self.url = url
+        self.headers = headers
+        self.untrusted = untrusted
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Checks the declaration; the message names the upstream.
+    public func validate() throws(GatewayConfigurationError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+        guard !name.isEmpty, name.count <= 32, name.allSatisfy(allowed.contains) else {
+            throw GatewayConfigurationError("upstream name `\(name)` must be 1-32 characters of a-z, 0-9, _ and -")
+        }
+        switch (command, url) {
+        case (let c?, nil):
+            guard !c.isEmpty, !c[0].isEmpty else { throw GatewayConfigurationError("upstream `\(name)` has an empty command") }
+        case (nil, let u?):
+            guard u.hasPrefix("http://") || u.hasPrefix("https://") else {
+                throw GatewayConfigurationError("upstream `\(name)` url must be http(s)")
+            }
+        default:
+            throw GatewayConfigurationError("upstream `\(name)` needs exactly one of `command` or `url`")
+        }
+        if let t = timeoutSeconds, !(t > 0 && t <= 600) {
+            throw GatewayConfigurationError("upstream `\(name)` timeoutSeconds must be in (0, 600]")
+        }
+    }
+}
+
+/// A problem in the gateway's configuration.
+public struct GatewayConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

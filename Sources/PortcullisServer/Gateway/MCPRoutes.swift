@@ -1,0 +1,123 @@
+import Cedar
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PortcullisCore
+import PortcullisGateway
+import PortcullisIdentity
+
+/// The MCP gateway's HTTP surface: `/mcp` (every upstream) and `/mcp/<upstream>`, each an OAuth
+/// protected resource (RFC 9728 metadata, RFC 6750/9449 authentication) in front of ``MCPGateway``.
+struct MCPRoutes: Sendable {
+    let services: PortcullisApplication.Services
+
+    var gateway: MCPGateway { services.gateway }
+    var issuer: String { services.configuration.effectiveIssuer }
+
+    /// The resource identifier of `/mcp` or `/mcp/<upstream>`.
+    func resource(_ scope: String?) -> String { issuer + "/mcp" + (scope.map { "/" + $0 } ?? "") }
+
+    func metadataURL(_ scope: String?) -> String {
+        issuer + "/.well-known/oauth-protected-resource/mcp" + (scope.map { "/" + $0 } ?? "")
+    }
+
+    func register(on router: Router<PortcullisRequestContext>) {
+        router.get("/.well-known/oauth-protected-resource/mcp") { _, _ in metadata(nil) }
+        router.get("/.well-known/oauth-protected-resource/mcp/:upstream") { _, context in
+            let name = try context.parameters.require("upstream")
+            guard gateway.hasUpstream(name) else { return Response(status: .notFound) }
+            return metadata(name)
+        }
+        for method in [HTTPRequest.Method.post, .get, .delete] {
+            router.on("/mcp", method: method) { request, context in await serve(request, context, scope: nil) }
+            router.on("/mcp/:upstream", method: method) { request, context in
+                let name = try context.parameters.require("upstream")
+                guard gateway.hasUpstream(name) else { return Response(status: .notFound) }
+                return await serve(request, context, scope: name)
+            }
+        }
+    }
+
+    /// RFC 9728 protected resource metadata.
+    func metadata(_ scope: String?) -> Response {
+        HTTP.json(object: [
+            "resource": resource(scope),
+            "authorization_servers": [issuer],
+            "scopes_supported": [gateway.configuration.effectiveRequiredScope],
+            "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "resource_name": scope.map { "Portcullis MCP gateway: \($0)" } ?? "Portcullis MCP gateway",
+        ])
+    }
+
+    func serve(_ request: Request, _ context: PortcullisRequestContext, scope: String?) async -> Response {
+        var request = request
+        let path = "/mcp" + (scope.map { "/" + $0 } ?? "")
+        // The token must be for this path's resource, or for the whole gateway.
+        let audiences = scope == nil ? [resource(nil)] : [resource(scope), resource(nil)]
+        let auth: ResourceAuthentication
+        do {
+            auth = try await services.tokenService.authenticateResource(
+                authorization: request.headers[values: .authorization], dpopProofs: request.headers[values: .dpop],
+                audiences: audiences, method: request.method.rawValue, url: issuer + path,
+                requiredScope: gateway.configuration.effectiveRequiredScope, cache: services.tokenCache)
+        } catch {
+            return challenge(error, scope: scope)
+        }
+        let limit = gateway.configuration.effectiveMaxMessageBytes
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: limit)
+        } catch {
+            let failure = RPCFailure(id: nil, code: RPCErrorCode.invalidRequest, message: "message larger than \(limit) bytes")
+            return Response(status: .contentTooLarge, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: failure.response.serialized)))
+        }
+        let token = auth.token
+        let caller = GatewayCaller(
+            agent: auth.agent, tokenID: token.jti, tokenExpiresAt: token.exp, scopes: token.scope,
+            actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
+            onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
+            authorizationDetails: { if case .array(let items)? = token.claims["authorization_details"] { items } else { [] } }(),
+            sourceAddress: context.remoteAddress?.ipAddress, traceID: Self.traceID(request.headers[.traceparent]))
+        let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        let answer = await gateway.handle(GatewayHTTPRequest(method: request.method.rawValue, scope: scope, headers: headers,
+                                                             body: Array(buffer: body), caller: caller))
+        var fields = HTTPFields()
+        for (name, value) in answer.headers {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        if fields[.cacheControl] == nil { fields[.cacheControl] = "no-store" }
+        return Response(status: .init(code: answer.status), headers: fields,
+                        body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    /// 401 with a challenge pointing to the metadata; 403 for a missing scope; 503 when the store is down.
+    func challenge(_ e: OAuthError, scope: String?) -> Response {
+        let description = e.description.replacingOccurrences(of: "\"", with: "'")
+        var challenge = "Bearer resource_metadata=\"\(metadataURL(scope))\""
+        if e.status == 403 {
+            challenge += ", error=\"insufficient_scope\", scope=\"\(gateway.configuration.effectiveRequiredScope)\""
+        } else if e.status == 401 {
+            challenge += ", error=\"\(e.error)\", error_description=\"\(description)\""
+        }
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .wwwAuthenticate: challenge]
+        if e.status == 401 { headers.append(HTTPField(name: .wwwAuthenticate, value: "DPoP algs=\"ES256 EdDSA\"")) }
+        let body: [String: Any] = ["error": e.error, "error_description": e.description]
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        return Response(status: HTTPResponse.Status(code: e.status), headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`).
+    static func traceID(_ header: String?) -> String? {
+        guard let parts = header?.split(separator: "-"), parts.count == 4, parts[1].count == 32,
+              parts[1].allSatisfy(\.isHexDigit), parts[1] != String(repeating: "0", count: 32) else { return nil }
+        return String(parts[1]).lowercased()
+    }
+}
+
+extension HTTPField.Name {
+    static let traceparent = HTTPField.Name("traceparent")!
+}

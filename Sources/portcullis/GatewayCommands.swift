@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import PortcullisGateway
+
+/// `portcullis tools …`: the gateway's tool registry.
+struct ToolsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tools", abstract: "List, approve and block the tools upstream MCP servers offer.",
+        subcommands: [List.self, Approve.self, Block.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tools with their pinning status.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let value = try await admin.call("GET", "/admin/tools")
+            if admin.json { return try admin.show(value) }
+            print(["NAME", "STATUS", "CALLABLE", "EFFECT", "RISK", "FINDINGS"].joined(separator: "\t"))
+            for t in (value as? [[String: Any]]) ?? [] {
+                print([t["name"], t["status"], t["callable"], t["effect"], t["risk"], t["findings"]]
+                    .map { AdminOptions.text($0 ?? "-") }.joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a tool's current definition (pins its hash; a changed tool becomes callable again).")
+        @Argument(help: "The qualified tool name, e.g. time.get_current_time.") var name: String
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            try admin.show(try await admin.call("POST", "/admin/tools/\(Self.escape(name))/approve"))
+        }
+
+        static func escape(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s }
+    }
+
+    struct Block: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Block a tool until it is approved again.")
+        @Argument var name: String
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            try admin.show(try await admin.call("POST", "/admin/tools/\(Approve.escape(name))/block"))
+        }
+    }
+}
+
+/// `portcullis policy …`: the gateway's Cedar policies.
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Reload, inspect and test the gateway's policies.",
+        subcommands: [Reload.self, Show.self, Test.self, Default.self])
+
+    struct Reload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reload the policy directory now (a failed reload keeps the policies in force).")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let value = try await admin.call("POST", "/admin/policies/reload")
+            if admin.json { return try admin.show(value) }
+            let o = value as? [String: Any] ?? [:]
+            print("loaded \(AdminOptions.text(o["count"] ?? 0)) policies from \(AdminOptions.text(o["source"] ?? "-"))")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the policies in force.")
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let value = try await admin.call("GET", "/admin/policies")
+            if admin.json { return try admin.show(value) }
+            let o = value as? [String: Any] ?? [:]
+            print("source: \(AdminOptions.text(o["source"] ?? "-"))  loaded: \(AdminOptions.text(o["loaded_at"] ?? "-"))")
+            for p in (o["policies"] as? [[String: Any]]) ?? [] {
+                print("  \(AdminOptions.text(p["effect"] ?? "-"))\t\(AdminOptions.text(p["id"] ?? "-"))\t\(AdminOptions.text(p["reason"] ?? ""))")
+            }
+        }
+    }
+
+    struct Default: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the built-in default policy pack.")
+        func run() throws { print(DefaultPolicies.text) }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decide a request offline, as the gateway would.",
+            discussion: """
+                The request file describes the agent, the tool, the arguments and the session, e.g.
+                {"agent": {"id": "agt_1", "trust_level": 1, "teams": ["payments"]},
+                 "tool": {"name": "git.git_commit", "effect": "write"}, "session": {"tainted": true}}
+                Exit status: 0 when the decision matches --expect (or no expectation), 1 otherwise.
+                """)
+        @Option(help: "A directory of .cedar files (default: the built-in pack).") var policies: String?
+        @Option(help: "Fail unless the decision is `allow` or `deny`.") var expect: String?
+        @Flag(help: "Print JSON.") var json = false
+        @Argument(help: "The request file (JSON).") var request: String
+
+        func run() throws {
+            let engine: PolicyEngine
+            let offline: OfflineRequest
+            do {
+                engine = try PolicyEngine(directory: policies)
+                guard let data = FileManager.default.contents(atPath: request) else {
+                    throw ValidationError("cannot read \(request)")
+                }
+                offline = try OfflineRequest.parse(String(decoding: data, as: UTF8.self))
+            } catch let e as GatewayConfigurationError {
+                throw ValidationError(e.description)
+            }
+            if let expect, expect != "allow" && expect != "deny" { throw ValidationError("--expect must be allow or deny") }
+            let d = offline.decide(with: engine)
+            let decision = d.allowed ? "allow" : "deny"
+            if json {
+                let object: [String: Any] = ["decision": decision, "determining": d.determining, "erroring": d.erroring,
+                                             "reasons": d.reasons, "obligations": d.obligations]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("decision: \(decision)")
+                print("policies: \(d.determining.isEmpty ? "-" : d.determining.joined(separator: ", "))")
+                if !d.erroring.isEmpty { print("erroring: \(d.erroring.joined(separator: ", "))") }
+                if !d.obligations.isEmpty { print("obligations: \(d.obligations.joined(separator: ", "))") }
+                print("reason: \(d.summary)")
+            }
+            if let expect, expect != decision { throw ExitCode(1) }
+        }
+    }
+}

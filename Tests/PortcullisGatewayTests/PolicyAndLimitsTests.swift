@@ -1,0 +1,104 @@
+import Cedar
+import Foundation
+import PortcullisCore
+import Testing
+@testable import PortcullisGateway
+
+@Suite struct PolicyEngineTests {
+    func directory(_ files: [String: String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("policies-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    func offline(_ json: String) throws -> OfflineRequest { try OfflineRequest.parse(json) }
+
+    @Test func defaultPackDecisions() throws {
+        let engine = try PolicyEngine(directory: nil)
+        let read = try offline(#"{"tool": {"name": "time.now", "effect": "read"}}"#).decide(with: engine)
+        #expect(read.allowed && read.determining == ["read-tools"])
+        let write = try offline(#"{"tool": {"name": "git.commit", "effect": "write"}}"#).decide(with: engine)
+        #expect(!write.allowed && write.reasons == ["no policy permits this"])
+        let trusted = try offline(#"{"agent": {"trust_level": 3}, "tool": {"name": "git.commit", "effect": "write"}}"#)
+        #expect(trusted.decide(with: engine).allowed)
+        let tainted = try offline(#"{"agent": {"trust_level": 5}, "tool": {"name": "git.commit", "effect": "write"}, "session": {"tainted": true}}"#)
+        let d = tainted.decide(with: engine)
+        #expect(!d.allowed && d.reasons == ["writes after untrusted input need approval"] && d.obligations == ["approval"])
+        let secret = try offline(#"{"tool": {"name": "web.echo", "effect": "read"}, "arguments": {"t": "AKIAIOSFODNN7EXAMPLE"}}"#)
+        #expect(secret.decide(with: engine).determining == ["no-secrets-in-arguments"])
+    }
+
+    @Test func directoryPoliciesTeamsAndErrorsDeny() throws {
+        let dir = try directory([
+            "a.cedar": #"permit (principal in Team::"payments", action == Action::"call_tool", resource);"#,
+            "b.cedar": """
+                @id("needs-user")
+                forbid (principal, action, resource) when { context.user like "*@evil.test" };
+                """,
+        ])
+        let engine = try PolicyEngine(directory: dir)
+        #expect(engine.snapshot.policies.policies.map(\.id).sorted() == ["a.cedar#0", "needs-user"])
+        let member = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@ok.test"}"#)
+        #expect(member.decide(with: engine).allowed)
+        let outsider = try offline(#"{"agent": {"teams": ["other"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@ok.test"}"#)
+        #expect(!outsider.decide(with: engine).allowed)
+        // Without `context.user` the forbid errors: an erroring policy denies (fail closed).
+        let noUser = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}}"#)
+        let d = noUser.decide(with: engine)
+        #expect(!d.allowed && d.erroring == ["needs-user"])
+    }
+
+    @Test func failedReloadKeepsThePoliciesInForce() throws {
+        let dir = try directory(["a.cedar": #"@id("p") permit (principal, action, resource);"#])
+        let engine = try PolicyEngine(directory: dir)
+        try "permit (principal, action resource);".write(toFile: dir + "/b.cedar", atomically: true, encoding: .utf8)
+        #expect(throws: GatewayConfigurationError.self) { try engine.reloadIfChanged() }
+        #expect(engine.snapshot.policies.policies.map(\.id) == ["p"])
+        try FileManager.default.removeItem(atPath: dir + "/b.cedar")
+        try #"@id("q") forbid (principal, action, resource);"#.write(toFile: dir + "/c.cedar", atomically: true, encoding: .utf8)
+        let reloaded = try engine.reloadIfChanged()
+        #expect(reloaded?.policies.policies.map(\.id) == ["p", "q"])
+        #expect(try engine.reloadIfChanged() == nil)
+        // duplicate ids across files are refused
+        try #"@id("p") permit (principal, action, resource);"#.write(toFile: dir + "/d.cedar", atomically: true, encoding: .utf8)
+        #expect(throws: GatewayConfigurationError.self) { try engine.reload() }
+        #expect(throws: GatewayConfigurationError.self) { try PolicyEngine(directory: dir + "/missing") }
+    }
+
+    @Test func offlineRequestErrorsNameTheField() {
+        #expect(throws: GatewayConfigurationError.self) { try OfflineRequest.parse(#"{"tool": {"name": "nodot"}}"#) }
+        #expect(throws: GatewayConfigurationError.self) { try OfflineRequest.parse(#"{"agent": {"trust_level": "high"}}"#) }
+        #expect(throws: GatewayConfigurationError.self) { try OfflineRequest.parse(#"{"action": "drop_tables"}"#) }
+        #expect(throws: GatewayConfigurationError.self) { try OfflineRequest.parse("[1]") }
+    }
+}
+
+@Suite struct LimitsTests {
+    @Test func tokenBucketRefills() {
+        let limiter = RateLimiter()
+        let t0 = Date(timeIntervalSince1970: 1_000_000)
+        let limit = RateLimit(perMinute: 60, burst: 2)
+        #expect(limiter.take("a", limit: limit, now: t0).allowed)
+        #expect(limiter.take("a", limit: limit, now: t0).allowed)
+        let third = limiter.take("a", limit: limit, now: t0)
+        #expect(!third.allowed && third.retryAfter > 0.9 && third.retryAfter <= 1)
+        #expect(limiter.take("b", limit: limit, now: t0).allowed)
+        #expect(limiter.take("a", limit: limit, now: t0.addingTimeInterval(1.01)).allowed)
+    }
+
+    @Test func sessionsAreBoundToTheirAgentAndLimited() throws {
+        let table = SessionTable()
+        let now = Date()
+        let s = try table.create(agentID: "a", scope: nil, protocolVersion: "2025-11-25", limit: 2, maxAge: 60, now: now)
+        _ = try table.create(agentID: "a", scope: nil, protocolVersion: "2025-11-25", limit: 2, maxAge: 60, now: now)
+        #expect(throws: SessionTable.CreateError.self) {
+            try table.create(agentID: "a", scope: nil, protocolVersion: "2025-11-25", limit: 2, maxAge: 60, now: now)
+        }
+        #expect(table.lookup(s.id, agentID: "a", scope: nil, now: now) != nil)
+        #expect(table.lookup(s.id, agentID: "b", scope: nil, now: now) == nil)
+        #expect(table.lookup(s.id, agentID: "a", scope: "time", now: now) == nil)
+        #expect(s.id.count == 64)
+        #expect(table.removeAll(agentID: "a") == 2)
+    }
+}
