@@ -24,7 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The Cedar policy language: pure Swift, no I/O, no server dependencies.
@@ -51,6 +51,18 @@ let package = Package(
             dependencies: ["PortcullisCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
+        // The audit log: Merkle log, checkpoints, proofs, exporters.
+        .target(
+            name: "PortcullisAudit",
+            dependencies: [
+                "PortcullisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MCP enforcement: upstream connections, tool registry and pinning, inspection, policy decisions.
         .target(
             name: "PortcullisGateway",
@@ -66,7 +78,7 @@ let package = Package(
         .target(
             name: "PortcullisServer",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisGateway",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit", "PortcullisGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisGateway",
+                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -102,13 +114,24 @@ let package = Package(
         .executableTarget(
             name: "GatewayBenchmarks",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisGateway", "PortcullisServer",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisGateway", "PortcullisServer", "PortcullisAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Benchmarks/GatewayBenchmarks",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "AuditBenchmarks",
+            dependencies: ["PortcullisAudit", "PortcullisCore"],
+            path: "Benchmarks/AuditBenchmarks",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortcullisAuditTests",
+            dependencies: ["PortcullisAudit", "PortcullisCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
@@ -130,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
-                "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore",
+                "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -30,6 +30,7 @@ import NIOHTTP1
 import PortcullisCore
 import PortcullisGateway
 import PortcullisIdentity
+import PortcullisAudit
 import PortcullisServer
 import Synchronization
 
@@ -450,7 +451,7 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
     }
     let digest = await time(n) { precondition(!MCPGateway.digest(arguments).isEmpty) }
     let audited = try await time(n) {
-        _ = try await services.auditSink.append(AuditEvent(
+        _ = try await services.audit.append(AuditEvent(
             timeNanos: Int64(Date().timeIntervalSince1970 * 1e9), id: "evt_" + String(repeating: "0", count: 32),
             kind: .decision, agent: AuditEvent.AgentRef(id: caller.agent.id, model: "m", version: "1"), action: "call_tool",
             resource: "bench.echo", argumentsDigest: MCPGateway.digest(arguments), decision: .allow,
@@ -468,7 +469,7 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
                        ("  of which: InjectionScanner on the result's strings", scanned),
                        ("  of which: DLP scan of arguments and result (JSONStrings.redacting)", dlp),
                        ("  of which: SHA-256 digest of the arguments (MCPGateway.digest)", digest),
-                       ("  of which: one audit append (InterimAuditSink: JSON line + fsync)", audited),
+                       ("  of which: one audit append (Merkle log, group commit, fsync)", audited),
                        ("TokenService.authenticateResource (cached token; SQLite reads)", authenticated)] {
         print("| \(label) | \(us(t.p50)) | \(us(t.p99)) |")
     }

@@ -593,12 +593,12 @@ public final class MCPGateway: Sendable {
 
     /// Session ids are bearer secrets: the log keeps a digest.
     static func sessionRef(_ id: String) -> String {
-        "s_" + SHA256.hash(data: Array(id.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        "s_" + Hex.encode(SHA256.hash(data: Array(id.utf8)).prefix(8))
     }
 
     /// Hex SHA-256 of the canonical JSON of the arguments.
     public static func digest(_ arguments: JSONValue) -> String {
-        SHA256.hash(data: Array(arguments.canonical.serialized.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Array(arguments.canonical.serialized.utf8)))
     }
 
     /// The agent's stated reasoning: `_meta["io.portcullis/reasoning"]`, else the `Portcullis-Reasoning` header.
@@ -629,8 +629,7 @@ extension RPCFailure {
 /// Random event ids.
 enum AuditIDs {
     static func make() -> String {
-        var g = SystemRandomNumberGenerator()
-        return "evt_" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+        "evt_" + Hex.random(16)
     }
 }
 

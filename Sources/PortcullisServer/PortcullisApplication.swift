@@ -5,6 +5,7 @@ import NIOCore
 public import PortcullisCore
 import PortcullisIdentity
 import PortcullisStore
+public import PortcullisAudit
 public import PortcullisGateway
 import AsyncHTTPClient
 import NIOHTTP1
@@ -18,8 +19,8 @@ public enum PortcullisApplication {
         public let tokenService: TokenService
         public let adminToken: String
         public let jwks: String
-        /// Where every decision and admin action is recorded.
-        public let auditSink: any AuditSink
+        /// The tamper-evident audit log (issue #5); every decision and admin action is appended here.
+        public let audit: AuditLog
         public let toolStore: any ToolStore
         /// The MCP gateway behind `/mcp`.
         public let gateway: MCPGateway
@@ -29,9 +30,7 @@ public enum PortcullisApplication {
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
         func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
             do {
-                try await auditSink.append(AuditEvent(
-                    timeNanos: Int64(Date().timeIntervalSince1970 * 1e9), id: "evt_" + RandomToken.make(bytes: 16), kind: .admin,
-                    actor: actor, action: action, resource: resource, reason: reason))
+                try await audit.append(AuditEvent.admin(action: action, resource: resource, actor: actor, reason: reason))
             } catch {
                 throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
             }
@@ -47,6 +46,7 @@ public enum PortcullisApplication {
         let store = try SQLiteStore(path: directory.databasePath)
         let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
         let adminToken = try directory.adminToken()
+        let audit = try directory.openAuditLog()
         var idps: [ExternalIdentityProvider] = []
         for idp in configuration.trustedIdentityProviders {
             let jwks: String
@@ -61,7 +61,6 @@ public enum PortcullisApplication {
             }
             idps.append(try await ExternalIdentityProvider(issuer: idp.issuer, jwksJSON: jwks, audience: idp.audience))
         }
-        let audit = try InterimAuditSink(path: (directory.path as NSString).appendingPathComponent("audit.jsonl"))
         let policies: PolicyEngine
         do {
             policies = try PolicyEngine(directory: configuration.gateway.policyDirectory)
@@ -73,10 +72,10 @@ public enum PortcullisApplication {
                                      toolStore: store, policies: policies, audit: audit, logger: logger, now: now)
         return Services(
             configuration: configuration,
-            registry: AgentRegistry(agents: store, tokens: store, now: now),
+            registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit),
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
-                                       identityProviders: idps, now: now),
-            adminToken: adminToken, jwks: JWKS.document([key]), auditSink: audit, toolStore: store, gateway: gateway,
+                                       identityProviders: idps, now: now, audit: audit),
+            adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
             tokenCache: VerifiedTokenCache())
     }
 
@@ -104,6 +103,7 @@ public enum PortcullisApplication {
         router.get("/healthz") { _, _ in HTTP.json(object: ["status": "ok"]) }
         OAuthRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)
+        AuditRoutes(services: services).register(on: router)
         MCPRoutes(services: services).register(on: router)
         return router
     }
@@ -119,7 +119,7 @@ public enum PortcullisApplication {
             router: router(services),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
                                  serverName: "portcullis"),
-            services: [GatewayService(gateway: services.gateway, logger: logger) { summary in
+            services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { summary in
                 try? await services.recordAdmin(actor: "system", action: "policy.reload",
                                                 resource: services.gateway.policies.snapshot.source, reason: summary)
             }],

@@ -6,6 +6,6 @@ struct Portcullis: AsyncParsableCommand {
         commandName: "portcullis",
         abstract: "Zero-trust control plane and gateway for AI agents.",
         subcommands: [ServeCommand.self, ConfigCommand.self, AgentCommand.self, ToolsCommand.self, PolicyCommand.self,
-                      CedarCommand.self]
+                      AuditCommand.self, CedarCommand.self]
     )
 }

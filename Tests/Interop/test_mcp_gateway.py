@@ -432,13 +432,14 @@ def test_every_decision_is_recorded(env):
     token = env.token(a)
     run(call(env.mcp, token, "time.get_current_time", {"timezone": "UTC"}))
     run(call(env.mcp, token, "git.git_commit", {"repo_path": str(env.repo), "message": "no"}))
-    events = [json.loads(line) for line in (env.server.data_dir / "audit.jsonl").read_text().splitlines()]
-    mine = [e for e in events if (e.get("agent") or {}).get("id") == a.id]
+    entries = env.server.admin("GET", f"/admin/audit/entries?agent={a.id}&order=asc&limit=10000")
+    assert entries.status_code == 200, entries.text
+    mine = [e["event"] for e in entries.json()]
     allowed = [e for e in mine if e["action"] == "call_tool" and e["resource"] == "time.get_current_time"]
     assert allowed and allowed[-1]["decision"] == "allow"
-    assert allowed[-1]["determiningPolicies"] == ["read-tools"]
-    assert len(allowed[-1]["argumentsDigest"]) == 64 and allowed[-1]["outcome"]["status"] == "ok"
-    assert allowed[-1]["delegationChain"] == [a.id]
+    assert allowed[-1]["determining_policies"] == ["read-tools"]
+    assert len(allowed[-1]["arguments_digest"]) == 64 and allowed[-1]["outcome"]["status"] == "ok"
+    assert allowed[-1]["delegation_chain"] == [a.id]
     denied = [e for e in mine if e["resource"] == "git.git_commit"]
     assert denied and denied[-1]["decision"] == "deny" and "no policy permits" in denied[-1]["reason"]
     assert any(e["action"] == "connect" and e["decision"] == "allow" for e in mine)

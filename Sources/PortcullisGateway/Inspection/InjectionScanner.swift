@@ -25,27 +25,62 @@ public enum InjectionScanner {
                                      "instead of the requested", "when this tool is available"]),
     ]
 
+    /// The phrases as bytes, with the set of their first bytes, for a single pass per string.
+    static let compiled: [(label: String, phrases: [[UInt8]])] = instructionPhrases.map { ($0.0, $0.1.map { Array($0.utf8) }) }
+    static let firstBytes: Set<UInt8> = Set(compiled.flatMap { $0.phrases.compactMap(\.first) })
+
     /// The findings in `text`, each label once, in a stable order.
     public static func findings(in text: String) -> [String] {
         var found: [String] = []
-        var zeroWidth = false, bidi = false, tags = false
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x200B...0x200F, 0x2060...0x2064, 0xFEFF, 0x180E: zeroWidth = true
-            case 0x202A...0x202E, 0x2066...0x2069, 0x061C: bidi = true
-            case 0xE0000...0xE007F: tags = true
-            default: break
+        var zeroWidth = false, bidi = false, tags = false, nonASCII = false
+        for b in text.utf8 where b >= 0x80 {
+            nonASCII = true
+            break
+        }
+        if nonASCII {
+            for scalar in text.unicodeScalars {
+                switch scalar.value {
+                case 0x200B...0x200F, 0x2060...0x2064, 0xFEFF, 0x180E: zeroWidth = true
+                case 0x202A...0x202E, 0x2066...0x2069, 0x061C: bidi = true
+                case 0xE0000...0xE007F: tags = true
+                default: break
+                }
             }
         }
         if zeroWidth { found.append("hidden-unicode:zero-width") }
         if bidi { found.append("hidden-unicode:bidi") }
         if tags { found.append("hidden-unicode:tag") }
-        let lower = asciiLowercased(text)
-        if lower.contains("<!--") { found.append("html-comment") }
-        for (label, phrases) in instructionPhrases where phrases.contains(where: { lower.contains($0) }) {
-            found.append(label)
+        let lower = folded(text)
+        if contains(lower, Array("<!--".utf8)) { found.append("html-comment") }
+        // Which phrase starts are present at all: most text contains none, and is done here.
+        var hits = Set<String>()
+        lower.withUnsafeBufferPointer { buffer in
+            for i in 0..<buffer.count where firstBytes.contains(buffer[i]) {
+                for (label, phrases) in compiled where !hits.contains(label) {
+                    for p in phrases where p[0] == buffer[i] && i + p.count <= buffer.count {
+                        var match = true
+                        for k in 1..<p.count where buffer[i + k] != p[k] {
+                            match = false
+                            break
+                        }
+                        if match {
+                            hits.insert(label)
+                            break
+                        }
+                    }
+                }
+            }
         }
+        for (label, _) in compiled where hits.contains(label) { found.append(label) }
         return found
+    }
+
+    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard needle.count <= hay.count else { return false }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
+            if hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
     }
 
     /// Findings in every string of a JSON value (keys included).
@@ -58,8 +93,9 @@ public enum InjectionScanner {
         return out
     }
 
-    /// ASCII lowercasing, with whitespace runs folded to one space so that spacing tricks do not hide a phrase.
-    static func asciiLowercased(_ text: String) -> String {
+    /// ASCII-lowercased UTF-8 bytes, with whitespace runs folded to one space so that spacing
+    /// tricks do not hide a phrase.
+    static func folded(_ text: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
         var lastSpace = false
@@ -72,6 +108,6 @@ public enum InjectionScanner {
             lastSpace = false
             out.append(b >= 0x41 && b <= 0x5A ? b + 32 : b)
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 }

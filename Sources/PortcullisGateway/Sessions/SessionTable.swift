@@ -117,8 +117,6 @@ public final class SessionTable: Sendable {
     }
 
     static func randomID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return bytes.map { String(format: "%02x", $0) }.joined()
+        Hex.random(32)
     }
 }

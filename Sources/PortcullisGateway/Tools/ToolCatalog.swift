@@ -152,7 +152,7 @@ public final class ToolCatalog: Sendable {
     {
         let pinnable = Self.pinnableDefinition(definition)
         let canonical = pinnable.serialized
-        let hash = SHA256.hash(data: Array(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = Hex.encode(SHA256.hash(data: Array(canonical.utf8)))
         let at = now()
         let classification = classifications[qualified]
         let effect = classification?.effect ?? Self.effect(fromAnnotations: definition["annotations"])

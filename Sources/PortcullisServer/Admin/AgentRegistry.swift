@@ -7,11 +7,15 @@ public struct AgentRegistry: Sendable {
     let agents: any AgentStore
     let tokens: any TokenStateStore
     let now: @Sendable () -> Date
+    /// Where admin actions are recorded before they take effect (nil: not recorded).
+    let audit: (any AuditSink)?
 
-    public init(agents: any AgentStore, tokens: any TokenStateStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(agents: any AgentStore, tokens: any TokenStateStore, now: @escaping @Sendable () -> Date = { Date() },
+                audit: (any AuditSink)? = nil) {
         self.agents = agents
         self.tokens = tokens
         self.now = now
+        self.audit = audit
     }
 
     /// What an owner supplies to register an agent.
@@ -76,8 +80,10 @@ public struct AgentRegistry: Sendable {
             allowedAudiences: try Self.audiences(r.audiences ?? []), publicKeys: try Self.keys(r.publicKeys ?? []),
             configDigest: try r.configDigest.map(Self.digest), requireDPoP: r.requireDpop ?? false,
             teams: try Self.teams(r.teams ?? []))
-        try await agents.create(agent, event: LifecycleEvent(agentID: agent.id, kind: .registered, actor: actor,
-                                                             reason: "registered by \(actor)", at: created))
+        try await audited("agent.register", agent, actor: actor, reason: "registered by \(actor)") {
+            try await agents.create(agent, event: LifecycleEvent(agentID: agent.id, kind: .registered, actor: actor,
+                                                                 reason: "registered by \(actor)", at: created))
+        }
         return agent
     }
 
@@ -105,8 +111,10 @@ public struct AgentRegistry: Sendable {
         if let v = u.requireDpop { a.requireDPoP = v }
         if let v = u.teams { a.teams = try Self.teams(v) }
         a.updatedAt = now()
-        try await agents.update(a, event: LifecycleEvent(agentID: id, kind: .updated, actor: actor,
-                                                         reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+        try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
+            try await agents.update(a, event: LifecycleEvent(agentID: id, kind: .updated, actor: actor,
+                                                             reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+        }
         return a
     }
 
@@ -134,10 +142,12 @@ public struct AgentRegistry: Sendable {
         guard a.status != target else { throw PortcullisError(.conflict, "agent `\(id)` is already \(target.rawValue)") }
         a.status = target
         a.updatedAt = now()
-        try await agents.update(a, event: LifecycleEvent(agentID: id, kind: kind, actor: actor, reason: reason, at: a.updatedAt))
-        if !target.canAuthenticate {
-            // Outstanding tokens die with the agent's standing.
-            _ = try await tokens.revokeAll(agentID: id, at: a.updatedAt)
+        try await audited("agent.\(t.rawValue)", a, actor: actor, reason: reason) {
+            try await agents.update(a, event: LifecycleEvent(agentID: id, kind: kind, actor: actor, reason: reason, at: a.updatedAt))
+            if !target.canAuthenticate {
+                // Outstanding tokens die with the agent's standing.
+                _ = try await tokens.revokeAll(agentID: id, at: a.updatedAt)
+            }
         }
         return a
     }

@@ -23,12 +23,14 @@ struct OAuthRoutes: Sendable {
         }
         router.post("/oauth/token") { request, _ in
             var request = request
+            var form: [String: [String]] = [:]
             do throws(OAuthError) {
-                let form = try HTTP.form(try await HTTP.body(&request, limit: limit), repeatable: ["resource"])
+                form = try HTTP.form(try await HTTP.body(&request, limit: limit), repeatable: ["resource"])
                 let dpop = request.headers[values: .dpop]
                 guard dpop.count <= 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
                 return HTTP.json(object: try await tokens.token(form: form, dpopProof: dpop.first))
             } catch {
+                await tokens.auditRefusal(form: form, error: error)
                 return HTTP.oauthError(error)
             }
         }

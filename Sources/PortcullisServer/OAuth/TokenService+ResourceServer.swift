@@ -68,22 +68,16 @@ extension TokenService {
         } else if scheme == "dpop" {
             throw OAuthError("invalid_token", "the token is not DPoP-bound; use the Bearer scheme", status: 401)
         }
+        let loaded: [String: Agent]
         do {
-            try await ensureActive(verified)
+            loaded = try await ensureActive(verified)
         } catch {
             if error.status == 503 { throw error }
             throw OAuthError("invalid_token", error.description, status: 401)
         }
-        let agent: Agent
-        do {
-            guard let found = try await agents.agent(id: verified.clientID) else {
-                throw OAuthError("invalid_token", "the token's agent is unknown", status: 401)
-            }
-            agent = found
-        } catch let e as OAuthError {
-            throw e
-        } catch {
-            throw OAuthError("server_error", "the agent store is unavailable", status: 503)
+        // ensureActive loaded (and checked) every agent of the token, the holder included.
+        guard let agent = loaded[verified.clientID] else {
+            throw OAuthError("invalid_token", "the token's agent is unknown", status: 401)
         }
         if agent.requireDPoP && verified.cnfJKT == nil {
             throw OAuthError("invalid_token", "this agent must use DPoP-bound tokens", status: 401)

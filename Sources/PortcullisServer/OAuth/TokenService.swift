@@ -19,10 +19,13 @@ public struct TokenService: Sendable {
     let signingKey: SigningKey
     let identityProviders: [ExternalIdentityProvider]
     let now: @Sendable () -> Date
+    /// Where issuances and revocations are recorded; a token is handed out only once recorded (nil: not recorded).
+    let audit: (any AuditSink)?
 
     public init(configuration: ServerConfiguration, agents: any AgentStore, tokens: any TokenStateStore,
                 signingKey: SigningKey, identityProviders: [ExternalIdentityProvider],
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                now: @escaping @Sendable () -> Date = { Date() }, audit: (any AuditSink)? = nil) {
+        self.audit = audit
         self.configuration = configuration
         self.agents = agents
         self.tokens = tokens
@@ -305,8 +308,11 @@ public struct TokenService: Sendable {
     /// A token is active when it and every token it was exchanged from are recorded, unrevoked and
     /// unexpired, and every agent in it (the holder, the subject when it is an agent, each actor of
     /// the `act` chain) is active: suspending or revoking anywhere up the chain stops it at once.
-    func ensureActive(_ t: VerifiedToken) async throws(OAuthError) {
+    /// Returns the agents it loaded, by id.
+    @discardableResult
+    func ensureActive(_ t: VerifiedToken) async throws(OAuthError) -> [String: Agent] {
         do {
+            var loaded: [String: Agent] = [:]
             var jti: String? = t.jti
             var hops = 0
             while let current = jti {
@@ -315,8 +321,13 @@ public struct TokenService: Sendable {
                     throw OAuthError.invalidGrant(hops == 0 ? "the token is not active"
                                                             : "a token this one was delegated from is no longer active")
                 }
-                let claims = try? JSONDecoder().decode([String: JSONAny].self, from: Data(record.claimsJSON.utf8))
-                jti = claims?["parent_jti"]?.stringValue
+                // Only exchanged tokens have a parent; skip decoding the claims of the others.
+                if record.claimsJSON.contains("\"parent_jti\"") {
+                    let claims = try? JSONDecoder().decode([String: JSONAny].self, from: Data(record.claimsJSON.utf8))
+                    jti = claims?["parent_jti"]?.stringValue
+                } else {
+                    jti = nil
+                }
                 hops += 1
                 guard hops <= configuration.maxDelegationDepth + 2 else { throw OAuthError.invalidGrant("delegation chain too long") }
             }
@@ -329,7 +340,9 @@ public struct TokenService: Sendable {
                 guard agent.status.canAuthenticate else {
                     throw OAuthError.invalidGrant("agent `\(id)` in the token is \(agent.status.rawValue)")
                 }
+                loaded[id] = agent
             }
+            return loaded
         } catch let e as OAuthError {
             throw e
         } catch {
@@ -391,6 +404,8 @@ public struct TokenService: Sendable {
         guard recorded else {
             throw .unauthorizedClient("agent `\(agent.id)` already holds its maximum of \(agent.maxConcurrentSessions) valid tokens; revoke one or wait for expiry")
         }
+        try await auditIssuance(agent: agent, jti: jti, audience: audience, scopes: scopes, lifetime: lifetime, act: act,
+                                onBehalfOf: onBehalfOf, exchanged: tokenType != nil, at: issuedAt)
         var response: [String: Any] = [
             "access_token": token,
             "token_type": jkt == nil ? "Bearer" : "DPoP",
@@ -452,6 +467,7 @@ public struct TokenService: Sendable {
         } catch {
             throw OAuthError("server_error", "the token store is unavailable", status: 503)
         }
+        try await auditRevocation(t, by: agentID)
     }
 }
 

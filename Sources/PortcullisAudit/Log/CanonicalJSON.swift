@@ -1,0 +1,84 @@
+import PortcullisCore
+
+/// A writer of canonical JSON: object keys sorted by Unicode scalar, no whitespace, strings
+/// escaped minimally (`"`, `\` and control characters; `\u00XX` in lowercase hex), integers
+/// in decimal. The same bytes come out of Python's
+/// `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, so an
+/// independent verifier can rebuild them.
+struct CanonicalJSON {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 512) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ s: String) {
+        bytes.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
+            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
+            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0x08: bytes.append(0x5C); bytes.append(0x62)
+            case 0x0C: bytes.append(0x5C); bytes.append(0x66)
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    mutating func integer<I: BinaryInteger>(_ i: I) {
+        bytes.append(contentsOf: String(i).utf8)
+    }
+
+    mutating func strings(_ list: [String]) {
+        bytes.append(0x5B)
+        for (n, s) in list.enumerated() {
+            if n > 0 { bytes.append(0x2C) }
+            string(s)
+        }
+        bytes.append(0x5D)
+    }
+
+    /// Writes any JSON value; a non-finite number cannot be written.
+    mutating func value(_ v: JSONAny) throws {
+        switch v {
+        case .null: raw("null")
+        case .bool(let b): if b { raw("true") } else { raw("false") }
+        case .int(let i): integer(i)
+        case .double(let d):
+            guard d.isFinite else { throw AuditError(.malformed, "a JSON number must be finite") }
+            if d == d.rounded(), abs(d) < 9_007_199_254_740_992 {
+                integer(Int64(d))
+            } else {
+                bytes.append(contentsOf: "\(d)".utf8)
+            }
+        case .string(let s): string(s)
+        case .array(let a):
+            bytes.append(0x5B)
+            for (n, e) in a.enumerated() {
+                if n > 0 { bytes.append(0x2C) }
+                try value(e)
+            }
+            bytes.append(0x5D)
+        case .object(let o):
+            bytes.append(0x7B)
+            for (n, key) in o.keys.sorted(by: { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }).enumerated() {
+                if n > 0 { bytes.append(0x2C) }
+                string(key)
+                bytes.append(0x3A)
+                try value(o[key]!)
+            }
+            bytes.append(0x7D)
+        }
+    }
+}
