@@ -185,17 +185,26 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Runs `value` in a read-only access; any failure becomes a `.storage` error.
+    ///
+    /// Reads are short point lookups on the request path (token state, agents, tools), so they
+    /// run synchronously on the caller's thread: in WAL mode a read never waits for a writer, and
+    /// skipping the hop to a GRDB queue and back halves their latency.
     func read<T: Sendable>(
-        _ operation: String,
+        _ operation: @autoclosure () -> String,
         _ value: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
-        guard gate.enter() else { throw closedError(operation) }
+        guard gate.enter() else { throw closedError(operation()) }
         defer { gate.leave() }
         do {
-            return try await writer.read(value)
+            return try readNow(value)
         } catch {
-            throw PortcullisError.storageFailure("cannot \(operation)", error)
+            throw PortcullisError.storageFailure("cannot \(operation())", error)
         }
+    }
+
+    /// GRDB's synchronous read (a non-async context selects it).
+    private func readNow<T: Sendable>(_ value: @Sendable (Database) throws -> T) throws -> T {
+        try writer.read(value)
     }
 
     /// The error for a call made after ``close()``.
