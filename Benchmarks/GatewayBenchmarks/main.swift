@@ -415,7 +415,7 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
             url: issuer + "/mcp", requiredScope: "mcp", cache: services.tokenCache)
     }
     let auth = try await authenticate()
-    let caller = GatewayCaller(agent: auth.agent, tokenID: auth.token.jti, tokenExpiresAt: auth.token.exp,
+    let caller = GatewayCaller(agent: auth.agent, tokenID: auth.token.jti,
                                scopes: auth.token.scope, sourceAddress: "127.0.0.1")
     func request(_ body: String, session: String?) -> GatewayHTTPRequest {
         var headers: [(name: String, value: String)] = [("content-type", "application/json"),

@@ -77,7 +77,7 @@ public final class MCPGateway: Sendable {
             upstreams: upstreams, store: toolStore, classifications: configuration.tools ?? [:],
             autoApprove: configuration.approveNewTools ?? true, timeouts: timeouts, logger: logger, now: now
         ) { tool, reason, findings in
-            let event = AuditEvent(timeNanos: Int64(now().timeIntervalSince1970 * 1e9), id: AuditIDs.make(), kind: .alert,
+            let event = AuditEvent(timeNanos: AuditEvent.nowNanos(now()), id: AuditEvent.newID(), kind: .alert,
                                    actor: "gateway", action: "tool.alert", resource: tool,
                                    reason: findings.isEmpty ? reason : "\(reason) [\(findings.joined(separator: ", "))]")
             do { try await audit.append(event) } catch {
@@ -571,7 +571,7 @@ public final class MCPGateway: Sendable {
         let elapsed = ContinuousClock.now - started
         let latency = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         let event = AuditEvent(
-            timeNanos: Int64(now().timeIntervalSince1970 * 1e9), id: AuditIDs.make(), traceID: caller.traceID, kind: .decision,
+            timeNanos: AuditEvent.nowNanos(now()), id: AuditEvent.newID(), traceID: caller.traceID, kind: .decision,
             agent: AuditEvent.AgentRef(id: caller.agent.id, model: caller.agent.modelName, version: caller.agent.modelVersion,
                                        configDigest: caller.agent.configDigest),
             onBehalfOf: caller.onBehalfOf, delegationChain: caller.chain, action: action, resource: resource,
@@ -623,13 +623,6 @@ extension RPCFailure {
         var copy = self
         copy.id = id
         return copy
-    }
-}
-
-/// Random event ids.
-enum AuditIDs {
-    static func make() -> String {
-        "evt_" + Hex.random(16)
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortcullisCore
 
 /// The log's checkpoint key on disk: an Ed25519 key in signed-note text form, mode 0600.
 public enum AuditSigningKey {
@@ -10,7 +11,7 @@ public enum AuditSigningKey {
         if let data = FileManager.default.contents(atPath: path) {
             return try NoteSigner(encoded: String(decoding: data, as: UTF8.self))
         }
-        let suffix = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined()
+        let suffix = Hex.random(8)
         let signer = try NoteSigner(name: "portcullis.audit/\(suffix)", key: Curve25519.Signing.PrivateKey())
         try DurableFile.replace(path, with: signer.encoded + "\n", mode: 0o600)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)

@@ -37,7 +37,7 @@ public struct AgentConfiguration: Sendable, Codable, Equatable {
 
     /// Lowercase hex SHA-256 of ``canonicalJSON``.
     public var digest: String {
-        SHA256.hash(data: canonicalJSON).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: canonicalJSON))
     }
 }
 

@@ -8,8 +8,7 @@ extension AuditEvent {
 
     /// A fresh random event id (`evt_` and 16 random bytes in hex).
     public static func newID() -> String {
-        var g = SystemRandomNumberGenerator()
-        return "evt_" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &g)) }.joined()
+        "evt_" + Hex.random(16)
     }
 
     /// An administrator's action, e.g. `agent.suspend`, `policy.reload`, `tool.approve`, `approval.grant`, `kill`.

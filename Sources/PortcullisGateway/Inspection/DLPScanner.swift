@@ -76,7 +76,8 @@ public enum DLPScanner {
         }
     }
 
-    private static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
+    /// The first position of `needle` in `hay` at or after `from`.
+    static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
         guard needle.count <= hay.count, from <= hay.count - needle.count else { return nil }
         var i = from
         while i <= hay.count - needle.count {

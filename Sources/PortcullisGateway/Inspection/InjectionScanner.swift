@@ -51,7 +51,7 @@ public enum InjectionScanner {
         if bidi { found.append("hidden-unicode:bidi") }
         if tags { found.append("hidden-unicode:tag") }
         let lower = folded(text)
-        if contains(lower, Array("<!--".utf8)) { found.append("html-comment") }
+        if DLPScanner.find(Array("<!--".utf8), in: lower, from: 0) != nil { found.append("html-comment") }
         // Which phrase starts are present at all: most text contains none, and is done here.
         var hits = Set<String>()
         lower.withUnsafeBufferPointer { buffer in
@@ -73,14 +73,6 @@ public enum InjectionScanner {
         }
         for (label, _) in compiled where hits.contains(label) { found.append(label) }
         return found
-    }
-
-    static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard needle.count <= hay.count else { return false }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
-            if hay[i..<(i + needle.count)].elementsEqual(needle) { return true }
-        }
-        return false
     }
 
     /// Findings in every string of a JSON value (keys included).

@@ -7,8 +7,6 @@ public struct GatewayCaller: Sendable {
     public var agent: Agent
     /// The access token's `jti`.
     public var tokenID: String
-    /// When the token expires.
-    public var tokenExpiresAt: Date
     public var scopes: [String]
     /// Agents that acted before this one (`act` chain), outermost first.
     public var actors: [String]
@@ -20,12 +18,11 @@ public struct GatewayCaller: Sendable {
     /// W3C trace id from `traceparent`.
     public var traceID: String?
 
-    public init(agent: Agent, tokenID: String, tokenExpiresAt: Date, scopes: [String], actors: [String] = [],
+    public init(agent: Agent, tokenID: String, scopes: [String], actors: [String] = [],
                 onBehalfOf: String? = nil, authorizationDetails: [JSONAny] = [], sourceAddress: String? = nil,
                 traceID: String? = nil) {
         self.agent = agent
         self.tokenID = tokenID
-        self.tokenExpiresAt = tokenExpiresAt
         self.scopes = scopes
         self.actors = actors
         self.onBehalfOf = onBehalfOf

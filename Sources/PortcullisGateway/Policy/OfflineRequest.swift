@@ -96,7 +96,7 @@ public struct OfflineRequest: Sendable {
             time = parsed
         }
         let caller = GatewayCaller(
-            agent: agent, tokenID: "offline", tokenExpiresAt: time.addingTimeInterval(900),
+            agent: agent, tokenID: "offline",
             scopes: try strings(json["scopes"], "scopes"), actors: try strings(json["actors"], "actors"),
             onBehalfOf: try json["user"].map { v throws(GatewayConfigurationError) in try str(v, "user", default: "") },
             sourceAddress: try json["source_address"].map { v throws(GatewayConfigurationError) in try str(v, "source_address", default: "") })

@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import PortcullisCore
 import Synchronization
 
 /// One agent's MCP session at the gateway.

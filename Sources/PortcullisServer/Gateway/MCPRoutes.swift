@@ -76,7 +76,7 @@ struct MCPRoutes: Sendable {
         }
         let token = auth.token
         let caller = GatewayCaller(
-            agent: auth.agent, tokenID: token.jti, tokenExpiresAt: token.exp, scopes: token.scope,
+            agent: auth.agent, tokenID: token.jti, scopes: token.scope,
             actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
             onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
             authorizationDetails: { if case .array(let items)? = token.claims["authorization_details"] { items } else { [] } }(),

@@ -1,8 +1,8 @@
-/// Lowercase hex without `String(format:)` (which is slow on Linux and sits on the hot path).
-enum Hex {
+/// Lowercase hex without `String(format:)` (slow on Linux, and on the gateway's hot path).
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    public static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         for b in bytes {
@@ -13,7 +13,7 @@ enum Hex {
     }
 
     /// `count` random bytes as hex.
-    static func random(_ count: Int) -> String {
+    public static func random(_ count: Int) -> String {
         var g = SystemRandomNumberGenerator()
         return encode((0..<count).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
