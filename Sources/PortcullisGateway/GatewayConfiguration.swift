@@ -41,11 +41,18 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var requiredScope: String?
     /// Keep DLP-redacted arguments in the audit log (default false: only their digest).
     public var auditArguments: Bool?
+    /// Human approvals: wait and expiry.
+    public var approvals: ApprovalSettings?
+    /// Behavioural monitoring: detector thresholds and the alert webhook.
+    public var monitoring: MonitoringSettings?
+    /// Graduated response rules.
+    public var response: ResponseSettings?
 
     public init(upstreams: [UpstreamConfiguration] = [], tools: [String: ToolClassification]? = nil,
                 policyDirectory: String? = nil, approveNewTools: Bool? = nil, rateLimit: RateLimit? = nil,
                 toolRateLimits: [String: RateLimit]? = nil, dlp: DLP? = nil, maxMessageBytes: Int? = nil,
-                requiredScope: String? = nil, auditArguments: Bool? = nil) {
+                requiredScope: String? = nil, auditArguments: Bool? = nil, approvals: ApprovalSettings? = nil,
+                monitoring: MonitoringSettings? = nil, response: ResponseSettings? = nil) {
         self.upstreams = upstreams
         self.tools = tools
         self.policyDirectory = policyDirectory
@@ -56,11 +63,14 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         self.maxMessageBytes = maxMessageBytes
         self.requiredScope = requiredScope
         self.auditArguments = auditArguments
+        self.approvals = approvals
+        self.monitoring = monitoring
+        self.response = response
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case upstreams, tools, policyDirectory, approveNewTools, rateLimit, toolRateLimits, dlp, maxMessageBytes
-        case requiredScope, auditArguments
+        case requiredScope, auditArguments, approvals, monitoring, response
     }
 
     /// Strict reading: unknown keys are errors, so a typo does not silently change enforcement.
@@ -82,6 +92,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         maxMessageBytes = try c.decodeIfPresent(Int.self, forKey: .maxMessageBytes)
         requiredScope = try c.decodeIfPresent(String.self, forKey: .requiredScope)
         auditArguments = try c.decodeIfPresent(Bool.self, forKey: .auditArguments)
+        approvals = try c.decodeIfPresent(ApprovalSettings.self, forKey: .approvals)
+        monitoring = try c.decodeIfPresent(MonitoringSettings.self, forKey: .monitoring)
+        response = try c.decodeIfPresent(ResponseSettings.self, forKey: .response)
     }
 
     struct AnyKey: CodingKey {
@@ -93,6 +106,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
 
     public var effectiveMaxMessageBytes: Int { maxMessageBytes ?? 1 << 20 }
     public var effectiveRequiredScope: String { requiredScope ?? "mcp" }
+    public var effectiveApprovals: ApprovalSettings { approvals ?? ApprovalSettings() }
+    public var effectiveMonitoring: MonitoringSettings { monitoring ?? MonitoringSettings() }
+    public var effectiveResponse: ResponseSettings { response ?? ResponseSettings() }
     public var effectiveRateLimit: RateLimit { rateLimit ?? RateLimit(perMinute: 120, burst: 30) }
 
     public func validate() throws(GatewayConfigurationError) {
@@ -110,5 +126,10 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
             if let r = c.risk, !(0...5).contains(r) { throw GatewayConfigurationError("tool `\(name)` risk must be 0-5") }
         }
         if let m = maxMessageBytes, m < 1024 { throw GatewayConfigurationError("maxMessageBytes must be at least 1024") }
+        if let a = approvals, !(a.effectiveWaitSeconds >= 0 && a.effectiveWaitSeconds <= 300 && a.effectiveExpirySeconds > 0) {
+            throw GatewayConfigurationError("approvals: waitSeconds must be 0-300 and expirySeconds positive")
+        }
+        try monitoring?.validate()
+        try response?.validate()
     }
 }

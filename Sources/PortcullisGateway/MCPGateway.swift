@@ -53,6 +53,12 @@ public final class MCPGateway: Sendable {
     public let catalog: ToolCatalog
     public let policies: PolicyEngine
     public let sessions: SessionTable
+    /// Which agents are killed, and their calls in flight (issue #6).
+    public let killSwitch = KillSwitch()
+    /// Behavioural baselines, alerts, risk and the graduated response.
+    public let monitor: BehaviourMonitor
+    /// Human approvals of exact calls.
+    public let approvals: ApprovalBroker
     let rateLimiter = RateLimiter()
     let audit: any AuditSink
     let upstreams: [String: any UpstreamTransport]
@@ -61,8 +67,9 @@ public final class MCPGateway: Sendable {
     let now: @Sendable () -> Date
 
     public init(configuration: GatewayConfiguration, upstreams: [String: any UpstreamTransport], toolStore: any ToolStore,
-                policies: PolicyEngine, audit: any AuditSink, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }) throws(GatewayConfigurationError) {
+                policies: PolicyEngine, audit: any AuditSink, approvalStore: any ApprovalStore, monitorStore: any MonitorStore,
+                logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+                responseClock: (@Sendable () -> Date)? = nil) throws(GatewayConfigurationError) {
         try configuration.validate()
         self.configuration = configuration
         self.upstreams = upstreams
@@ -72,6 +79,11 @@ public final class MCPGateway: Sendable {
         self.logger = logger
         self.now = now
         self.sessions = SessionTable()
+        let clock = responseClock ?? now
+        self.monitor = BehaviourMonitor(store: monitorStore, audit: audit, settings: configuration.effectiveMonitoring,
+                                        response: configuration.effectiveResponse, clock: clock, logger: logger)
+        self.approvals = ApprovalBroker(store: approvalStore, audit: audit, settings: configuration.effectiveApprovals,
+                                        clock: clock)
         let timeouts = Dictionary(configuration.upstreams.map { ($0.name, $0.timeoutSeconds ?? 30) }, uniquingKeysWith: { a, _ in a })
         self.catalog = ToolCatalog(
             upstreams: upstreams, store: toolStore, classifications: configuration.tools ?? [:],
@@ -122,6 +134,11 @@ public final class MCPGateway: Sendable {
     // MARK: - HTTP
 
     public func handle(_ request: GatewayHTTPRequest) async -> GatewayHTTPResponse {
+        if killSwitch.isKilled(request.caller.agent.id) {
+            // Past authentication just before the kill landed: refused like every later request.
+            return json(RPCFailure(id: nil, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed").response,
+                        status: 403)
+        }
         switch request.method {
         case "POST":
             return await post(request)
@@ -438,7 +455,38 @@ public final class MCPGateway: Sendable {
                                            obligations: [])
             }
         }
+        // The automatic response in force (docs/response.md): `read_only` refuses writes, `approve_writes` asks a person.
+        let risk = monitor.risk(caller.agent.id)
+        var needsApproval = decision.allowed && decision.obligations.contains("approval")
+        if decision.allowed && tool.effect != .read {
+            if risk.response >= .readOnly {
+                decision = GatewayDecision(allowed: false, determining: [], erroring: [],
+                                           reasons: ["writes are blocked by the automatic response `\(risk.response.rawValue)` (risk score \(risk.score))"],
+                                           obligations: [])
+                needsApproval = false
+            } else if risk.response == .approveWrites {
+                needsApproval = true
+                decision.reasons.append("writes need approval under the automatic response `approve_writes` (risk score \(risk.score))")
+            }
+        }
         let auditedArguments = configuration.auditArguments == true ? redactedArguments : nil
+        let forwarded = argumentsAction == .redact ? redactedArguments : arguments
+        var observation = BehaviourMonitor.Observation(
+            agent: caller.agent, tool: qualified, upstream: upstreamName, sensitive: tool.effect != .read || tool.risk >= 3,
+            allowed: decision.allowed, bytesOut: 0)
+        if needsApproval {
+            if let refusal = await awaitApproval(&decision, caller: caller, session: session, tool: tool,
+                                                 argumentsDigest: argumentsDigest, redactedArguments: auditedArguments,
+                                                 reasoning: reasoning, started: started, id: id) {
+                observation.allowed = false
+                await monitor.observe(observation)
+                return .failure(refusal)
+            }
+        }
+        if decision.allowed {
+            observation.bytesOut = forwarded.serialized.utf8.count
+        }
+        await monitor.observe(observation)
         guard decision.allowed else {
             // A tool the agent may not even see answers exactly like a tool that does not exist.
             let visible = decide(.callTool, caller: caller, tool: tool, upstream: upstreamName, arguments: .object([]),
@@ -459,15 +507,25 @@ public final class MCPGateway: Sendable {
                 return .failure(failure.with(id: id))
             }
         }
-        let forwarded = argumentsAction == .redact ? redactedArguments : arguments
         let timeout = upstreamConfigurations[upstreamName]?.timeoutSeconds ?? 30
-        let upstreamResult: Result<JSONValue, UpstreamError>
-        do {
-            upstreamResult = .success(try await upstream.call(
-                method: "tools/call", params: .object([("name", .string(tool.name)), ("arguments", forwarded)]),
-                timeoutSeconds: timeout))
-        } catch {
-            upstreamResult = .failure(error)
+        let params: JSONValue = .object([("name", .string(tool.name)), ("arguments", forwarded)])
+        // Cancelled at once if the agent is killed meanwhile; then nothing of it is released.
+        let called: Result<JSONValue, UpstreamError>? = await killSwitch.run(agentID: caller.agent.id) {
+            do throws(UpstreamError) {
+                return .success(try await upstream.call(method: "tools/call", params: params, timeoutSeconds: timeout))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard let upstreamResult = called, !killSwitch.isKilled(caller.agent.id) else {
+            var killed = decision
+            killed.allowed = false
+            killed.reasons = ["the agent was killed while the call was in flight; its result was dropped"]
+            _ = await record(caller, session: session, action: tool.effect == .read ? "call_tool" : "call_tool.result",
+                             resource: qualified, decision: killed, argumentsDigest: argumentsDigest,
+                             redactedArguments: auditedArguments, reasoning: reasoning,
+                             outcome: AuditEvent.Outcome(status: "cancelled:killed"), started: started)
+            return .failure(RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed"))
         }
         sessions.update(session.id) { $0.calls += 1 }
         switch upstreamResult {
@@ -528,12 +586,89 @@ public final class MCPGateway: Sendable {
                                           outcome: AuditEvent.Outcome(status: status, bytes: body.utf8.count), started: started) {
                 return .failure(failure.with(id: id))
             }
+            if killSwitch.isKilled(caller.agent.id) {
+                return .failure(RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed"))
+            }
             if withheld {
                 return .failure(RPCFailure(id: id, code: RPCErrorCode.denied,
                                            message: "the result was withheld: it contains \(resultKinds.map(\.rawValue).joined(separator: ", "))"))
             }
             return .result(result.removing("_meta"), headers: [])
         }
+    }
+
+    /// Resolves a call that needs a person's approval. Returns nil when an approval was consumed (the
+    /// decision then names it), else the failure to send (after recording it).
+    private func awaitApproval(_ decision: inout GatewayDecision, caller: GatewayCaller, session: GatewaySession,
+                               tool: ToolRecord, argumentsDigest: String, redactedArguments: JSONValue?, reasoning: String?,
+                               started: ContinuousClock.Instant, id: JSONValue) async -> RPCFailure? {
+        let request = ApprovalBroker.Request(
+            binding: Approval.Binding(agentID: caller.agent.id, tool: tool.qualifiedName, argumentsDigest: argumentsDigest,
+                                      session: Self.sessionRef(session.id)),
+            agent: caller.agent, tool: tool, reasons: decision.reasons)
+        let broker = approvals
+        let outcome: Result<ApprovalBroker.Resolution, any Error>? = await killSwitch.run(agentID: caller.agent.id) {
+            do { return .success(try await broker.resolve(request)) } catch { return .failure(error) }
+        }
+        var refused = decision
+        refused.allowed = false
+        func fail(_ reason: String, _ failure: RPCFailure, pending: Bool = false) async -> RPCFailure {
+            refused.reasons = decision.reasons + [reason]
+            if let auditFailure = await record(caller, session: session, action: "call_tool", resource: tool.qualifiedName,
+                                               decision: refused, argumentsDigest: argumentsDigest,
+                                               redactedArguments: redactedArguments, reasoning: reasoning, started: started,
+                                               pending: pending) {
+                return auditFailure.with(id: id)
+            }
+            return failure
+        }
+        switch outcome {
+        case nil:
+            return await fail("the agent was killed while waiting for approval",
+                              RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed"))
+        case .failure(let error)?:
+            logger.error("approval could not be processed; denying", metadata: ["error": "\(error)"])
+            return await fail("the approval could not be processed (\(error)); denied",
+                              RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the approval could not be processed"))
+        case .success(.proceed(let a))?:
+            decision.reasons.append("approved by \(a.decidedBy ?? "?") (\(a.id)): \(a.decisionReason ?? "")")
+            return nil
+        case .success(.pending(let a))?:
+            let reason = "approval \(a.id) is pending until \(Self.iso(a.expiresAt)); retry the same call once it is approved"
+            return await fail(reason, RPCFailure(
+                id: id, code: RPCErrorCode.approvalPending,
+                message: "Approval required: \(decision.summary). \(reason)",
+                data: .object([("approvalId", .string(a.id)), ("status", .string("pending")),
+                               ("expiresAt", .string(Self.iso(a.expiresAt))), ("reason", .string(decision.summary))])),
+                pending: true)
+        case .success(.refused(let a))?:
+            let why = a.status == .denied
+                ? "approval \(a.id) was denied by \(a.decidedBy ?? "?"): \(a.decisionReason ?? "")"
+                : "approval \(a.id) is \(a.status.rawValue)"
+            return await fail(why, RPCFailure(
+                id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: \(why)",
+                data: .object([("approvalId", .string(a.id)), ("status", .string(a.status.rawValue)), ("reason", .string(why))])))
+        }
+    }
+
+    static func iso(_ d: Date) -> String {
+        d.formatted(.iso8601)
+    }
+
+    // MARK: - Kill switch and approvers
+
+    /// Kills agents at the gateway: refuses their requests, cancels their calls in flight, closes their sessions.
+    public func kill(_ agentIDs: [String]) -> (sessionsClosed: Int, callsCancelled: Int) {
+        let cancelled = killSwitch.kill(agentIDs)
+        let closed = agentIDs.reduce(0) { $0 + sessions.removeAll(agentID: $1) }
+        return (closed, cancelled)
+    }
+
+    /// Whether `approver` may decide `approval` (Cedar `Action::"approve"`; see docs/response.md).
+    public func authorizeApprover(_ approver: String, approval: Approval, approve: Bool) -> GatewayDecision {
+        let (request, entities) = CedarMapping.approvalRequest(approver: approver, approval: approval, approve: approve)
+        let (response, snapshot) = policies.authorize(request, entities: entities)
+        return GatewayDecision(response, snapshot: snapshot)
     }
 
     private func recordUnknown(_ caller: GatewayCaller, _ session: GatewaySession, _ name: String, _ m: RPCMessage,
@@ -551,7 +686,7 @@ public final class MCPGateway: Sendable {
                 arguments: JSONValue?, session: SessionSnapshot, dlp: [DLPScanner.Kind], listing: Bool) -> GatewayDecision {
         let (request, entities) = CedarMapping.request(action: action, caller: caller, tool: tool, upstream: upstream,
                                                        arguments: arguments, session: session, dlpKinds: dlp,
-                                                       listing: listing, now: now())
+                                                       listing: listing, now: now(), risk: monitor.risk(caller.agent.id))
         let (response, snapshot) = policies.authorize(request, entities: entities)
         return GatewayDecision(response, snapshot: snapshot)
     }
@@ -565,8 +700,8 @@ public final class MCPGateway: Sendable {
     /// Appends the decision to the audit log; returns the failure to send when it could not be recorded.
     private func record(_ caller: GatewayCaller, session: GatewaySession?, action: String, resource: String,
                         decision: GatewayDecision, argumentsDigest: String? = nil, redactedArguments: JSONValue? = nil,
-                        reasoning: String?, outcome: AuditEvent.Outcome? = nil, started: ContinuousClock.Instant) async
-        -> RPCFailure?
+                        reasoning: String?, outcome: AuditEvent.Outcome? = nil, started: ContinuousClock.Instant,
+                        pending: Bool = false) async -> RPCFailure?
     {
         let elapsed = ContinuousClock.now - started
         let latency = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
@@ -577,7 +712,7 @@ public final class MCPGateway: Sendable {
             onBehalfOf: caller.onBehalfOf, delegationChain: caller.chain, action: action, resource: resource,
             argumentsDigest: argumentsDigest,
             redactedArguments: redactedArguments.flatMap { try? JSONDecoder().decode(JSONAny.self, from: Data($0.serialized.utf8)) },
-            decision: decision.allowed ? .allow : .deny, determiningPolicies: decision.determining,
+            decision: pending ? .pending : decision.allowed ? .allow : .deny, determiningPolicies: decision.determining,
             erroringPolicies: decision.erroring, obligations: decision.obligations, reasoning: reasoning,
             reason: decision.summary, outcome: outcome, latencyNanos: latency, sessionID: session.map { Self.sessionRef($0.id) },
             sourceAddress: caller.sourceAddress)

@@ -26,6 +26,12 @@ public enum PortcullisApplication {
         public let gateway: MCPGateway
         /// Access tokens already verified (signature and claims), shared by the resource routes.
         public let tokenCache: VerifiedTokenCache
+        /// Approvers (their token digests) and approvals.
+        public let approvalStore: any ApprovalStore
+        /// Alerts, baselines and risk states.
+        public let monitorStore: any MonitorStore
+        /// The testing clock, when `testing.manualClock` is set.
+        public let manualClock: ManualClock?
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
         func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
@@ -67,16 +73,43 @@ public enum PortcullisApplication {
         } catch {
             throw ConfigurationError("policies: \(error.description)")
         }
+        var manualClock: ManualClock?
+        if let start = configuration.testing?.manualClock.flatMap(ManualClock.parse) {
+            logger.warning("testing.manualClock is on: monitoring and approvals read a manual clock (tests only)")
+            manualClock = ManualClock(start: start)
+        }
         let gateway = try MCPGateway(configuration: configuration.gateway,
                                      upstreams: MCPGateway.connectUpstreams(configuration.gateway, logger: logger),
-                                     toolStore: store, policies: policies, audit: audit, logger: logger, now: now)
-        return Services(
+                                     toolStore: store, policies: policies, audit: audit, approvalStore: store,
+                                     monitorStore: store, logger: logger, now: now,
+                                     responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } })
+        try await gateway.monitor.load()
+        let services = Services(
             configuration: configuration,
             registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit),
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
                                        identityProviders: idps, now: now, audit: audit),
             adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
-            tokenCache: VerifiedTokenCache())
+            tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock)
+        // The graduated response suspends and kills through the same paths as a person.
+        gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in
+            do {
+                switch action {
+                case .kill:
+                    _ = try await services.kill(.agent(agentID), actor: "monitor", reason: reason)
+                case .suspend:
+                    _ = try await services.registry.transition(id: agentID, .suspend, actor: "monitor", reason: reason)
+                    _ = services.gateway.kill([agentID])
+                    services.gateway.killSwitch.revive(agentID)
+                default:
+                    break
+                }
+            } catch {
+                logger.critical("automatic response failed", metadata: ["agent": "\(agentID)", "action": "\(action.rawValue)",
+                                                                      "error": "\(error)"])
+            }
+        }
+        return services
     }
 
     /// Fetches an identity provider's JWKS; any failure stops the start (no provider without keys).

@@ -3,7 +3,9 @@
     python mcp_test_upstream.py PORT STATE_DIR
 
 Tools: `echo` (read), `fetch_page` (read; returns a page with a hidden prompt injection when the
-URL contains "evil"), `save_note` (write; appends to STATE_DIR/notes.txt), `lookup` (read; its
+URL contains "evil"), `save_note` (write; appends to STATE_DIR/notes.txt), `slow_write` (write;
+records its start in STATE_DIR/slow.jsonl, sleeps, records its end; for the kill-switch test of
+in-flight calls), `lookup` (read; its
 description is read from STATE_DIR/lookup_description.txt at every listing, so a test can change
 the definition between two listings: a rug pull), `search` (read; also offered by another
 upstream, for the collision test).
@@ -14,8 +16,10 @@ no agent token ever reaches the upstream.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 import uvicorn
@@ -66,6 +70,24 @@ def save_note(text: str) -> str:
     with open(STATE / "notes.txt", "a") as f:
         f.write(text + "\n")
     return "saved"
+
+
+def _slow_event(event: str, note: str) -> None:
+    with open(STATE / "slow.jsonl", "a") as f:
+        f.write(json.dumps({"event": event, "note": note, "time": time.time()}) + "\n")
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False))
+async def slow_write(seconds: float, note: str) -> str:
+    """Write a note slowly: sleeps `seconds`, then records it."""
+    _slow_event("start", note)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        _slow_event("cancelled", note)
+        raise
+    _slow_event("done", note)
+    return f"wrote {note}"
 
 
 @server.tool(annotations=READ)

@@ -89,6 +89,8 @@ public enum AgentStatus: String, Sendable, Codable, CaseIterable {
     case suspended
     case quarantined
     case decommissioned
+    /// Stopped by the kill switch; only an explicit resume brings it back.
+    case killed
 
     /// Whether the agent may obtain and use tokens.
     public var canAuthenticate: Bool { self == .active }

@@ -9,6 +9,10 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case resumed
         case quarantined
         case decommissioned
+        /// Stopped by the kill switch (a person or the automatic response).
+        case killed
+        /// An automatic response was applied or cleared (see docs/response.md).
+        case response
         /// A token request presented a configuration digest other than the pinned one.
         case configurationDrift = "configuration_drift"
     }

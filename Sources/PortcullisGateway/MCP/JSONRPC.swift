@@ -19,6 +19,8 @@ public enum RPCErrorCode {
     public static let limited = -32003
     /// Portcullis: the decision could not be recorded, so the call was not made.
     public static let auditUnavailable = -32004
+    /// Portcullis: the call waits for a person's approval (id in `data.approvalId`); retry it later.
+    public static let approvalPending = -32005
 }
 
 /// One incoming JSON-RPC message: a request (with an id) or a notification (without).

@@ -82,7 +82,8 @@ public enum CedarMapping {
     /// The request and entities for one decision.
     public static func request(action: Action, caller: GatewayCaller, tool: ToolRecord?, upstream: String,
                                arguments: JSONValue?, session: SessionSnapshot, dlpKinds: [DLPScanner.Kind],
-                               listing: Bool, now: Date) -> (Request, Entities) {
+                               listing: Bool, now: Date,
+                               risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none)) -> (Request, Entities) {
         var context: [CedarString: Value] = [
             "listing": .bool(listing),
             "upstream": .string(upstream),
@@ -105,6 +106,7 @@ public enum CedarMapping {
                 "count": .long(Int64(dlpKinds.count)),
             ]),
             "authorizationDetails": .set(Set(caller.authorizationDetails.compactMap(cedarValue))),
+            "risk": .record(["score": .long(Int64(risk.score)), "response": .string(risk.response.rawValue)]),
         ]
         if let user = caller.onBehalfOf { context["user"] = .string(user) }
         if let address = caller.sourceAddress, let ip = IPAddress.parse(address) { context["sourceAddress"] = .ext(.ipaddr(ip)) }
@@ -114,6 +116,21 @@ public enum CedarMapping {
         let request = Request(principal: agentUID(caller.agent.id), action: EntityUID("Action", action.rawValue),
                               resource: resource, context: context)
         // The entities are built here from well-formed records; a failure would be a bug, and then nothing is known.
+        return (request, (try? Entities(entities)) ?? Entities())
+    }
+
+    /// An approver deciding an approval: `Approver::"name"` `Action::"approve"` `Approval::"apr_…"`.
+    public static func approvalRequest(approver: String, approval a: Approval, approve: Bool) -> (Request, Entities) {
+        let approvalUID = EntityUID("Approval", a.id)
+        let entities = [
+            Entity(uid: EntityUID("Approver", approver), attributes: ["name": .string(approver)], parents: []),
+            Entity(uid: approvalUID, attributes: [
+                "agent": .entity(agentUID(a.agentID)), "agentOwner": .string(a.agentOwner), "tool": .string(a.tool),
+                "effect": .string(a.effect), "risk": .long(Int64(a.risk)), "argumentsDigest": .string(a.argumentsDigest),
+            ], parents: []),
+        ]
+        let request = Request(principal: EntityUID("Approver", approver), action: EntityUID("Action", "approve"),
+                              resource: approvalUID, context: ["decision": .string(approve ? "approve" : "deny")])
         return (request, (try? Entities(entities)) ?? Entities())
     }
 

@@ -1,9 +1,11 @@
 /// The policy pack Portcullis ships with, used when no policy directory is configured.
 ///
 /// Read-only by default: every agent may connect and list, and call tools whose effect is
-/// `read`; `write` tools need trust level 3 or more; `destructive` tools need an approval;
-/// after untrusted input (a tainted session), writes need an approval; secrets in arguments
-/// are refused. Until the approval flow exists, "needs an approval" means denied with that reason.
+/// `read`; `write` tools need trust level 3 or more; `destructive` tools need trust level 3 and
+/// a person's approval; after untrusted input (a tainted session), writes need an approval;
+/// secrets in arguments are refused. A permit with `@obligation("approval")` makes the call wait
+/// for an approval (docs/response.md). Approvers may decide approvals, except an agent's owner
+/// approving that agent's calls.
 public enum DefaultPolicies {
     public static let text = #"""
 // Portcullis default policy pack.
@@ -34,18 +36,29 @@ when { resource.effect == "write" && principal.trustLevel >= 3 };
 @id("writes-after-untrusted-input")
 @reason("writes after untrusted input need approval")
 @obligation("approval")
-forbid (principal, action == Action::"call_tool", resource)
-when { resource.effect != "read" && context.session.tainted };
+permit (principal, action == Action::"call_tool", resource)
+when { resource.effect != "read" && context.session.tainted && principal.trustLevel >= 3 };
 
 @id("destructive-tools-need-approval")
 @reason("destructive tools need approval")
 @obligation("approval")
-forbid (principal, action == Action::"call_tool", resource)
-when { resource.effect == "destructive" };
+permit (principal, action == Action::"call_tool", resource)
+when { resource.effect == "destructive" && principal.trustLevel >= 3 };
 
 @id("no-secrets-in-arguments")
 @reason("the arguments contain a secret")
 forbid (principal, action == Action::"call_tool", resource)
 when { context.dlp.secrets };
+
+// Approvals (docs/response.md): named approvers decide; nobody approves their own agent's actions.
+
+@id("approvers-decide-approvals")
+@reason("named approvers decide approvals")
+permit (principal is Approver, action == Action::"approve", resource is Approval);
+
+@id("owners-do-not-approve-their-own-agents")
+@reason("an agent's owner cannot approve that agent's actions")
+forbid (principal is Approver, action == Action::"approve", resource is Approval)
+when { context.decision == "approve" && resource.agentOwner == principal.name };
 """#
 }

@@ -13,6 +13,7 @@ struct AdminRoutes: Sendable {
     func register(on router: Router<PortcullisRequestContext>) {
         let admin = router.group("/admin")
         registerGateway(on: admin)
+        registerResponse(on: admin)
         admin.post("/agents") { request, _ in
             try await guarded(request) { request, actor in
                 let body = try HTTP.jsonDecoder.decode(AgentRegistry.Registration.self, from: try await body(&request))
@@ -58,8 +59,16 @@ struct AdminRoutes: Sendable {
                     struct Body: Decodable { var reason: String? }
                     let data = try await body(&request)
                     let reason = data.isEmpty ? nil : try HTTP.jsonDecoder.decode(Body.self, from: data).reason
-                    return try agentResponse(try await registry.transition(id: id, transition, actor: actor,
-                                                                           reason: reason ?? ""))
+                    switch transition {
+                    case .kill:
+                        _ = try await services.kill(.agent(id), actor: actor, reason: reason ?? "")
+                        return try agentResponse(try await registry.existing(id))
+                    case .resume:
+                        return try agentResponse(try await services.resume(id: id, actor: actor, reason: reason ?? ""))
+                    default:
+                        return try agentResponse(try await registry.transition(id: id, transition, actor: actor,
+                                                                               reason: reason ?? ""))
+                    }
                 }
             }
         }

@@ -13,7 +13,7 @@ extension AgentRegistry {
     func audited(_ action: String, _ agent: Agent, actor: String, reason: String,
                  perform: () async throws -> Void) async throws {
         guard let audit else { return try await perform() }
-        let restrictive = ["agent.suspend", "agent.quarantine", "agent.decommission"].contains(action)
+        let restrictive = ["agent.suspend", "agent.quarantine", "agent.decommission", "agent.kill"].contains(action)
         let ref = AuditEvent.AgentRef(id: agent.id, model: agent.modelName, version: agent.modelVersion,
                                       configDigest: agent.configDigest)
         do {

@@ -121,6 +121,8 @@ public struct AgentRegistry: Sendable {
     /// A lifecycle transition requested by a person.
     public enum Transition: String, Sendable, CaseIterable {
         case suspend, resume, quarantine, decommission
+        /// The kill switch (see ``PortcullisApplication/Services/kill(_:actor:reason:)``, which also acts at the gateway).
+        case kill
     }
 
     public func transition(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
@@ -135,6 +137,7 @@ public struct AgentRegistry: Sendable {
         case .resume: (target, kind) = (.active, .resumed)
         case .quarantine: (target, kind) = (.quarantined, .quarantined)
         case .decommission: (target, kind) = (.decommissioned, .decommissioned)
+        case .kill: (target, kind) = (.killed, .killed)
         }
         guard a.status != .decommissioned else {
             throw PortcullisError(.conflict, "agent `\(id)` is decommissioned; that is final")

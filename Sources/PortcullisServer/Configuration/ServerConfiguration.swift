@@ -25,6 +25,17 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var trustedIdentityProviders: [TrustedIdentityProvider] = []
     /// The MCP gateway: upstreams, tool classification, policies, limits, DLP.
     public var gateway: GatewayConfiguration = GatewayConfiguration()
+    /// Test-only switches (docs/response.md, "Testing clock"); nil in production.
+    public var testing: Testing?
+
+    public struct Testing: Sendable, Codable, Equatable {
+        /// ISO 8601 start of a manual clock for the monitor and approvals, moved by `POST /admin/clock`.
+        public var manualClock: String?
+
+        public init(manualClock: String? = nil) {
+            self.manualClock = manualClock
+        }
+    }
 
     public init() {}
 
@@ -89,6 +100,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         guard accessTokenTTL > 0 else { throw ConfigurationError("accessTokenTTL must be positive") }
         guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
+        if let start = testing?.manualClock, ManualClock.parse(start) == nil {
+            throw ConfigurationError("testing.manualClock must be an ISO 8601 date-time, not `\(start)`")
+        }
         do {
             try gateway.validate()
         } catch {
@@ -143,7 +157,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 enum ConfigurationFile {
     static let knownKeys: Set<String> = [
         "dataDirectory", "host", "port", "issuer", "accessTokenTTL", "signingAlgorithm", "maxDelegationDepth",
-        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway",
+        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing",
     ]
 
     static func decode(_ data: Data) throws -> ServerConfiguration {

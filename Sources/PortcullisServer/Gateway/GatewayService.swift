@@ -14,6 +14,7 @@ struct GatewayService: Service {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: .seconds(2))
+                await gateway.monitor.flush()
                 do {
                     if let snapshot = try gateway.policies.reloadIfChanged() {
                         logger.notice("policies reloaded", metadata: ["source": "\(snapshot.source)", "count": "\(snapshot.count)"])
@@ -25,6 +26,7 @@ struct GatewayService: Service {
                 }
             }
         } onGracefulShutdown: {}
+        await gateway.monitor.flush()
         await gateway.shutdown()
     }
 }

@@ -11,6 +11,7 @@ import GRDB
 /// - `v1-token-state`: the `replay_cache` of one-time identifiers and the `issued_tokens` table.
 /// - `v2-agent-teams`: the agents' `teams` (JSON array), for team-based policies.
 /// - `v2-tools`: the gateway's tool registry with pinned definition hashes.
+/// - `v3-response`: approvals and approvers, the monitor's baselines, risk states and alerts (issue #6).
 ///
 /// All dates are REAL unix seconds; arrays and JWKs are JSON text.
 enum StoreSchema {
@@ -25,6 +26,7 @@ enum StoreSchema {
             }
         }
         migrator.registerMigration("v2-tools", migrate: createTools)
+        migrator.registerMigration("v3-response", migrate: createResponse)
         return migrator
     }
 
@@ -120,5 +122,46 @@ enum StoreSchema {
             t.column("approved_by", .text)
             t.column("approved_at", .double)
         }
+    }
+
+    private static func createResponse(_ db: Database) throws {
+        try db.create(table: "approvals") { t in
+            t.primaryKey("id", .text)
+            t.column("agent_id", .text).notNull()
+            t.column("tool", .text).notNull()
+            t.column("arguments_digest", .text).notNull()
+            t.column("session", .text).notNull()
+            t.column("status", .text).notNull()
+            t.column("created_at", .double).notNull()
+            // The whole approval as JSON (the columns above are for lookups).
+            t.column("body", .text).notNull()
+        }
+        try db.create(index: "approvals_on_binding", on: "approvals",
+                      columns: ["agent_id", "tool", "arguments_digest", "session", "created_at"])
+        try db.create(index: "approvals_on_status_created_at", on: "approvals", columns: ["status", "created_at"])
+        try db.create(table: "approvers") { t in
+            t.primaryKey("name", .text)
+            // SHA-256 (hex) of the approver's bearer token.
+            t.column("token_digest", .text).notNull().unique()
+            t.column("created_at", .double).notNull()
+            t.column("created_by", .text).notNull()
+        }
+        try db.create(table: "baselines") { t in
+            t.primaryKey("agent_id", .text)
+            t.column("body", .text).notNull()
+            t.column("updated_at", .double).notNull()
+        }
+        try db.create(table: "risk_states") { t in
+            t.primaryKey("agent_id", .text)
+            t.column("body", .text).notNull()
+        }
+        try db.create(table: "alerts") { t in
+            t.autoIncrementedPrimaryKey("seq")
+            t.column("id", .text).notNull().unique()
+            t.column("agent_id", .text).notNull()
+            t.column("at", .double).notNull()
+            t.column("body", .text).notNull()
+        }
+        try db.create(index: "alerts_on_agent_seq", on: "alerts", columns: ["agent_id", "seq"])
     }
 }

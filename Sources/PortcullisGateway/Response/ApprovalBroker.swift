@@ -1,0 +1,188 @@
+public import Foundation
+public import PortcullisCore
+
+/// Creates, waits for, decides and consumes approvals of exact tool calls (docs/response.md).
+///
+/// State lives in the ``ApprovalStore`` and every change is a compare-and-set on the approval's
+/// status, so two calls cannot both consume one approval and a decision cannot race an expiry.
+/// A waiting call polls the store (every 50 ms): decisions are human-paced, and polling also sees
+/// decisions made by another node sharing the store.
+public final class ApprovalBroker: Sendable {
+    let store: any ApprovalStore
+    let audit: any AuditSink
+    let settings: ApprovalSettings
+    /// The clock that decides expiry (the testing clock when one is configured).
+    let clock: @Sendable () -> Date
+
+    public init(store: any ApprovalStore, audit: any AuditSink, settings: ApprovalSettings,
+                clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.audit = audit
+        self.settings = settings
+        self.clock = clock
+    }
+
+    /// What became of a call that needs an approval.
+    public enum Resolution: Sendable {
+        /// An approval was consumed: the call may proceed.
+        case proceed(Approval)
+        /// The approval was denied or expired: the call fails.
+        case refused(Approval)
+        /// Nobody decided within the wait: the call fails with this id; the agent may retry later.
+        case pending(Approval)
+    }
+
+    /// The call the gateway wants approved.
+    public struct Request: Sendable {
+        public var binding: Approval.Binding
+        public var agent: Agent
+        public var tool: ToolRecord
+        public var reasons: [String]
+
+        public init(binding: Approval.Binding, agent: Agent, tool: ToolRecord, reasons: [String]) {
+            self.binding = binding
+            self.agent = agent
+            self.tool = tool
+            self.reasons = reasons
+        }
+    }
+
+    /// Consumes an approval for this exact call, or reports a refusal, or opens (or joins) a request
+    /// and waits up to `wait` seconds for a person. Throws on storage or audit failure (the caller denies)
+    /// and on cancellation (the agent was killed).
+    public func resolve(_ request: Request, wait: Double? = nil) async throws -> Resolution {
+        let existing = try await store.approvals(binding: request.binding)
+        var open: Approval?
+        for var a in existing {
+            if let expired = try await expireIfDue(a) { a = expired }
+            switch a.status {
+            case .approved:
+                if let used = try await consume(a) { return .proceed(used) }
+            case .denied, .expired:
+                if !a.reported, let told = try await markReported(a) { return .refused(told) }
+            case .pending:
+                if open == nil { open = a }
+            case .used:
+                continue
+            }
+        }
+        let approval: Approval
+        if let open {
+            approval = open
+        } else {
+            approval = try await create(request)
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int((wait ?? settings.effectiveWaitSeconds) * 1000))
+        var current = approval
+        while true {
+            switch current.status {
+            case .approved:
+                if let used = try await consume(current) { return .proceed(used) }
+            case .denied, .expired:
+                return .refused(try await markReported(current) ?? current)
+            case .used:
+                // Consumed by a concurrent identical call: this one needs its own approval.
+                return .refused(current)
+            case .pending:
+                break
+            }
+            if ContinuousClock.now >= deadline { return .pending(current) }
+            try await Task.sleep(for: .milliseconds(50))
+            guard let fresh = try await store.approval(id: current.id) else {
+                throw PortcullisError(.storage, "approval \(current.id) disappeared")
+            }
+            current = try await expireIfDue(fresh) ?? fresh
+        }
+    }
+
+    /// A person's decision. Authorization (who may decide) is the caller's job.
+    public func decide(id: String, approve: Bool, approver: String, reason: String) async throws -> Approval {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw PortcullisError(.invalidInput, "a reason is required")
+        }
+        guard var a = try await store.approval(id: id) else { throw PortcullisError(.notFound, "no approval `\(id)`") }
+        if let expired = try await expireIfDue(a) { a = expired }
+        guard a.status == .pending else {
+            throw PortcullisError(.conflict, "approval `\(id)` is \(a.status.rawValue), not pending")
+        }
+        var decided = a
+        decided.status = approve ? .approved : .denied
+        decided.decidedBy = approver
+        decided.decidedAt = clock()
+        decided.decisionReason = reason
+        // Recorded before it takes effect: no decision without a record.
+        try await record(approve ? "approval.approve" : "approval.deny", decided, actor: "approver:\(approver)", reason: reason)
+        guard try await store.updateApproval(decided, expecting: .pending) else {
+            throw PortcullisError(.conflict, "approval `\(id)` was decided or expired meanwhile")
+        }
+        return decided
+    }
+
+    public func approval(id: String) async throws -> Approval? {
+        guard let a = try await store.approval(id: id) else { return nil }
+        return try await expireIfDue(a) ?? a
+    }
+
+    public func list(status: Approval.Status?, agentID: String?, limit: Int) async throws -> [Approval] {
+        var out: [Approval] = []
+        for a in try await store.approvals(status: status == .expired ? nil : status, agentID: agentID, limit: limit) {
+            let current = try await expireIfDue(a) ?? a
+            if status == nil || current.status == status { out.append(current) }
+        }
+        return out
+    }
+
+    // MARK: - Steps
+
+    private func create(_ r: Request) async throws -> Approval {
+        let now = clock()
+        let a = Approval(id: "apr_" + Hex.random(12), agentID: r.agent.id, agentOwner: r.agent.owner, tool: r.tool.qualifiedName,
+                         effect: r.tool.effect.rawValue, risk: r.tool.risk, argumentsDigest: r.binding.argumentsDigest,
+                         session: r.binding.session, reasons: r.reasons, createdAt: now,
+                         expiresAt: now.addingTimeInterval(settings.effectiveExpirySeconds))
+        try await record("approval.request", a, actor: "gateway", reason: r.reasons.joined(separator: "; "))
+        try await store.saveApproval(a)
+        return a
+    }
+
+    /// Approved → used, once; nil when another call consumed it first.
+    private func consume(_ a: Approval) async throws -> Approval? {
+        var used = a
+        used.status = .used
+        used.usedAt = clock()
+        guard try await store.updateApproval(used, expecting: .approved) else { return nil }
+        // Consumed first, recorded second: if the record fails the call is refused and the approval is spent.
+        try await record("approval.use", used, actor: "gateway", reason: "approved by \(a.decidedBy ?? "?"): \(a.decisionReason ?? "")")
+        return used
+    }
+
+    private func markReported(_ a: Approval) async throws -> Approval? {
+        var told = a
+        told.reported = true
+        return try await store.updateApproval(told, expecting: a.status) ? told : nil
+    }
+
+    /// Pending or approved past its expiry → expired (recorded); nil when nothing changed.
+    private func expireIfDue(_ a: Approval) async throws -> Approval? {
+        guard a.status == .pending || a.status == .approved, a.expiresAt <= clock() else { return nil }
+        var expired = a
+        expired.status = .expired
+        guard try await store.updateApproval(expired, expecting: a.status) else {
+            return try await store.approval(id: a.id)
+        }
+        try await record("approval.expire", expired, actor: "gateway", reason: "not \(a.status == .pending ? "decided" : "used") in time")
+        return expired
+    }
+
+    private func record(_ action: String, _ a: Approval, actor: String, reason: String) async throws {
+        let event = AuditEvent(timeNanos: AuditEvent.nowNanos(), id: AuditEvent.newID(), kind: .admin,
+                               agent: AuditEvent.AgentRef(id: a.agentID), actor: actor, action: action, resource: a.id,
+                               argumentsDigest: a.argumentsDigest, decision: action == "approval.deny" ? .deny : .allow,
+                               reason: "\(a.tool): \(reason)", sessionID: a.session)
+        do {
+            try await audit.append(event)
+        } catch {
+            throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Synchronization
+
+/// The gateway's side of the kill switch: which agents are killed, and the upstream calls in flight
+/// for each agent, so that a kill ends them at once.
+///
+/// The store's agent status is the durable truth (every request checks it while authenticating);
+/// this set covers the requests already past authentication when the kill lands. Registering a
+/// call and killing take the same lock, so a call either is registered before the kill (and is
+/// cancelled by it) or sees the agent killed (and is refused).
+public final class KillSwitch: Sendable {
+    struct State {
+        var killed: Set<String> = []
+        var calls: [String: [UInt64: @Sendable () -> Void]] = [:]
+        var next: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func isKilled(_ agentID: String) -> Bool { state.withLock { $0.killed.contains(agentID) } }
+
+    /// Marks the agents killed and cancels their calls in flight; returns how many calls were cancelled.
+    @discardableResult
+    public func kill(_ agentIDs: [String]) -> Int {
+        let cancels: [@Sendable () -> Void] = state.withLock { s in
+            var out: [@Sendable () -> Void] = []
+            for id in agentIDs {
+                s.killed.insert(id)
+                if let calls = s.calls.removeValue(forKey: id) { out.append(contentsOf: calls.values) }
+            }
+            return out
+        }
+        for cancel in cancels { cancel() }
+        return cancels.count
+    }
+
+    /// An explicit resume: the agent may call again.
+    public func revive(_ agentID: String) {
+        _ = state.withLock { $0.killed.remove(agentID) }
+    }
+
+    /// Runs `body` as a cancellable call of `agentID`: nil when the agent is (or becomes) killed
+    /// before it finishes; the body's task is then cancelled and its result dropped.
+    func run<T: Sendable>(agentID: String, _ body: @escaping @Sendable () async -> T) async -> T? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            let once = Once(continuation)
+            let task = Task { once.resume(await body()) }
+            let token: UInt64? = state.withLock { s in
+                guard !s.killed.contains(agentID) else { return nil }
+                s.next += 1
+                s.calls[agentID, default: [:]][s.next] = { task.cancel(); once.resume(nil) }
+                return s.next
+            }
+            guard let token else {
+                task.cancel()
+                once.resume(nil)
+                return
+            }
+            Task {
+                _ = await task.value
+                self.state.withLock { s in _ = s.calls[agentID]?.removeValue(forKey: token) }
+            }
+        }
+    }
+
+    /// A continuation resumed at most once.
+    final class Once<T: Sendable>: Sendable {
+        private let continuation: Mutex<CheckedContinuation<T, Never>?>
+
+        init(_ c: CheckedContinuation<T, Never>) {
+            continuation = Mutex(c)
+        }
+
+        func resume(_ value: T) {
+            let c = continuation.withLock { slot -> CheckedContinuation<T, Never>? in
+                let c = slot
+                slot = nil
+                return c
+            }
+            c?.resume(returning: value)
+        }
+    }
+}
