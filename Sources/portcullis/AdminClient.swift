@@ -24,10 +24,10 @@ struct AdminOptions: ParsableArguments {
     }
 
     /// Sends a request to the admin API and returns the decoded JSON, or fails with the server's reason.
-    func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Any {
+    func call(_ method: String, _ path: String, body: [String: Any]? = nil, bearer: String? = nil) async throws -> Any {
         var request = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
         request.method = HTTPMethod(rawValue: method)
-        request.headers.add(name: "Authorization", value: "Bearer \(try token())")
+        request.headers.add(name: "Authorization", value: "Bearer \(try bearer ?? token())")
         request.headers.add(name: "X-Portcullis-Actor", value: actor ?? ProcessInfo.processInfo.environment["USER"] ?? "cli")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

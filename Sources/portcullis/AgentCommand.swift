@@ -5,7 +5,8 @@ import Foundation
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent", abstract: "Register agents and manage their lifecycle.",
-        subcommands: [Register.self, List.self, Show.self, Update.self, Suspend.self, Resume.self, Decommission.self])
+        subcommands: [Register.self, List.self, Show.self, Update.self, Suspend.self, Resume.self, Decommission.self,
+                      ClearResponse.self, Risk.self])
 
     static func readKey(_ path: String) throws -> Any {
         guard let data = FileManager.default.contents(atPath: path),
@@ -161,7 +162,8 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume a suspended or quarantined agent.")
+        static let configuration = CommandConfiguration(
+            abstract: "Resume a suspended, quarantined or killed agent (also clears its automatic response and risk score).")
         @OptionGroup var transition: Transition
         func run() async throws { try await transition.run("resume") }
     }
@@ -170,5 +172,20 @@ struct AgentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Decommission an agent for good.")
         @OptionGroup var transition: Transition
         func run() async throws { try await transition.run("decommission") }
+    }
+
+    struct ClearResponse: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clear-response",
+            abstract: "Reverse an automatic response (approve_writes, read_only) and reset the risk score.")
+        @OptionGroup var transition: Transition
+        func run() async throws { try await transition.run("clear-response") }
+    }
+
+    struct Risk: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an agent's risk score, automatic response and baseline.")
+        @Argument var id: String
+        @OptionGroup var admin: AdminOptions
+        func run() async throws { try admin.show(try await admin.call("GET", "/admin/agents/\(id)/risk")) }
     }
 }

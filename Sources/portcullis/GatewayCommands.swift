@@ -93,10 +93,12 @@ struct PolicyCommand: AsyncParsableCommand {
                 The request file describes the agent, the tool, the arguments and the session, e.g.
                 {"agent": {"id": "agt_1", "trust_level": 1, "teams": ["payments"]},
                  "tool": {"name": "git.git_commit", "effect": "write"}, "session": {"tainted": true}}
+                The decision is `allow`, `deny`, or `pending` (allowed once a person approves: a determining
+                permit carries @obligation("approval")).
                 Exit status: 0 when the decision matches --expect (or no expectation), 1 otherwise.
                 """)
         @Option(help: "A directory of .cedar files (default: the built-in pack).") var policies: String?
-        @Option(help: "Fail unless the decision is `allow` or `deny`.") var expect: String?
+        @Option(help: "Fail unless the decision is `allow`, `deny` or `pending`.") var expect: String?
         @Flag(help: "Print JSON.") var json = false
         @Argument(help: "The request file (JSON).") var request: String
 
@@ -112,9 +114,11 @@ struct PolicyCommand: AsyncParsableCommand {
             } catch let e as GatewayConfigurationError {
                 throw ValidationError(e.description)
             }
-            if let expect, expect != "allow" && expect != "deny" { throw ValidationError("--expect must be allow or deny") }
+            if let expect, !["allow", "deny", "pending"].contains(expect) {
+                throw ValidationError("--expect must be allow, deny or pending")
+            }
             let d = offline.decide(with: engine)
-            let decision = d.allowed ? "allow" : "deny"
+            let decision = !d.allowed ? "deny" : d.obligations.contains("approval") ? "pending" : "allow"
             if json {
                 let object: [String: Any] = ["decision": decision, "determining": d.determining, "erroring": d.erroring,
                                              "reasons": d.reasons, "obligations": d.obligations]

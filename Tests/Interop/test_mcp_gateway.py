@@ -52,6 +52,7 @@ def env(tmp_path_factory):
             "git.git_commit": {"effect": "write", "dataClass": "source"},
         },
         "toolRateLimits": {"web.search": {"perMinute": 6, "burst": 3}},
+        "approvals": {"waitSeconds": 0.5},
     }}
     with running_server(work, config) as server:
         base = server.base
@@ -100,8 +101,10 @@ def test_tools_list_is_filtered_by_policy(env, mode):
     # write tools need trust level 3 under the default pack
     assert "git.git_commit" not in reader and "web.save_note" not in reader
     assert "git.git_commit" in writer and "web.save_note" in writer
-    # a tool the upstream did not classify and that is not read-only counts as destructive: hidden
-    assert not any(n.startswith("git.git_reset") for n in writer)
+    # a tool the upstream did not classify and that is not read-only counts as destructive: hidden from
+    # the reader, listed for the trusted writer (whose calls to it need a person's approval)
+    assert not any(n.startswith("git.git_reset") for n in reader)
+    assert any(n.startswith("git.git_reset") for n in writer)
 
 
 def test_tools_list_is_marked_private(env):
@@ -326,6 +329,7 @@ def test_prompt_injection_taints_the_session_and_blocks_writes(env):
     assert text_of(before) == "saved"
     assert "ignore previous instructions" in text_of(page)
     assert blocked is not None and "writes after untrusted input need approval" in str(blocked)
+    assert blocked.error.code == -32005 and blocked.error.data["approvalId"].startswith("apr_")
     assert text_of(reads) == "still reading"
     notes = (env.web.state / "notes.txt").read_text()
     assert "before" in notes and "after the injection" not in notes

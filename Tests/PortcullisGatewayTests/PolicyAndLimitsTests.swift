@@ -24,7 +24,10 @@ import Testing
         #expect(trusted.decide(with: engine).allowed)
         let tainted = try offline(#"{"agent": {"trust_level": 5}, "tool": {"name": "git.commit", "effect": "write"}, "session": {"tainted": true}}"#)
         let d = tainted.decide(with: engine)
-        #expect(!d.allowed && d.reasons == ["writes after untrusted input need approval"] && d.obligations == ["approval"])
+        // Allowed only with a person's approval: the permit carries the obligation.
+        #expect(d.allowed && d.reasons.contains("writes after untrusted input need approval") && d.obligations == ["approval"])
+        let untrusted = try offline(#"{"agent": {"trust_level": 1}, "tool": {"name": "git.commit", "effect": "write"}, "session": {"tainted": true}}"#)
+        #expect(!untrusted.decide(with: engine).allowed)
         let secret = try offline(#"{"tool": {"name": "web.echo", "effect": "read"}, "arguments": {"t": "AKIAIOSFODNN7EXAMPLE"}}"#)
         #expect(secret.decide(with: engine).determining == ["no-secrets-in-arguments"])
     }
