@@ -298,19 +298,13 @@ public final class BehaviourMonitor: Sendable {
         guard let webhook else { return }
         let logger = self.logger
         Task {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            struct Envelope: Encodable {
-                let type = "portcullis.alert"
-                let alert: MonitorAlert
-            }
             do {
+                let envelope: [String: Any] = ["type": "portcullis.alert", "alert": alert.jsonObject]
                 var request = HTTPClientRequest(url: webhook)
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(bytes: try encoder.encode(Envelope(alert: alert))))
+                request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(
+                    withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes])))
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
                 if !(200..<300).contains(Int(response.status.code)) {
                     logger.warning("alert webhook answered \(response.status.code)", metadata: ["alert": "\(alert.id)"])
@@ -319,6 +313,14 @@ public final class BehaviourMonitor: Sendable {
                 logger.warning("alert webhook failed", metadata: ["alert": "\(alert.id)", "error": "\(error)"])
             }
         }
+    }
+}
+
+extension MonitorAlert {
+    /// The alert as the admin API and the webhook show it.
+    public var jsonObject: [String: Any] {
+        ["id": id, "agent": agentID, "detector": detector.rawValue, "score": score, "risk_score": riskScore,
+         "response": response.rawValue, "detail": detail, "at": at.formatted(.iso8601)]
     }
 }
 

@@ -31,7 +31,7 @@ extension AdminRoutes {
                 let agent = request.uri.queryParameters["agent"].map(String.init)
                 let limit = try Self.limit(request)
                 let alerts = try await services.monitorStore.alerts(agentID: agent, limit: limit)
-                return try Self.list(alerts.map(Self.alertObject))
+                return try Self.list(alerts.map(\.jsonObject))
             }
         }
         admin.get("/agents/:id/risk") { request, context in
@@ -218,8 +218,4 @@ extension AdminRoutes {
         return o
     }
 
-    static func alertObject(_ a: MonitorAlert) -> [String: Any] {
-        ["id": a.id, "agent": a.agentID, "detector": a.detector.rawValue, "score": a.score, "risk_score": a.riskScore,
-         "response": a.response.rawValue, "detail": a.detail, "at": iso(a.at)]
-    }
 }
