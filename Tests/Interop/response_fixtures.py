@@ -24,7 +24,7 @@ import requests
 from mcp.shared.exceptions import MCPError
 
 from conftest import require_portcullis
-from mcp_fixtures import HTTPUpstream, mcp_client, raw_post, rpc, text_of
+from mcp_fixtures import HTTPUpstream, mcp_client, rpc, text_of
 from oauth_fixtures import Agent, Key, Server
 
 # Rate limits out of the way: these tests make bursts on purpose, and a rate-limit refusal
@@ -238,11 +238,6 @@ async def try_call(client, name: str, arguments: dict):
         return e
 
 
-async def in_thread(fn: Callable, *args: Any) -> Any:
-    """Runs blocking test code (admin API, CLI) without blocking the SDK's event loop."""
-    return await asyncio.to_thread(fn, *args)
-
-
 def stateless_call(url: str, token: str, name: str, arguments: dict, session: requests.Session | None = None,
                    timeout: float = 30) -> requests.Response:
     """A 2026-07-28 (stateless) tools/call with raw HTTP."""
@@ -273,10 +268,6 @@ def call_succeeded(r: requests.Response) -> bool:
         return False
     result = body.get("result")
     return isinstance(result, dict) and not result.get("isError", False)
-
-
-def ping_status(url: str, token: str) -> int:
-    return raw_post(url, token, rpc("ping")).status_code
 
 
 # --------------------------------------------------------------------------- clock, audit, monitor
@@ -372,10 +363,6 @@ class WebhookReceiver:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def drive(coro_fn: Callable, *args: Any) -> Any:
-    return asyncio.run(coro_fn(*args))
 
 
 def run_in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict]:
