@@ -261,7 +261,7 @@ func testTool(_ name: String = "web.save_note", effect: ToolRecord.Effect = .wri
             return 1
         } }
         let other = Task { await k.run(agentID: "b") { () async -> Int in 2 } }
-        try await Task.sleep(for: .milliseconds(50))
+        while k.inFlight("a") == 0 { try await Task.sleep(for: .milliseconds(5)) }
         // The body would return 1 after its sleep; nil means the kill cancelled it and dropped it.
         #expect(k.kill(["a"]) == 1)
         #expect(await slow.value == nil)

@@ -35,6 +35,9 @@ public final class KillSwitch: Sendable {
         return cancels.count
     }
 
+    /// How many calls of `agentID` are in flight.
+    func inFlight(_ agentID: String) -> Int { state.withLock { $0.calls[agentID]?.count ?? 0 } }
+
     /// An explicit resume: the agent may call again.
     public func revive(_ agentID: String) {
         _ = state.withLock { $0.killed.remove(agentID) }
