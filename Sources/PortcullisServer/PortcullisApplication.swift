@@ -35,11 +35,7 @@ public enum PortcullisApplication {
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
         func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
-            do {
-                try await audit.append(AuditEvent.admin(action: action, resource: resource, actor: actor, reason: reason))
-            } catch {
-                throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
-            }
+            try await audit.record(AuditEvent.admin(action: action, resource: resource, actor: actor, reason: reason))
         }
     }
 

@@ -132,3 +132,15 @@ public protocol AuditSink: Sendable {
     @discardableResult
     func append(_ event: AuditEvent) async throws -> UInt64
 }
+
+extension AuditSink {
+    /// Appends, turning any failure into a `.storage` ``PortcullisError`` (HTTP 503 at the admin API),
+    /// so that the action the event records is refused.
+    public func record(_ event: AuditEvent) async throws {
+        do {
+            try await append(event)
+        } catch {
+            throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error with a stable code and a human reason; mapped to HTTP/OAuth at the edge.
 public struct PortcullisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable, matchable error codes.
@@ -14,6 +16,13 @@ public struct PortcullisError: Error, Sendable, Equatable, CustomStringConvertib
 
     public let code: Code
     public let reason: String
+
+    /// Refuses an empty or blank reason for an action that must state why.
+    public static func requireReason(_ reason: String) throws(PortcullisError) {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw PortcullisError(.invalidInput, "a reason is required")
+        }
+    }
 
     public init(_ code: Code, _ reason: String) {
         self.code = code

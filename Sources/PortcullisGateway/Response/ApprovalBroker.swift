@@ -97,9 +97,7 @@ public final class ApprovalBroker: Sendable {
 
     /// A person's decision. Authorization (who may decide) is the caller's job.
     public func decide(id: String, approve: Bool, approver: String, reason: String) async throws -> Approval {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw PortcullisError(.invalidInput, "a reason is required")
-        }
+        try PortcullisError.requireReason(reason)
         guard var a = try await store.approval(id: id) else { throw PortcullisError(.notFound, "no approval `\(id)`") }
         if let expired = try await expireIfDue(a) { a = expired }
         guard a.status == .pending else {
@@ -179,10 +177,6 @@ public final class ApprovalBroker: Sendable {
                                agent: AuditEvent.AgentRef(id: a.agentID), actor: actor, action: action, resource: a.id,
                                argumentsDigest: a.argumentsDigest, decision: action == "approval.deny" ? .deny : .allow,
                                reason: "\(a.tool): \(reason)", sessionID: a.session)
-        do {
-            try await audit.append(event)
-        } catch {
-            throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
-        }
+        try await audit.record(event)
     }
 }

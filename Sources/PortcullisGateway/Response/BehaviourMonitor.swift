@@ -258,7 +258,7 @@ public final class BehaviourMonitor: Sendable {
     public func clear(agentID: String, actor: String, reason: String) async throws -> AgentRiskState {
         let now = clock()
         let state = AgentRiskState(agentID: agentID, scoredAt: now)
-        try await recordOrThrow(AuditEvent(timeNanos: AuditEvent.nowNanos(), id: AuditEvent.newID(), kind: .admin,
+        try await audit.record(AuditEvent(timeNanos: AuditEvent.nowNanos(), id: AuditEvent.newID(), kind: .admin,
                                            agent: AuditEvent.AgentRef(id: agentID), actor: actor, action: "response.clear",
                                            resource: agentID, decision: .allow, reason: reason))
         risks.withLock { $0[agentID] = state }
@@ -284,12 +284,6 @@ public final class BehaviourMonitor: Sendable {
     private func record(_ event: AuditEvent) async {
         do { try await audit.append(event) } catch {
             logger.critical("monitor event could not be audited", metadata: ["action": "\(event.action)", "error": "\(error)"])
-        }
-    }
-
-    private func recordOrThrow(_ event: AuditEvent) async throws {
-        do { try await audit.append(event) } catch {
-            throw PortcullisError(.storage, "the audit log is unavailable: \(error)")
         }
     }
 

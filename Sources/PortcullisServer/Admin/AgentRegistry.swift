@@ -126,9 +126,7 @@ public struct AgentRegistry: Sendable {
     }
 
     public func transition(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw PortcullisError(.invalidInput, "a reason is required")
-        }
+        try PortcullisError.requireReason(reason)
         var a = try await existing(id)
         let target: AgentStatus
         let kind: LifecycleEvent.Kind

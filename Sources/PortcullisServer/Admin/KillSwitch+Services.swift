@@ -24,9 +24,7 @@ extension PortcullisApplication.Services {
     /// flight and closes their sessions at once; then each agent becomes `killed` in the store (so every
     /// node and every later request refuses its tokens) and its tokens are revoked, with an audit record.
     public func kill(_ target: KillTarget, actor: String, reason: String) async throws -> KillReport {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw PortcullisError(.invalidInput, "a reason is required")
-        }
+        try PortcullisError.requireReason(reason)
         let started = ContinuousClock.now
         let agents: [Agent]
         switch target {

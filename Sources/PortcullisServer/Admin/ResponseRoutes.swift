@@ -52,9 +52,7 @@ extension AdminRoutes {
                 struct Body: Decodable { var reason: String? }
                 let data = try await body(&request)
                 let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
-                guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
-                    throw PortcullisError(.invalidInput, "a reason is required")
-                }
+                try PortcullisError.requireReason(reason)
                 _ = try await registry.existing(id)
                 let state = try await gateway.monitor.clear(agentID: id, actor: actor, reason: reason)
                 return HTTP.json(object: ["agent": id, "score": 0, "response": state.response.rawValue])
