@@ -75,12 +75,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
 
     /// Strict reading: unknown keys are errors, so a typo does not silently change enforcement.
     public init(from decoder: any Decoder) throws {
-        let any = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "unknown gateway configuration key `\(unknown)`"))
-        }
+        try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "gateway")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         upstreams = try c.decodeIfPresent([UpstreamConfiguration].self, forKey: .upstreams) ?? []
         tools = try c.decodeIfPresent([String: ToolClassification].self, forKey: .tools)
@@ -95,13 +90,6 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         approvals = try c.decodeIfPresent(ApprovalSettings.self, forKey: .approvals)
         monitoring = try c.decodeIfPresent(MonitoringSettings.self, forKey: .monitoring)
         response = try c.decodeIfPresent(ResponseSettings.self, forKey: .response)
-    }
-
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     public var effectiveMaxMessageBytes: Int { maxMessageBytes ?? 1 << 20 }

@@ -136,7 +136,7 @@ public final class MCPGateway: Sendable {
     public func handle(_ request: GatewayHTTPRequest) async -> GatewayHTTPResponse {
         if killSwitch.isKilled(request.caller.agent.id) {
             // Past authentication just before the kill landed: refused like every later request.
-            return json(RPCFailure(id: nil, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed").response,
+            return json(Self.killed(nil).response,
                         status: 403)
         }
         switch request.method {
@@ -525,7 +525,7 @@ public final class MCPGateway: Sendable {
                              resource: qualified, decision: killed, argumentsDigest: argumentsDigest,
                              redactedArguments: auditedArguments, reasoning: reasoning,
                              outcome: AuditEvent.Outcome(status: "cancelled:killed"), started: started)
-            return .failure(RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed"))
+            return .failure(Self.killed(id))
         }
         sessions.update(session.id) { $0.calls += 1 }
         switch upstreamResult {
@@ -587,7 +587,7 @@ public final class MCPGateway: Sendable {
                 return .failure(failure.with(id: id))
             }
             if killSwitch.isKilled(caller.agent.id) {
-                return .failure(RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed"))
+                return .failure(Self.killed(id))
             }
             if withheld {
                 return .failure(RPCFailure(id: id, code: RPCErrorCode.denied,
@@ -625,7 +625,7 @@ public final class MCPGateway: Sendable {
         switch outcome {
         case nil:
             return await fail("the agent was killed while waiting for approval",
-                              RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed"))
+                              Self.killed(id))
         case .failure(let error)?:
             logger.error("approval could not be processed; denying", metadata: ["error": "\(error)"])
             return await fail("the approval could not be processed (\(error)); denied",
@@ -651,6 +651,11 @@ public final class MCPGateway: Sendable {
         }
     }
 
+    /// What a killed agent's request or call gets.
+    static func killed(_ id: JSONValue?) -> RPCFailure {
+        RPCFailure(id: id, code: RPCErrorCode.denied, message: "Denied by Portcullis: the agent was killed")
+    }
+
     static func iso(_ d: Date) -> String {
         d.formatted(.iso8601)
     }
@@ -660,8 +665,17 @@ public final class MCPGateway: Sendable {
     /// Kills agents at the gateway: refuses their requests, cancels their calls in flight, closes their sessions.
     public func kill(_ agentIDs: [String]) -> (sessionsClosed: Int, callsCancelled: Int) {
         let cancelled = killSwitch.kill(agentIDs)
-        let closed = agentIDs.reduce(0) { $0 + sessions.removeAll(agentID: $1) }
-        return (closed, cancelled)
+        return (closeSessions(agentIDs), cancelled)
+    }
+
+    /// Cancels agents' calls in flight and closes their sessions, without killing them (a suspension).
+    public func disconnect(_ agentIDs: [String]) -> (sessionsClosed: Int, callsCancelled: Int) {
+        let cancelled = killSwitch.cancelCalls(agentIDs)
+        return (closeSessions(agentIDs), cancelled)
+    }
+
+    private func closeSessions(_ agentIDs: [String]) -> Int {
+        agentIDs.reduce(0) { $0 + sessions.removeAll(agentID: $1) }
     }
 
     /// Whether `approver` may decide `approval` (Cedar `Action::"approve"`; see docs/response.md).

@@ -95,8 +95,7 @@ public enum PortcullisApplication {
                     _ = try await services.kill(.agent(agentID), actor: "monitor", reason: reason)
                 case .suspend:
                     _ = try await services.registry.transition(id: agentID, .suspend, actor: "monitor", reason: reason)
-                    _ = services.gateway.kill([agentID])
-                    services.gateway.killSwitch.revive(agentID)
+                    _ = services.gateway.disconnect([agentID])
                 default:
                     break
                 }

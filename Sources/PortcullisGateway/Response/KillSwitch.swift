@@ -22,11 +22,18 @@ public final class KillSwitch: Sendable {
 
     /// Marks the agents killed and cancels their calls in flight; returns how many calls were cancelled.
     @discardableResult
-    public func kill(_ agentIDs: [String]) -> Int {
+    public func kill(_ agentIDs: [String]) -> Int { cancel(agentIDs, markKilled: true) }
+
+    /// Cancels the agents' calls in flight without marking them killed (a suspension: the store's status
+    /// refuses their later requests); returns how many calls were cancelled.
+    @discardableResult
+    public func cancelCalls(_ agentIDs: [String]) -> Int { cancel(agentIDs, markKilled: false) }
+
+    private func cancel(_ agentIDs: [String], markKilled: Bool) -> Int {
         let cancels: [@Sendable () -> Void] = state.withLock { s in
             var out: [@Sendable () -> Void] = []
             for id in agentIDs {
-                s.killed.insert(id)
+                if markKilled { s.killed.insert(id) }
                 if let calls = s.calls.removeValue(forKey: id) { out.append(contentsOf: calls.values) }
             }
             return out

@@ -92,6 +92,13 @@ struct AdminRoutes: Sendable {
         }
         // Who acted, for the lifecycle record: a named person if the client says, else the bootstrap admin.
         let actor = request.headers[HTTPField.Name("X-Portcullis-Actor")!].map { "admin:\($0)" } ?? "admin"
+        return await rendered(request, actor, handler)
+    }
+
+    /// Runs an authenticated handler and renders any error as JSON.
+    func rendered(_ request: Request, _ actor: String, _ handler: (inout Request, String) async throws -> Response) async
+        -> Response
+    {
         var request = request
         do {
             return try await handler(&request, actor)

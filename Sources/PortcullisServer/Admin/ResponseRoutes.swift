@@ -181,16 +181,7 @@ extension AdminRoutes {
         guard let approver else {
             return HTTP.portcullisError(PortcullisError(.unauthorized, "unknown approver token"))
         }
-        var request = request
-        do {
-            return try await handler(&request, approver.name)
-        } catch let e as PortcullisError {
-            return HTTP.portcullisError(e)
-        } catch let e as DecodingError {
-            return HTTP.portcullisError(PortcullisError(.invalidInput, "malformed JSON body: \(Self.describe(e))"))
-        } catch {
-            return HTTP.portcullisError(PortcullisError(.internalError, "\(error)"))
-        }
+        return await rendered(request, approver.name, handler)
     }
 
     static func digest(_ token: String) -> String {
