@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // The Cedar policy language: pure Swift, no I/O, no server dependencies.
@@ -63,11 +64,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // MCP enforcement: upstream connections, tool registry and pinning, inspection, policy decisions.
+        // The enforcement pipeline every gateway front end shares: inspection, decisions, obligations,
+        // limits, approvals, the behaviour monitor, the kill switch, taint and the audit records.
+        .target(
+            name: "PortcullisEnforcement",
+            dependencies: [
+                "Cedar", "PortcullisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The MCP front end: protocol revisions, sessions, upstream connections, tool registry and pinning.
         .target(
             name: "PortcullisGateway",
             dependencies: [
-                "Cedar", "PortcullisCore",
+                "Cedar", "PortcullisCore", "PortcullisEnforcement",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -78,7 +93,8 @@ let package = Package(
         .target(
             name: "PortcullisServer",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit", "PortcullisGateway",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit", "PortcullisEnforcement",
+                "PortcullisGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisGateway",
+                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisEnforcement", "PortcullisGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -114,7 +130,8 @@ let package = Package(
         .executableTarget(
             name: "GatewayBenchmarks",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisGateway", "PortcullisServer", "PortcullisAudit",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisEnforcement", "PortcullisGateway", "PortcullisServer",
+                "PortcullisAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,7 +154,7 @@ let package = Package(
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
         .testTarget(
             name: "PortcullisGatewayTests",
-            dependencies: ["PortcullisGateway", "PortcullisCore", "Cedar"],
+            dependencies: ["PortcullisEnforcement", "PortcullisGateway", "PortcullisCore", "Cedar"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -29,6 +29,7 @@ import NIOCore
 import NIOHTTP1
 import PortcullisCore
 import PortcullisGateway
+import PortcullisEnforcement
 import PortcullisIdentity
 import PortcullisAudit
 import PortcullisServer

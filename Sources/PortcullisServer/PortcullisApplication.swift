@@ -7,6 +7,7 @@ import PortcullisIdentity
 import PortcullisStore
 public import PortcullisAudit
 public import PortcullisGateway
+public import PortcullisEnforcement
 import AsyncHTTPClient
 import NIOHTTP1
 
@@ -147,9 +148,9 @@ public enum PortcullisApplication {
             router: router(services),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
                                  serverName: "portcullis"),
-            services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { summary in
-                try? await services.recordAdmin(actor: "system", action: "policy.reload",
-                                                resource: services.gateway.policies.snapshot.source, reason: summary)
+            services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { action, summary in
+                try await services.recordAdmin(actor: "system", action: action,
+                                               resource: services.gateway.policies.snapshot.source, reason: summary)
             }],
             logger: logger)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PortcullisGateway
+import PortcullisEnforcement
 
 /// `portcullis tools …`: the gateway's tool registry.
 struct ToolsCommand: AsyncParsableCommand {
@@ -25,12 +26,21 @@ struct ToolsCommand: AsyncParsableCommand {
 
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve a tool's current definition (pins its hash; a changed tool becomes callable again).")
+            abstract: "Approve a tool's current definition (pins its hash; a changed tool becomes callable again).",
+            discussion: """
+                --hash is the definition hash you reviewed (`tools list`): if the definition changed since,
+                the approval is refused. --effect classifies the tool (an upstream's own annotations are not
+                trusted); an unclassified tool cannot be called under the default policies.
+                """)
         @Argument(help: "The qualified tool name, e.g. time.get_current_time.") var name: String
+        @Option(help: "The definition hash you reviewed.") var hash: String
+        @Option(help: "read, write or destructive.") var effect: String?
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            try admin.show(try await admin.call("POST", "/admin/tools/\(Self.escape(name))/approve"))
+            var body: [String: Any] = ["hash": hash]
+            if let effect { body["effect"] = effect }
+            try admin.show(try await admin.call("POST", "/admin/tools/\(Self.escape(name))/approve", body: body))
         }
 
         static func escape(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s }
@@ -86,7 +96,7 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() throws { print(DefaultPolicies.text) }
     }
 
-    struct Test: ParsableCommand {
+    struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Decide a request offline, as the gateway would.",
             discussion: """
@@ -102,7 +112,7 @@ struct PolicyCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         @Argument(help: "The request file (JSON).") var request: String
 
-        func run() throws {
+        func run() async throws {
             let engine: PolicyEngine
             let offline: OfflineRequest
             do {
@@ -117,7 +127,7 @@ struct PolicyCommand: AsyncParsableCommand {
             if let expect, !["allow", "deny", "pending"].contains(expect) {
                 throw ValidationError("--expect must be allow, deny or pending")
             }
-            let d = offline.decide(with: engine)
+            let d = await offline.decide(with: engine)
             let decision = !d.allowed ? "deny" : d.obligations.contains("approval") ? "pending" : "allow"
             if json {
                 let object: [String: Any] = ["decision": decision, "determining": d.determining, "erroring": d.erroring,

@@ -3,6 +3,7 @@ import Foundation
 import PortcullisCore
 import Testing
 @testable import PortcullisGateway
+@testable import PortcullisEnforcement
 
 @Suite struct PolicyEngineTests {
     func directory(_ files: [String: String]) throws -> String {
@@ -14,25 +15,25 @@ import Testing
 
     func offline(_ json: String) throws -> OfflineRequest { try OfflineRequest.parse(json) }
 
-    @Test func defaultPackDecisions() throws {
+    @Test func defaultPackDecisions() async throws {
         let engine = try PolicyEngine(directory: nil)
-        let read = try offline(#"{"tool": {"name": "time.now", "effect": "read"}}"#).decide(with: engine)
+        let read = try await offline(#"{"tool": {"name": "time.now", "effect": "read"}}"#).decide(with: engine)
         #expect(read.allowed && read.determining == ["read-tools"])
-        let write = try offline(#"{"tool": {"name": "git.commit", "effect": "write"}}"#).decide(with: engine)
+        let write = try await offline(#"{"tool": {"name": "git.commit", "effect": "write"}}"#).decide(with: engine)
         #expect(!write.allowed && write.reasons == ["no policy permits this"])
         let trusted = try offline(#"{"agent": {"trust_level": 3}, "tool": {"name": "git.commit", "effect": "write"}}"#)
-        #expect(trusted.decide(with: engine).allowed)
+        #expect(await trusted.decide(with: engine).allowed)
         let tainted = try offline(#"{"agent": {"trust_level": 5}, "tool": {"name": "git.commit", "effect": "write"}, "session": {"tainted": true}}"#)
-        let d = tainted.decide(with: engine)
+        let d = await tainted.decide(with: engine)
         // Allowed only with a person's approval: the permit carries the obligation.
         #expect(d.allowed && d.reasons.contains("writes after untrusted input need approval") && d.obligations == ["approval"])
         let untrusted = try offline(#"{"agent": {"trust_level": 1}, "tool": {"name": "git.commit", "effect": "write"}, "session": {"tainted": true}}"#)
-        #expect(!untrusted.decide(with: engine).allowed)
+        #expect(await !untrusted.decide(with: engine).allowed)
         let secret = try offline(#"{"tool": {"name": "web.echo", "effect": "read"}, "arguments": {"t": "AKIAIOSFODNN7EXAMPLE"}}"#)
-        #expect(secret.decide(with: engine).determining == ["no-secrets-in-arguments"])
+        #expect(await secret.decide(with: engine).determining == ["no-secrets-in-arguments"])
     }
 
-    @Test func directoryPoliciesTeamsAndErrorsDeny() throws {
+    @Test func directoryPoliciesTeamsAndErrorsDeny() async throws {
         let dir = try directory([
             "a.cedar": #"permit (principal in Team::"payments", action == Action::"call_tool", resource);"#,
             "b.cedar": """
@@ -43,12 +44,12 @@ import Testing
         let engine = try PolicyEngine(directory: dir)
         #expect(engine.snapshot.policies.policies.map(\.id).sorted() == ["a.cedar#0", "needs-user"])
         let member = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@ok.test"}"#)
-        #expect(member.decide(with: engine).allowed)
+        #expect(await member.decide(with: engine).allowed)
         let outsider = try offline(#"{"agent": {"teams": ["other"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@ok.test"}"#)
-        #expect(!outsider.decide(with: engine).allowed)
+        #expect(await !outsider.decide(with: engine).allowed)
         // Without `context.user` the forbid errors: an erroring policy denies (fail closed).
         let noUser = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}}"#)
-        let d = noUser.decide(with: engine)
+        let d = await noUser.decide(with: engine)
         #expect(!d.allowed && d.erroring == ["needs-user"])
     }
 

@@ -5,6 +5,7 @@ import PortcullisCore
 import Synchronization
 import Testing
 @testable import PortcullisGateway
+@testable import PortcullisEnforcement
 
 /// In-memory registry (a unit-test double; the SQLite registry is tested through the server).
 final class MemoryToolStore: ToolStore {
@@ -35,10 +36,11 @@ final class AlertLog: Sendable {
 @Suite struct ToolCatalogTests {
     let alerts = AlertLog()
 
-    func catalog(_ upstream: ScriptedUpstream, store: MemoryToolStore, autoApprove: Bool = true) -> ToolCatalog {
+    func catalog(_ upstream: ScriptedUpstream, store: MemoryToolStore, autoApprove: Bool = true,
+                 trustAnnotations: Bool = true) -> ToolCatalog {
         ToolCatalog(upstreams: ["u": upstream], store: store,
                     classifications: ["u.write": ToolClassification(effect: .write, risk: 4, tags: ["x"])],
-                    autoApprove: autoApprove, timeouts: [:], logger: Logger(label: "test")) { [alerts] tool, _, _ in
+                    trustAnnotations: trustAnnotations ? ["u"] : [], autoApprove: autoApprove, timeouts: [:], logger: Logger(label: "test")) { [alerts] tool, _, _ in
             alerts.tools.withLock { $0.append(tool) }
         }
     }
@@ -61,14 +63,18 @@ final class AlertLog: Sendable {
         let changed = try #require(c.entry("u.write")?.record)
         #expect(changed.status == .changed && !changed.isCallable)
         #expect(alerts.tools.withLock { $0 }.contains("u.write"))
-        let approved = try await c.approve("u.write", by: "admin:alice")
+        // The approval binds to the definition the administrator reviewed.
+        await #expect(throws: PortcullisError.self) { try await c.prepareApproval("u.write", hash: write.definitionHash, effect: nil, by: "admin:alice") }
+        let approved = try await c.prepareApproval("u.write", hash: changed.definitionHash, effect: nil, by: "admin:alice")
+        try await c.commit(approved)
         #expect(approved.isCallable && approved.approvedBy == "admin:alice")
         #expect(c.entry("u.write")?.record.isCallable == true)
         // Reverting to an approved definition needs no new approval; a removed tool disappears.
         upstream.listing.withLock { $0 = #"[{"name":"write","description":"Write better.","inputSchema":{"type":"object"}}]"# }
         try await c.refresh(upstream: "u")
         #expect(c.entry("u.read") == nil && c.entry("u.write")?.record.isCallable == true)
-        let blocked = try await c.block("u.write", by: "admin:bob")
+        let blocked = try await c.prepareBlock("u.write", by: "admin:bob")
+        try await c.commit(blocked)
         #expect(!blocked.isCallable)
     }
 

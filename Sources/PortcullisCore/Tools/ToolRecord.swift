@@ -20,10 +20,16 @@ public struct ToolRecord: Sendable, Codable, Equatable {
     }
 
     /// What calling the tool does, for policies.
+    ///
+    /// An upstream does not classify its own tools: the effect comes from the administrator's
+    /// configuration or approval (or from the annotations of an upstream declared trusted for them).
+    /// Until then it is ``unclassified``, which the default policies do not permit and the
+    /// pipeline treats like a write (recorded durably before it is forwarded).
     public enum Effect: String, Sendable, Codable, CaseIterable {
         case read
         case write
         case destructive
+        case unclassified
     }
 
     /// `<upstream>.<tool>`.
@@ -50,11 +56,13 @@ public struct ToolRecord: Sendable, Codable, Equatable {
     public var updatedAt: Date
     public var approvedBy: String?
     public var approvedAt: Date?
+    /// Who set ``effect``: `config`, `annotations` (a trusted upstream's own), or `admin:<name>`; nil while unclassified.
+    public var classifiedBy: String?
 
     public init(qualifiedName: String, upstream: String, name: String, definition: String, definitionHash: String,
                 pinnedHash: String?, status: Status, effect: Effect, risk: Int, dataClass: String, tags: [String],
                 findings: [String], firstSeenAt: Date, updatedAt: Date, approvedBy: String? = nil,
-                approvedAt: Date? = nil) {
+                approvedAt: Date? = nil, classifiedBy: String? = nil) {
         self.qualifiedName = qualifiedName
         self.upstream = upstream
         self.name = name
@@ -71,6 +79,7 @@ public struct ToolRecord: Sendable, Codable, Equatable {
         self.updatedAt = updatedAt
         self.approvedBy = approvedBy
         self.approvedAt = approvedAt
+        self.classifiedBy = classifiedBy
     }
 
     /// Whether the tool may be called now: approved, and the current definition is the pinned one.

@@ -1,3 +1,4 @@
+public import PortcullisEnforcement
 import Crypto
 public import Foundation
 import PortcullisCore

@@ -3,22 +3,8 @@ import Crypto
 public import Foundation
 public import Logging
 public import PortcullisCore
+public import PortcullisEnforcement
 import Synchronization
-
-/// How the configuration classifies a tool for policies (overrides what the upstream's annotations say).
-public struct ToolClassification: Sendable, Codable, Equatable {
-    public var effect: ToolRecord.Effect?
-    public var risk: Int?
-    public var dataClass: String?
-    public var tags: [String]?
-
-    public init(effect: ToolRecord.Effect? = nil, risk: Int? = nil, dataClass: String? = nil, tags: [String]? = nil) {
-        self.effect = effect
-        self.risk = risk
-        self.dataClass = dataClass
-        self.tags = tags
-    }
-}
 
 /// The tools the upstreams offer, pinned in the registry.
 ///
@@ -35,28 +21,71 @@ public final class ToolCatalog: Sendable {
         public var definition: JSONValue
     }
 
+    /// When each upstream was last listed, and whether its last listing failed.
+    struct ListingState {
+        var listedAt: Date?
+        var failed = false
+    }
+
     let upstreams: [String: any UpstreamTransport]
     let store: any ToolStore
     let classifications: [String: ToolClassification]
+    /// Upstreams whose own annotations may classify their tools.
+    let trustAnnotations: Set<String>
     let autoApprove: Bool
     let timeouts: [String: Double]
+    /// How long a listing is trusted before it is listed again.
+    let listLifetime: TimeInterval
     let logger: Logger
     let onAlert: @Sendable (_ tool: String, _ reason: String, _ findings: [String]) async -> Void
     let now: @Sendable () -> Date
     private let entries = Mutex<[String: Entry]>([:])
+    private let listings = Mutex<[String: ListingState]>([:])
 
     public init(upstreams: [String: any UpstreamTransport], store: any ToolStore,
-                classifications: [String: ToolClassification], autoApprove: Bool, timeouts: [String: Double],
+                classifications: [String: ToolClassification], trustAnnotations: Set<String> = [], autoApprove: Bool,
+                timeouts: [String: Double], listLifetime: TimeInterval = 300,
                 logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
                 onAlert: @escaping @Sendable (_ tool: String, _ reason: String, _ findings: [String]) async -> Void) {
         self.upstreams = upstreams
         self.store = store
         self.classifications = classifications
+        self.trustAnnotations = trustAnnotations
         self.autoApprove = autoApprove
         self.timeouts = timeouts
+        self.listLifetime = listLifetime
         self.logger = logger
         self.now = now
         self.onAlert = onAlert
+    }
+
+    /// Whether `upstream`'s listing is missing or older than its lifetime.
+    public func isStale(upstream: String) -> Bool {
+        let at = now()
+        return listings.withLock { table in
+            guard let listed = table[upstream]?.listedAt else { return true }
+            return at.timeIntervalSince(listed) > listLifetime
+        }
+    }
+
+    /// Whether the last attempt to list `upstream` failed (after it announced a change): its tools are
+    /// not callable until a listing succeeds, because their definitions can no longer be vouched for.
+    public func listingFailed(upstream: String) -> Bool {
+        listings.withLock { $0[upstream]?.failed == true }
+    }
+
+    /// Lists `upstream` again if its listing is stale, or if it announced that its tools changed;
+    /// otherwise does nothing. A failed listing after an announced change blocks the upstream's tools.
+    public func refreshIfNeeded(upstream name: String) async {
+        guard let upstream = upstreams[name] else { return }
+        let changed = await upstream.takeToolsChangedPeek()
+        guard changed || isStale(upstream: name) else { return }
+        do {
+            try await refresh(upstream: name)
+        } catch {
+            logger.warning("upstream could not list its tools", metadata: ["upstream": "\(name)", "error": "\(error)"])
+            if changed { listings.withLock { $0[name, default: ListingState()].failed = true } }
+        }
     }
 
     /// The listed tools of `upstream` (or every upstream), ordered by qualified name.
@@ -116,35 +145,56 @@ public final class ToolCatalog: Sendable {
             }
             for (k, v) in fresh { table[k] = v }
         }
+        let at = now()
+        listings.withLock { $0[name] = ListingState(listedAt: at, failed: false) }
     }
 
-    /// Approves the current definition of a tool: it is pinned and callable.
-    public func approve(_ qualifiedName: String, by actor: String) async throws -> ToolRecord {
+    /// What an administrator's approval of a tool would store: the definition the administrator
+    /// reviewed (`hash`) pinned, and the effect they give it. Nothing is changed yet (see ``commit(_:)``),
+    /// so that the change can be recorded before it acts.
+    ///
+    /// - Throws: `.notFound` for an unknown tool; `.conflict` when `hash` is not the tool's current
+    ///   definition (it changed between the look and the approval: look again).
+    public func prepareApproval(_ qualifiedName: String, hash: String, effect: ToolRecord.Effect?, by actor: String)
+        async throws -> ToolRecord
+    {
         guard var record = try await store.tool(qualifiedName: qualifiedName) else {
             throw PortcullisError(.notFound, "no tool `\(qualifiedName)`")
+        }
+        guard hash.lowercased() == record.definitionHash else {
+            throw PortcullisError(.conflict, "the definition of `\(qualifiedName)` is \(record.definitionHash), not the \(hash) you reviewed; it changed since: review it again")
+        }
+        if let effect {
+            guard effect != .unclassified else { throw PortcullisError(.invalidInput, "approve with an effect: read, write or destructive") }
+            if let configured = classifications[qualifiedName]?.effect, configured != effect {
+                throw PortcullisError(.conflict, "the configuration classifies `\(qualifiedName)` as `\(configured.rawValue)`; change it there")
+            }
+            record.effect = effect
+            record.classifiedBy = actor
+            if classifications[qualifiedName]?.risk == nil { record.risk = Self.defaultRisk(effect) }
         }
         record.pinnedHash = record.definitionHash
         record.status = .approved
         record.approvedBy = actor
         record.approvedAt = now()
         record.updatedAt = now()
-        try await store.saveTool(record)
-        let saved = record
-        entries.withLock { table in table[qualifiedName]?.record = saved }
         return record
     }
 
-    /// Blocks a tool until it is approved again.
-    public func block(_ qualifiedName: String, by actor: String) async throws -> ToolRecord {
+    /// What blocking a tool would store (see ``commit(_:)``).
+    public func prepareBlock(_ qualifiedName: String, by actor: String) async throws -> ToolRecord {
         guard var record = try await store.tool(qualifiedName: qualifiedName) else {
             throw PortcullisError(.notFound, "no tool `\(qualifiedName)`")
         }
         record.status = .blocked
         record.updatedAt = now()
-        try await store.saveTool(record)
-        let saved = record
-        entries.withLock { table in table[qualifiedName]?.record = saved }
         return record
+    }
+
+    /// Stores a prepared change and puts it in force.
+    public func commit(_ record: ToolRecord) async throws {
+        try await store.saveTool(record)
+        entries.withLock { table in table[record.qualifiedName]?.record = record }
     }
 
     private func reconcile(qualified: String, upstream: String, toolName: String, definition: JSONValue) async throws
@@ -155,41 +205,39 @@ public final class ToolCatalog: Sendable {
         let hash = Hex.encode(SHA256.hash(data: Array(canonical.utf8)))
         let at = now()
         let classification = classifications[qualified]
-        let effect = classification?.effect ?? Self.effect(fromAnnotations: definition["annotations"])
         var record: ToolRecord
-        if var existing = try await store.tool(qualifiedName: qualified) {
+        if let existing = try await store.tool(qualifiedName: qualified) {
+            var updated = existing
             if existing.definitionHash != hash {
-                existing.definition = canonical
-                existing.definitionHash = hash
-                existing.updatedAt = at
+                updated.definition = canonical
+                updated.definitionHash = hash
+                updated.updatedAt = at
                 if existing.pinnedHash == hash {
                     // Back to the approved definition.
-                    if existing.status == .changed { existing.status = .approved }
+                    if existing.status == .changed { updated.status = .approved }
                 } else if existing.status == .approved || existing.status == .changed {
-                    existing.status = .changed
-                    existing.findings = Self.poisoningFindings(definition)
+                    updated.status = .changed
+                    updated.findings = Self.poisoningFindings(definition)
                     logger.warning("tool definition changed; blocked until approved", metadata: ["tool": "\(qualified)"])
-                    await onAlert(qualified, "the definition of `\(qualified)` changed since it was approved (possible rug pull); blocked until an administrator approves it", existing.findings)
+                    await onAlert(qualified, "the definition of `\(qualified)` changed since it was approved (possible rug pull); blocked until an administrator approves it", updated.findings)
                 } else {
-                    existing.findings = Self.poisoningFindings(definition)
+                    updated.findings = Self.poisoningFindings(definition)
                 }
             }
-            // Configuration classification is applied on every listing (it may have been edited).
-            existing.effect = effect
-            existing.risk = classification?.risk ?? existing.risk
-            existing.dataClass = classification?.dataClass ?? existing.dataClass
-            existing.tags = classification?.tags ?? existing.tags
-            record = existing
-            try await store.saveTool(record)
+            // The configuration is applied on every listing (it may have been edited).
+            classify(&updated, classification: classification, annotations: definition["annotations"], upstream: upstream)
+            record = updated
+            // Written only when something changed: a listing that finds nothing new costs no write.
+            if updated != existing { try await store.saveTool(record) }
         } else {
             let findings = Self.poisoningFindings(definition)
             let approve = autoApprove && findings.isEmpty
             record = ToolRecord(
                 qualifiedName: qualified, upstream: upstream, name: toolName, definition: canonical, definitionHash: hash,
-                pinnedHash: approve ? hash : nil, status: approve ? .approved : .pending, effect: effect,
-                risk: classification?.risk ?? Self.defaultRisk(effect), dataClass: classification?.dataClass ?? "internal",
-                tags: classification?.tags ?? [], findings: findings, firstSeenAt: at, updatedAt: at,
-                approvedBy: approve ? "auto (first seen)" : nil, approvedAt: approve ? at : nil)
+                pinnedHash: approve ? hash : nil, status: approve ? .approved : .pending, effect: .unclassified,
+                risk: Self.defaultRisk(.unclassified), dataClass: "internal", tags: [], findings: findings,
+                firstSeenAt: at, updatedAt: at, approvedBy: approve ? "auto (first seen)" : nil, approvedAt: approve ? at : nil)
+            classify(&record, classification: classification, annotations: definition["annotations"], upstream: upstream)
             try await store.saveTool(record)
             if !findings.isEmpty {
                 logger.warning("tool description looks poisoned; held for approval", metadata: ["tool": "\(qualified)"])
@@ -197,6 +245,26 @@ public final class ToolCatalog: Sendable {
             }
         }
         return Entry(record: record, definition: definition)
+    }
+
+    /// Sets the effect from the configuration, else keeps an administrator's classification, else takes
+    /// the annotations of an upstream trusted for them, else leaves the tool unclassified.
+    func classify(_ record: inout ToolRecord, classification: ToolClassification?, annotations: JSONValue?, upstream: String) {
+        if let effect = classification?.effect {
+            record.effect = effect
+            record.classifiedBy = "config"
+        } else if let by = record.classifiedBy, by.hasPrefix("admin") {
+            // An administrator's classification stands.
+        } else if trustAnnotations.contains(upstream) {
+            record.effect = Self.effect(fromAnnotations: annotations)
+            record.classifiedBy = "annotations"
+        } else {
+            record.effect = .unclassified
+            record.classifiedBy = nil
+        }
+        record.risk = classification?.risk ?? (record.classifiedBy?.hasPrefix("admin") == true ? record.risk : Self.defaultRisk(record.effect))
+        record.dataClass = classification?.dataClass ?? record.dataClass
+        record.tags = classification?.tags ?? record.tags
     }
 
     /// The pinned part of a definition: name, title, description, schemas, annotations; canonical.
@@ -221,13 +289,7 @@ public final class ToolCatalog: Sendable {
         return .destructive
     }
 
-    static func defaultRisk(_ e: ToolRecord.Effect) -> Int {
-        switch e {
-        case .read: 1
-        case .write: 3
-        case .destructive: 5
-        }
-    }
+    static func defaultRisk(_ e: ToolRecord.Effect) -> Int { ToolClassification.defaultRisk(e) }
 
     /// MCP tool names: 1–128 characters of `A-Z a-z 0-9 _ - .`.
     static func isValidToolName(_ s: String) -> Bool {

@@ -4,6 +4,7 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import PortcullisEnforcement
 import Synchronization
 
 /// An upstream MCP server reached over Streamable HTTP.
@@ -29,14 +30,30 @@ public final class HTTPUpstream: UpstreamTransport {
     let maxResponseBytes: Int
     private let state = Mutex(State())
 
-    public init(name: String, url: String, headers: [String: String], client: HTTPClient = .shared, logger: Logger,
+    /// Whether ``client`` is this upstream's own (and is shut down with it).
+    let ownsClient: Bool
+
+    /// - Parameter client: nil gives the upstream its own client: its own connection pool, no redirects
+    ///   followed (a redirect could send the gateway's credentials for this upstream elsewhere), a
+    ///   2-second connect timeout and no retrying of refused connections, so that an unreachable
+    ///   upstream fails at once with an error that names it.
+    public init(name: String, url: String, headers: [String: String], client: HTTPClient? = nil, logger: Logger,
                 maxResponseBytes: Int = 8 << 20) {
         self.name = name
         self.url = url
         self.headers = headers
-        self.client = client
+        self.client = client ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration)
+        self.ownsClient = client == nil
         self.logger = logger
         self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// The configuration of an upstream's own client.
+    public static var clientConfiguration: HTTPClient.Configuration {
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        pool.retryConnectionEstablishment = false
+        return HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2)),
+                                        connectionPool: pool)
     }
 
     public func call(method: String, params: JSONValue?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue {
@@ -62,12 +79,14 @@ public final class HTTPUpstream: UpstreamTransport {
     }
 
     public func shutdown() async {
-        guard let session = state.withLock({ $0.sessionID }) else { return }
-        var request = HTTPClientRequest(url: url)
-        request.method = .DELETE
-        for (k, v) in headers { request.headers.add(name: k, value: v) }
-        request.headers.add(name: "Mcp-Session-Id", value: session)
-        _ = try? await client.execute(request, timeout: .seconds(2))
+        if let session = state.withLock({ $0.sessionID }) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .DELETE
+            for (k, v) in headers { request.headers.add(name: k, value: v) }
+            request.headers.add(name: "Mcp-Session-Id", value: session)
+            _ = try? await client.execute(request, timeout: .seconds(2))
+        }
+        if ownsClient { try? await client.shutdown() }
     }
 
     private func initialize(timeoutSeconds: Double) async throws(UpstreamError) {
@@ -116,7 +135,10 @@ public final class HTTPUpstream: UpstreamTransport {
         } catch let e as NIOTooManyBytesError {
             throw .protocolViolation("upstream `\(name)` answer is larger than \(maxResponseBytes) bytes: \(e)")
         } catch {
-            throw .unavailable("upstream `\(name)` cannot be reached: \(error)")
+            throw .unavailable("upstream `\(name)` cannot be reached (\(Self.describe(error)))")
+        }
+        if (300..<400).contains(Int(response.status.code)) {
+            throw .protocolViolation("upstream `\(name)` answered with a redirect (\(response.status.code)); redirects are not followed")
         }
         if session != nil && response.status == .notFound { throw .unavailable("session expired") }
         if let newSession = response.headers.first(name: "Mcp-Session-Id") {
@@ -128,9 +150,14 @@ public final class HTTPUpstream: UpstreamTransport {
             }
             return nil
         }
-        let contentType = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
         let bytes = Array(buffer: body)
-        if contentType.hasPrefix("text/event-stream") {
+        // Only the two media types of Streamable HTTP are read; anything else (HTML, a JSON look-alike
+        // type, two content types) is refused rather than guessed at.
+        let mediaType = Self.mediaType(response.headers[canonicalForm: "Content-Type"].map(String.init))
+        guard mediaType == "application/json" || mediaType == "text/event-stream" else {
+            throw .protocolViolation("upstream `\(name)` answered \(response.status.code) with media type `\(mediaType ?? "none")`, not application/json or text/event-stream")
+        }
+        if mediaType == "text/event-stream" {
             for data in SSE.dataFields(bytes) {
                 guard let event = try? JSONValue.parse(bytes: data) else { continue }
                 if event["method"]?.stringValue == "notifications/tools/list_changed" {
@@ -144,6 +171,25 @@ public final class HTTPUpstream: UpstreamTransport {
             throw .protocolViolation("upstream `\(name)` answered \(response.status.code) without a JSON-RPC message")
         }
         return value
+    }
+}
+
+extension HTTPUpstream {
+    /// The media type of exactly one `Content-Type` value, lowercased, without parameters; nil otherwise.
+    static func mediaType(_ values: [String]) -> String? {
+        guard values.count == 1 else { return nil }
+        let type = values[0].split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let type, !type.isEmpty, !type.contains(",") else { return nil }
+        return type
+    }
+
+    /// A transport error in a sentence (NIO's connection errors are long and nested).
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("connectTimeout") { return "connect timeout" }
+        if text.contains("NXDOMAIN") || text.contains("nameResolution") { return "name not resolved" }
+        return Printable.clip(text, 160)
     }
 }
 

@@ -1,3 +1,4 @@
+import PortcullisEnforcement
 public import Cedar
 import Dispatch
 import Foundation
@@ -41,7 +42,15 @@ public final class StdioUpstream: UpstreamTransport {
     private let state = Mutex(State())
     private let writer: DispatchQueue
 
-    public init(name: String, command: [String], environment: [String: String] = [:], logger: Logger) {
+    /// Names of the gateway's environment passed through to the child.
+    let passEnvironment: [String]
+
+    /// The variables every child gets from the gateway's environment when set: enough to find and run a program.
+    public static let baseEnvironment = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"]
+
+    public init(name: String, command: [String], environment: [String: String] = [:], passEnvironment: [String] = [],
+                logger: Logger) {
+        self.passEnvironment = passEnvironment
         self.name = name
         self.command = command
         self.environment = environment
@@ -100,9 +109,8 @@ public final class StdioUpstream: UpstreamTransport {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = Self.childEnvironment(parent: ProcessInfo.processInfo.environment, configured: environment,
+                                                    pass: passEnvironment)
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -288,5 +296,19 @@ public final class StdioUpstream: UpstreamTransport {
         }
         thread.name = "upstream-\(name)-\(label)"
         thread.start()
+    }
+}
+
+extension StdioUpstream {
+    /// A child's environment: an allow-list of the gateway's (``baseEnvironment`` and `pass`) plus the
+    /// configured variables. The gateway's own secrets (its admin token, database passwords) never
+    /// reach an upstream server.
+    public static func childEnvironment(parent: [String: String], configured: [String: String], pass: [String])
+        -> [String: String]
+    {
+        var env: [String: String] = [:]
+        for name in baseEnvironment + pass { if let v = parent[name] { env[name] = v } }
+        for (k, v) in configured { env[k] = v }
+        return env
     }
 }

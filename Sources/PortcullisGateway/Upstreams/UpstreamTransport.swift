@@ -1,3 +1,4 @@
+import PortcullisEnforcement
 public import Cedar
 
 /// Why an upstream call failed. Every case ends the call with an error to the agent (fail closed).

@@ -1,6 +1,7 @@
 import Foundation
 public import PortcullisCore
 import PortcullisGateway
+import PortcullisEnforcement
 
 extension PortcullisApplication.Services {
     /// Whom the kill switch stops.

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import PortcullisCore
 import PortcullisGateway
+import PortcullisEnforcement
 
 /// Admin API for issue #6 (docs/response.md): approvers, approvals, the kill switch, alerts, risk and
 /// the automatic response, and the testing clock.

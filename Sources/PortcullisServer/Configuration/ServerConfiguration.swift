@@ -1,5 +1,6 @@
 public import Foundation
 public import PortcullisGateway
+public import PortcullisEnforcement
 
 /// Everything `portcullis serve` needs, from defaults, a JSON file, the environment
 /// and flags, in that order of precedence (later wins).

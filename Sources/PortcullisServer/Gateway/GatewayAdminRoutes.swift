@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import PortcullisCore
 import PortcullisGateway
+import PortcullisEnforcement
 
 /// Admin API for the gateway: the tool registry (list, approve, block) and the policies (status, reload).
 extension AdminRoutes {
@@ -15,16 +16,42 @@ extension AdminRoutes {
                 return HTTP.json(try JSONSerialization.data(withJSONObject: tools.map(toolObject), options: [.sortedKeys, .withoutEscapingSlashes]))
             }
         }
-        for (verb, act) in [("approve", true), ("block", false)] {
-            admin.post("/tools/:name/\(verb)") { request, context in
-                let name = try context.parameters.require("name")
-                return try await guarded(request) { _, actor in
-                    let record = act ? try await gateway.catalog.approve(name, by: actor)
-                                     : try await gateway.catalog.block(name, by: actor)
-                    try await services.recordAdmin(actor: actor, action: "tool.\(verb)", resource: name,
-                                                   reason: "definition \(record.definitionHash.prefix(16))…")
-                    return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
+        // Recorded before it acts: the change is prepared (and refused if it cannot be made), the audit
+        // entry is made durable, and only then is the change stored and put in force.
+        admin.post("/tools/:name/approve") { request, context in
+            let name = try context.parameters.require("name")
+            return try await guarded(request) { request, actor in
+                struct Body: Decodable {
+                    var hash: String?
+                    var effect: String?
                 }
+                let data = try await body(&request)
+                let parsed = data.isEmpty ? Body() : try HTTP.jsonDecoder.decode(Body.self, from: data)
+                guard let hash = parsed.hash, !hash.isEmpty else {
+                    throw PortcullisError(.invalidInput, "`hash` is required: the definition hash you reviewed (GET /admin/tools)")
+                }
+                var effect: ToolRecord.Effect?
+                if let e = parsed.effect {
+                    guard let known = ToolRecord.Effect(rawValue: e), known != .unclassified else {
+                        throw PortcullisError(.invalidInput, "`effect` must be read, write or destructive")
+                    }
+                    effect = known
+                }
+                let record = try await gateway.catalog.prepareApproval(name, hash: hash, effect: effect, by: actor)
+                try await services.recordAdmin(actor: actor, action: "tool.approve", resource: name,
+                                               reason: "definition \(record.definitionHash), effect \(record.effect.rawValue)")
+                try await commit(record, actor: actor, action: "tool.approve")
+                return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
+            }
+        }
+        admin.post("/tools/:name/block") { request, context in
+            let name = try context.parameters.require("name")
+            return try await guarded(request) { _, actor in
+                let record = try await gateway.catalog.prepareBlock(name, by: actor)
+                try await services.recordAdmin(actor: actor, action: "tool.block", resource: name,
+                                               reason: "definition \(record.definitionHash)")
+                try await commit(record, actor: actor, action: "tool.block")
+                return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
             }
         }
         admin.get("/policies") { request, _ in
@@ -32,17 +59,30 @@ extension AdminRoutes {
         }
         admin.post("/policies/reload") { request, _ in
             try await guarded(request) { _, actor in
+                let fresh: PolicyEngine.Snapshot
                 do {
-                    let snapshot = try gateway.policies.reload()
-                    try await services.recordAdmin(actor: actor, action: "policy.reload", resource: snapshot.source,
-                                                   reason: "\(snapshot.count) policies loaded")
-                    return policiesResponse(snapshot)
-                } catch let e as GatewayConfigurationError {
-                    try await services.recordAdmin(actor: actor, action: "policy.reload", resource: gateway.policies.snapshot.source,
-                                                   reason: "reload failed, previous policies kept: \(e.description)")
-                    throw PortcullisError(.invalidInput, "reload failed; the previous \(gateway.policies.snapshot.count) policies stay in force: \(e.description)")
+                    fresh = try gateway.policies.prepare()
+                } catch let error as GatewayConfigurationError {
+                    try await services.recordAdmin(actor: actor, action: "policy.reload.failed", resource: gateway.policies.snapshot.source,
+                                                   reason: "reload refused, previous policies kept: \(error.description)")
+                    throw PortcullisError(.invalidInput, "reload failed; the previous \(gateway.policies.snapshot.count) policies stay in force: \(error.description)")
                 }
+                try await services.recordAdmin(actor: actor, action: "policy.reload", resource: fresh.source,
+                                               reason: "\(fresh.count) policies loaded")
+                gateway.policies.install(fresh)
+                return policiesResponse(fresh)
             }
+        }
+    }
+
+    /// Stores a recorded tool change; if the store refuses it, a `.failed` entry follows the record.
+    func commit(_ record: ToolRecord, actor: String, action: String) async throws {
+        do {
+            try await services.gateway.catalog.commit(record)
+        } catch {
+            try? await services.recordAdmin(actor: actor, action: action + ".failed", resource: record.qualifiedName,
+                                            reason: "the change recorded just before was not stored: \(error)")
+            throw PortcullisError(.storage, "the tool registry could not store the change: \(error)")
         }
     }
 

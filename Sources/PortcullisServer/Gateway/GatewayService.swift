@@ -1,5 +1,6 @@
 import Logging
 import PortcullisGateway
+import PortcullisEnforcement
 import ServiceLifecycle
 
 /// Runs beside the HTTP server: lists the upstreams once, then watches the policy directory
@@ -7,7 +8,9 @@ import ServiceLifecycle
 struct GatewayService: Service {
     let gateway: MCPGateway
     let logger: Logger
-    let onReload: @Sendable (_ summary: String) async -> Void
+    /// Records a reload (`policy.reload`) or a refused one (`policy.reload.failed`); a reload is put in
+    /// force only once its record is durable.
+    let onReload: @Sendable (_ action: String, _ summary: String) async throws -> Void
 
     func run() async throws {
         Task { await gateway.warmUp() }
@@ -15,18 +18,34 @@ struct GatewayService: Service {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: .seconds(2))
                 await gateway.monitor.flush()
-                do {
-                    if let snapshot = try gateway.policies.reloadIfChanged() {
-                        logger.notice("policies reloaded", metadata: ["source": "\(snapshot.source)", "count": "\(snapshot.count)"])
-                        await onReload("\(snapshot.count) policies loaded after a change on disk")
-                    }
-                } catch {
-                    logger.error("policy reload failed; the previous policies stay in force", metadata: ["error": "\(error)"])
-                    await onReload("reload after a change on disk failed, previous policies kept: \(error)")
-                }
+                await gateway.pipeline.refusals.flush()
+                await reloadIfChanged()
             }
         } onGracefulShutdown: {}
         await gateway.monitor.flush()
+        await gateway.pipeline.refusals.flush()
         await gateway.shutdown()
+    }
+
+    /// Reloads the policy directory when it changed: recorded first, then put in force.
+    func reloadIfChanged() async {
+        let fresh: PolicyEngine.Snapshot
+        do {
+            guard let changed = try gateway.policies.prepareIfChanged() else { return }
+            fresh = changed
+        } catch {
+            logger.error("policy reload failed; the previous policies stay in force", metadata: ["error": "\(error)"])
+            try? await onReload("policy.reload.failed", "reload after a change on disk refused, previous policies kept: \(error)")
+            return
+        }
+        do {
+            try await onReload("policy.reload", "\(fresh.count) policies loaded after a change on disk")
+        } catch {
+            // Not recorded, so not in force; the next pass tries again.
+            logger.error("policy reload not recorded; the previous policies stay in force", metadata: ["error": "\(error)"])
+            return
+        }
+        gateway.policies.install(fresh)
+        logger.notice("policies reloaded", metadata: ["source": "\(fresh.source)", "count": "\(fresh.count)"])
     }
 }

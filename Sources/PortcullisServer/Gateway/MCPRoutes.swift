@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import PortcullisCore
 import PortcullisGateway
+import PortcullisEnforcement
 import PortcullisIdentity
 
 /// The MCP gateway's HTTP surface: `/mcp` (every upstream) and `/mcp/<upstream>`, each an OAuth

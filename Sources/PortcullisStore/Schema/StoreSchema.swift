@@ -27,6 +27,12 @@ enum StoreSchema {
         }
         migrator.registerMigration("v2-tools", migrate: createTools)
         migrator.registerMigration("v3-response", migrate: createResponse)
+        migrator.registerMigration("v4-tool-classification") { db in
+            // Who classified the tool's effect (`config`, `annotations`, `admin:<name>`); NULL while unclassified.
+            try db.alter(table: "tools") { t in t.add(column: "classified_by", .text) }
+            // Effects taken from an upstream's own annotations are not a classification: they are dropped.
+            try db.execute(sql: "UPDATE tools SET effect = 'unclassified'")
+        }
         return migrator
     }
 

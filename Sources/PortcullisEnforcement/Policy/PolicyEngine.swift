@@ -45,17 +45,35 @@ public final class PolicyEngine: Sendable {
     /// Reloads from the directory. On failure the previous policies stay in force.
     @discardableResult
     public func reload() throws(GatewayConfigurationError) -> Snapshot {
-        let fresh = try Self.load(directory)
-        current.withLock { $0 = fresh }
+        let fresh = try prepare()
+        install(fresh)
         return fresh
+    }
+
+    /// Reads and parses the directory without putting anything in force, so that the change can be
+    /// recorded before it acts (``install(_:)``). Throws when the set does not load.
+    public func prepare() throws(GatewayConfigurationError) -> Snapshot {
+        try Self.load(directory)
+    }
+
+    /// Like ``prepare()``, but nil when no file was added, removed or changed since the last load.
+    public func prepareIfChanged() throws(GatewayConfigurationError) -> Snapshot? {
+        guard let directory else { return nil }
+        let now = try Self.fingerprint(directory)
+        guard now != current.withLock({ $0.fingerprint }) else { return nil }
+        return try prepare()
+    }
+
+    /// Puts a prepared policy set in force.
+    public func install(_ snapshot: Snapshot) {
+        current.withLock { $0 = snapshot }
     }
 
     /// Reloads if a file was added, removed or changed since the last load; nil when nothing changed.
     public func reloadIfChanged() throws(GatewayConfigurationError) -> Snapshot? {
-        guard let directory else { return nil }
-        let now = try Self.fingerprint(directory)
-        guard now != current.withLock({ $0.fingerprint }) else { return nil }
-        return try reload()
+        guard let fresh = try prepareIfChanged() else { return nil }
+        install(fresh)
+        return fresh
     }
 
     /// Evaluates a request against the policies in force; also returns that snapshot (for annotations).

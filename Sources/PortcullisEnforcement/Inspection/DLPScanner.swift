@@ -87,7 +87,7 @@ public enum DLPScanner {
         return nil
     }
 
-    @inline(__always) static func isAlnum(_ c: UInt8) -> Bool {
+    @inline(__always) public static func isAlnum(_ c: UInt8) -> Bool {
         (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
     }
 

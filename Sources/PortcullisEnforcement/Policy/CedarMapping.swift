@@ -83,7 +83,9 @@ public enum CedarMapping {
     public static func request(action: Action, caller: GatewayCaller, tool: ToolRecord?, upstream: String,
                                arguments: JSONValue?, session: SessionSnapshot, dlpKinds: [DLPScanner.Kind],
                                listing: Bool, now: Date,
-                               risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none)) -> (Request, Entities) {
+                               risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none)) throws(CedarError)
+        -> (Request, Entities)
+    {
         var context: [CedarString: Value] = [
             "listing": .bool(listing),
             "upstream": .string(upstream),
@@ -115,12 +117,14 @@ public enum CedarMapping {
         if let tool { entities.append(toolEntity(tool)) }
         let request = Request(principal: agentUID(caller.agent.id), action: EntityUID("Action", action.rawValue),
                               resource: resource, context: context)
-        // The entities are built here from well-formed records; a failure would be a bug, and then nothing is known.
-        return (request, (try? Entities(entities)) ?? Entities())
+        // When the entities cannot be built nothing is known about the caller: the error denies the call.
+        return (request, try Entities(entities))
     }
 
     /// An approver deciding an approval: `Approver::"name"` `Action::"approve"` `Approval::"apr_…"`.
-    public static func approvalRequest(approver: String, approval a: Approval, approve: Bool) -> (Request, Entities) {
+    public static func approvalRequest(approver: String, approval a: Approval, approve: Bool) throws(CedarError)
+        -> (Request, Entities)
+    {
         let approvalUID = EntityUID("Approval", a.id)
         let entities = [
             Entity(uid: EntityUID("Approver", approver), attributes: ["name": .string(approver)], parents: []),
@@ -131,19 +135,21 @@ public enum CedarMapping {
         ]
         let request = Request(principal: EntityUID("Approver", approver), action: EntityUID("Action", "approve"),
                               resource: approvalUID, context: ["decision": .string(approve ? "approve" : "deny")])
-        return (request, (try? Entities(entities)) ?? Entities())
+        return (request, try Entities(entities))
     }
 
     static func timeRecord(_ now: Date) -> Value {
         let seconds = Int64(now.timeIntervalSince1970.rounded(.down))
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.hour, .weekday], from: now)
+        // Hour and weekday by arithmetic on the epoch (UTC has no offsets): no Calendar per call.
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let hour = (seconds - days * 86_400) / 3600
+        // 1970-01-01 was a Thursday (5 in 1 = Sunday … 7 = Saturday).
+        let weekday = ((days + 4) % 7 + 7) % 7 + 1
         return .record([
             "epochSeconds": .long(seconds),
-            "hourUTC": .long(Int64(parts.hour ?? 0)),
+            "hourUTC": .long(hour),
             // 1 = Sunday … 7 = Saturday.
-            "weekday": .long(Int64(parts.weekday ?? 1)),
+            "weekday": .long(weekday),
             "now": .ext(.datetime(CedarDatetime(milliseconds: Int64(now.timeIntervalSince1970 * 1000)))),
         ])
     }

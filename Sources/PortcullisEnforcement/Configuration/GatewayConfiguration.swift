@@ -30,8 +30,16 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     /// Pin and allow tools the first time they are seen when their description scans clean (default true);
     /// false holds every new tool for an administrator.
     public var approveNewTools: Bool?
-    /// The default rate limit per agent and tool (default 120/min, burst 30).
+    /// The default rate limit per agent and tool, taken by allowed calls (default 600/min, burst 60).
     public var rateLimit: RateLimit?
+    /// The rate limit per agent over every method (tools/list, initialize, ping, calls, unknown
+    /// methods; default 1,200/min, burst 200).
+    public var agentRateLimit: RateLimit?
+    /// How long an agent stays tainted after its last untrusted input, in seconds (default 28,800: eight hours).
+    public var taintSeconds: Double?
+    /// How long a tool listing is trusted before `tools/list` lists the upstream again, in seconds (default 300).
+    /// A `notifications/tools/list_changed` from the upstream, or an administrator's change, refreshes sooner.
+    public var toolListSeconds: Double?
     /// Rate limits by qualified tool name.
     public var toolRateLimits: [String: RateLimit]?
     public var dlp: DLP?
@@ -50,6 +58,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
 
     public init(upstreams: [UpstreamConfiguration] = [], tools: [String: ToolClassification]? = nil,
                 policyDirectory: String? = nil, approveNewTools: Bool? = nil, rateLimit: RateLimit? = nil,
+                agentRateLimit: RateLimit? = nil, taintSeconds: Double? = nil, toolListSeconds: Double? = nil,
                 toolRateLimits: [String: RateLimit]? = nil, dlp: DLP? = nil, maxMessageBytes: Int? = nil,
                 requiredScope: String? = nil, auditArguments: Bool? = nil, approvals: ApprovalSettings? = nil,
                 monitoring: MonitoringSettings? = nil, response: ResponseSettings? = nil) {
@@ -58,6 +67,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         self.policyDirectory = policyDirectory
         self.approveNewTools = approveNewTools
         self.rateLimit = rateLimit
+        self.agentRateLimit = agentRateLimit
+        self.taintSeconds = taintSeconds
+        self.toolListSeconds = toolListSeconds
         self.toolRateLimits = toolRateLimits
         self.dlp = dlp
         self.maxMessageBytes = maxMessageBytes
@@ -69,7 +81,8 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case upstreams, tools, policyDirectory, approveNewTools, rateLimit, toolRateLimits, dlp, maxMessageBytes
+        case upstreams, tools, policyDirectory, approveNewTools, rateLimit, agentRateLimit, taintSeconds, toolListSeconds
+        case toolRateLimits, dlp, maxMessageBytes
         case requiredScope, auditArguments, approvals, monitoring, response
     }
 
@@ -82,6 +95,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         policyDirectory = try c.decodeIfPresent(String.self, forKey: .policyDirectory)
         approveNewTools = try c.decodeIfPresent(Bool.self, forKey: .approveNewTools)
         rateLimit = try c.decodeIfPresent(RateLimit.self, forKey: .rateLimit)
+        agentRateLimit = try c.decodeIfPresent(RateLimit.self, forKey: .agentRateLimit)
+        taintSeconds = try c.decodeIfPresent(Double.self, forKey: .taintSeconds)
+        toolListSeconds = try c.decodeIfPresent(Double.self, forKey: .toolListSeconds)
         toolRateLimits = try c.decodeIfPresent([String: RateLimit].self, forKey: .toolRateLimits)
         dlp = try c.decodeIfPresent(DLP.self, forKey: .dlp)
         maxMessageBytes = try c.decodeIfPresent(Int.self, forKey: .maxMessageBytes)
@@ -97,7 +113,15 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var effectiveApprovals: ApprovalSettings { approvals ?? ApprovalSettings() }
     public var effectiveMonitoring: MonitoringSettings { monitoring ?? MonitoringSettings() }
     public var effectiveResponse: ResponseSettings { response ?? ResponseSettings() }
-    public var effectiveRateLimit: RateLimit { rateLimit ?? RateLimit(perMinute: 120, burst: 30) }
+    public var effectiveRateLimit: RateLimit { rateLimit ?? RateLimit(perMinute: 600, burst: 60) }
+    public var effectiveAgentRateLimit: RateLimit { agentRateLimit ?? RateLimit(perMinute: 1200, burst: 200) }
+    public var effectiveTaintSeconds: Double { taintSeconds ?? 28_800 }
+    public var effectiveToolListSeconds: Double { toolListSeconds ?? 300 }
+
+    /// Whether every answer of `upstream` is untrusted input.
+    public func isUntrusted(upstream: String) -> Bool {
+        upstreams.first { $0.name == upstream }?.untrusted == true
+    }
 
     public func validate() throws(GatewayConfigurationError) {
         var names = Set<String>()
@@ -105,7 +129,10 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
             try u.validate()
             guard names.insert(u.name).inserted else { throw GatewayConfigurationError("upstream `\(u.name)` is declared twice") }
         }
-        for (name, limit) in (toolRateLimits ?? [:]).merging(rateLimit.map { ["default": $0] } ?? [:], uniquingKeysWith: { a, _ in a }) {
+        var limits = toolRateLimits ?? [:]
+        if let rateLimit { limits["rateLimit"] = rateLimit }
+        if let agentRateLimit { limits["agentRateLimit"] = agentRateLimit }
+        for (name, limit) in limits {
             guard limit.perMinute > 0, limit.burst >= 1 else {
                 throw GatewayConfigurationError("rate limit `\(name)` needs perMinute > 0 and burst >= 1")
             }
@@ -113,6 +140,8 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         for (name, c) in tools ?? [:] {
             if let r = c.risk, !(0...5).contains(r) { throw GatewayConfigurationError("tool `\(name)` risk must be 0-5") }
         }
+        if let t = taintSeconds, !(t > 0) { throw GatewayConfigurationError("taintSeconds must be positive") }
+        if let t = toolListSeconds, !(t >= 0) { throw GatewayConfigurationError("toolListSeconds must be 0 or more") }
         if let m = maxMessageBytes, m < 1024 { throw GatewayConfigurationError("maxMessageBytes must be at least 1024") }
         if let a = approvals, !(a.effectiveWaitSeconds >= 0 && a.effectiveWaitSeconds <= 300 && a.effectiveExpirySeconds > 0) {
             throw GatewayConfigurationError("approvals: waitSeconds must be 0-300 and expirySeconds positive")

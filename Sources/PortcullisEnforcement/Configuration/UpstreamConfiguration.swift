@@ -4,8 +4,15 @@ public struct UpstreamConfiguration: Sendable, Codable, Equatable {
     public var name: String
     /// A stdio server: the command and its arguments (the gateway starts and restarts it).
     public var command: [String]?
-    /// Extra environment for a stdio server.
+    /// Environment for a stdio server. The child gets only these, the names in ``passEnvironment``
+    /// and a minimal base (`PATH`, `HOME`, `LANG`, `LC_ALL`, `TZ`, `TMPDIR`), never the gateway's own
+    /// environment (which holds its secrets).
     public var env: [String: String]?
+    /// Names of the gateway's environment variables a stdio server may inherit.
+    public var passEnvironment: [String]?
+    /// Take the upstream's MCP annotations (`readOnlyHint`, `destructiveHint`) as the effect of tools
+    /// the configuration does not classify (default false: an upstream does not classify its own tools).
+    public var trustAnnotations: Bool?
     /// A Streamable HTTP server's URL.
     public var url: String?
     /// Headers sent to an HTTP upstream: the gateway's own credentials for it, never an agent's token.
@@ -16,14 +23,36 @@ public struct UpstreamConfiguration: Sendable, Codable, Equatable {
     public var timeoutSeconds: Double?
 
     public init(name: String, command: [String]? = nil, env: [String: String]? = nil, url: String? = nil,
-                headers: [String: String]? = nil, untrusted: Bool? = nil, timeoutSeconds: Double? = nil) {
+                headers: [String: String]? = nil, untrusted: Bool? = nil, timeoutSeconds: Double? = nil,
+                passEnvironment: [String]? = nil, trustAnnotations: Bool? = nil) {
         self.name = name
         self.command = command
         self.env = env
+        self.passEnvironment = passEnvironment
+        self.trustAnnotations = trustAnnotations
         self.url = url
         self.headers = headers
         self.untrusted = untrusted
         self.timeoutSeconds = timeoutSeconds
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, command, env, passEnvironment, url, headers, untrusted, trustAnnotations, timeoutSeconds
+    }
+
+    /// Strict reading: an unknown key (a typo of `trustAnnotations`, say) is an error.
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "upstream")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        command = try c.decodeIfPresent([String].self, forKey: .command)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env)
+        passEnvironment = try c.decodeIfPresent([String].self, forKey: .passEnvironment)
+        url = try c.decodeIfPresent(String.self, forKey: .url)
+        headers = try c.decodeIfPresent([String: String].self, forKey: .headers)
+        untrusted = try c.decodeIfPresent(Bool.self, forKey: .untrusted)
+        trustAnnotations = try c.decodeIfPresent(Bool.self, forKey: .trustAnnotations)
+        timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
     }
 
     /// Checks the declaration; the message names the upstream.

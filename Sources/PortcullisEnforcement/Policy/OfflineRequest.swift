@@ -78,7 +78,7 @@ public struct OfflineRequest: Sendable {
             tool = ToolRecord(
                 qualifiedName: name, upstream: upstream, name: String(name[name.index(after: dot)...]), definition: "{}",
                 definitionHash: "", pinnedHash: "", status: .approved, effect: effect,
-                risk: try int(t["risk"], "tool.risk", default: ToolCatalog.defaultRisk(effect)),
+                risk: try int(t["risk"], "tool.risk", default: ToolClassification.defaultRisk(effect)),
                 dataClass: try str(t["data_class"], "tool.data_class", default: "internal"), tags: try strings(t["tags"], "tool.tags"),
                 findings: [], firstSeenAt: Date(), updatedAt: Date())
         }
@@ -105,13 +105,32 @@ public struct OfflineRequest: Sendable {
                               listing: json["listing"]?.boolValue ?? false, time: time)
     }
 
-    /// Decides the request against `engine` exactly as the gateway would (DLP on the arguments included).
-    public func decide(with engine: PolicyEngine) -> GatewayDecision {
-        let (_, kinds) = JSONStrings.redacting(arguments)
-        let (request, entities) = CedarMapping.request(action: action, caller: caller, tool: tool, upstream: upstream,
-                                                       arguments: arguments, session: session, dlpKinds: kinds,
-                                                       listing: listing, now: time)
-        let (response, snapshot) = engine.authorize(request, entities: entities)
-        return GatewayDecision(response, snapshot: snapshot)
+    /// Decides the request against `engine` exactly as the gateway would: the same stages up to the
+    /// decision and its conditions (argument inspection and DLP, Cedar, obligations), without the ones
+    /// that need a running gateway (kill switch, rate limits, the approval wait). A decision whose
+    /// obligations are all understood and that needs an approval is reported as allowed with the
+    /// `approval` obligation (the CLI shows it as pending).
+    public func decide(with engine: PolicyEngine, dlp: GatewayConfiguration.DLP = GatewayConfiguration.DLP()) async
+        -> GatewayDecision
+    {
+        var call = GatewayCall(kind: .mcp, action: action, caller: caller, upstream: upstream, tool: tool,
+                               arguments: arguments, session: session, listing: listing)
+        let fixed = time
+        let stages: [any CallStage] = [
+            InspectArgumentsStage(action: dlp.arguments ?? .block),
+            DecideStage(policies: engine, risk: { _ in BehaviourMonitor.Risk(score: 0, response: .none) }, clock: { fixed }),
+            ArgumentsDLPStage(action: dlp.arguments ?? .block),
+            ObligationsStage(understood: [ApprovalStage.obligation]),
+        ]
+        for stage in stages {
+            if case .refuse(let refusal) = await stage.apply(to: &call) {
+                var decision = call.decision ?? GatewayDecision(allowed: false, determining: [], erroring: [], reasons: [],
+                                                                obligations: [])
+                if decision.allowed || decision.reasons.isEmpty { decision.refuse(refusal.reason) }
+                return decision
+            }
+        }
+        return call.decision ?? GatewayDecision(allowed: false, determining: [], erroring: [], reasons: ["not decided"],
+                                                obligations: [])
     }
 }

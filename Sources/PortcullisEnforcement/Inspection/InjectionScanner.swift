@@ -50,7 +50,8 @@ public enum InjectionScanner {
         if zeroWidth { found.append("hidden-unicode:zero-width") }
         if bidi { found.append("hidden-unicode:bidi") }
         if tags { found.append("hidden-unicode:tag") }
-        let lower = folded(text)
+        // Phrases are matched on the text as a model reads it (confusables, entities, invisible characters undone).
+        let lower = folded(TextNormalizer.normalize(text))
         if DLPScanner.find(Array("<!--".utf8), in: lower, from: 0) != nil { found.append("html-comment") }
         // Which phrase starts are present at all: most text contains none, and is done here.
         var hits = Set<String>()
@@ -81,6 +82,10 @@ public enum InjectionScanner {
         var out: [String] = []
         for s in strings {
             for f in findings(in: s) where seen.insert(f).inserted { out.append(f) }
+        }
+        // A phrase split across items (two text contents, a key and its value) is read joined.
+        if strings.count > 1 {
+            for f in findings(in: strings.joined(separator: " ")) where seen.insert(f).inserted { out.append(f) }
         }
         return out
     }

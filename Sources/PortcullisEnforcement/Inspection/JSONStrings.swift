@@ -1,0 +1,105 @@
+public import Cedar
+
+/// Walks the strings of a JSON value, for inspection and redaction.
+public enum JSONStrings {
+    /// Every string (member names included), depth-first.
+    public static func all(_ value: JSONValue) -> [String] {
+        var out: [String] = []
+        collect(value, into: &out)
+        return out
+    }
+
+    private static func collect(_ value: JSONValue, into out: inout [String]) {
+        switch value {
+        case .string(let s): out.append(s)
+        case .array(let items): for i in items { collect(i, into: &out) }
+        case .object(let members):
+            for (k, v) in members {
+                out.append(k)
+                collect(v, into: &out)
+            }
+        default: break
+        }
+    }
+
+    /// DLP findings over every string and number, and the value with each finding redacted.
+    ///
+    /// Each string is scanned as it is and, when that finds nothing, as normalized text
+    /// (``TextNormalizer``): a finding only the normalized text shows replaces the whole string.
+    /// Numbers are read as their digits. Finally all strings are read joined, so that a card number
+    /// split across items is found; such a finding cannot be cut out of one string, so every string
+    /// is replaced (the answer keeps its shape and loses its text).
+    public static func redacting(_ value: JSONValue) -> (value: JSONValue, kinds: [DLPScanner.Kind]) {
+        var kinds: [DLPScanner.Kind] = []
+        var redacted = redact(value, kinds: &kinds)
+        var strings: [String] = []
+        collectValues(redacted, into: &strings)
+        if strings.count > 1 {
+            let joined = DLPScanner.findings(in: TextNormalizer.normalize(strings.joined(separator: " "))).map(\.kind)
+            let spanning = joined.filter { !kinds.contains($0) }
+            if !spanning.isEmpty {
+                kinds.append(contentsOf: spanning)
+                redacted = blank(redacted, label: "[REDACTED:\(spanning.map(\.rawValue).joined(separator: ","))]")
+            }
+        }
+        var seen = Set<DLPScanner.Kind>()
+        return (redacted, kinds.filter { seen.insert($0).inserted })
+    }
+
+    /// String values and number texts, depth-first (member names are left out: they are scanned one by one).
+    private static func collectValues(_ value: JSONValue, into out: inout [String]) {
+        switch value {
+        case .string(let s): out.append(s)
+        case .number(let n): out.append(n)
+        case .array(let items): for i in items { collectValues(i, into: &out) }
+        case .object(let members): for (_, v) in members { collectValues(v, into: &out) }
+        default: break
+        }
+    }
+
+    private static func blank(_ value: JSONValue, label: String) -> JSONValue {
+        switch value {
+        case .string, .number: return .string(label)
+        case .array(let items): return .array(items.map { blank($0, label: label) })
+        case .object(let members): return .object(members.map { ($0.0, blank($0.1, label: label)) })
+        default: return value
+        }
+    }
+
+    /// Findings in `text`, or in its normalized form when the text itself shows none; and the text to keep.
+    static func scan(_ text: String) -> (kinds: [DLPScanner.Kind], replacement: String?) {
+        let f = DLPScanner.findings(in: text)
+        if !f.isEmpty { return (f.map(\.kind), DLPScanner.redact(text, findings: f)) }
+        guard TextNormalizer.mayChange(text) else { return ([], nil) }
+        let hidden = DLPScanner.findings(in: TextNormalizer.normalize(text)).map(\.kind)
+        guard !hidden.isEmpty else { return ([], nil) }
+        return (hidden, "[REDACTED:\(hidden.map(\.rawValue).joined(separator: ","))]")
+    }
+
+    private static func redact(_ value: JSONValue, kinds: inout [DLPScanner.Kind]) -> JSONValue {
+        switch value {
+        case .string(let s):
+            let (found, replacement) = scan(s)
+            guard let replacement else { return value }
+            kinds.append(contentsOf: found)
+            return .string(replacement)
+        case .number(let n):
+            // A card number sent as a JSON number is still a card number.
+            let found = DLPScanner.findings(in: n).map(\.kind)
+            guard !found.isEmpty else { return value }
+            kinds.append(contentsOf: found)
+            return .string("[REDACTED:\(found.map(\.rawValue).joined(separator: ","))]")
+        case .array(let items): return .array(items.map { redact($0, kinds: &kinds) })
+        case .object(let members):
+            var out: [(String, JSONValue)] = []
+            for (k, v) in members {
+                // Member names are scanned too; a secret used as a key is redacted the same way.
+                let (found, replacement) = scan(k)
+                kinds.append(contentsOf: found)
+                out.append((replacement ?? k, redact(v, kinds: &kinds)))
+            }
+            return .object(out)
+        default: return value
+        }
+    }
+}

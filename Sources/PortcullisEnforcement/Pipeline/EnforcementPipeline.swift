@@ -1,0 +1,293 @@
+public import Cedar
+public import Foundation
+public import Logging
+public import PortcullisCore
+
+/// What an upstream answered, as a front end hands it back to the pipeline.
+public enum UpstreamReply: Sendable {
+    /// A result.
+    case result(JSONValue)
+    /// The upstream's own protocol error (for MCP, a JSON-RPC error reply).
+    case error(code: Int, message: String, data: JSONValue?)
+    /// The upstream could not be reached or broke the protocol; the reason names the upstream.
+    case failure(String)
+}
+
+/// What the pipeline lets the front end send to the agent.
+public enum CallOutcome: Sendable {
+    /// The (inspected) result.
+    case result(JSONValue)
+    /// The upstream's (inspected) protocol error.
+    case upstreamError(code: Int, message: String, data: JSONValue?)
+    /// The call was refused, before or after it was forwarded.
+    case refused(Refusal)
+}
+
+/// The one place where a gateway call is inspected, decided, recorded, forwarded and inspected again.
+///
+/// Every front end (MCP today, HTTP and agent-to-agent next) builds a ``GatewayCall`` and calls
+/// ``execute(_:forward:)``; the stages run in order (kill, inspect arguments, decide, arguments DLP,
+/// automatic response, obligations, rate limit, approval), then the decision is made durable in the
+/// audit log, then the call is forwarded, the answer inspected (injection taints the agent, DLP
+/// redacts or withholds), and the outcome made durable before anything is released. Any error
+/// along the way refuses the call. docs/architecture.md draws the path.
+public final class EnforcementPipeline: Sendable {
+    public let configuration: GatewayConfiguration
+    public let policies: PolicyEngine
+    /// Which agents are killed, and their calls in flight.
+    public let killSwitch: KillSwitch
+    /// Behavioural baselines, alerts, risk and the graduated response.
+    public let monitor: BehaviourMonitor
+    /// Human approvals of exact calls.
+    public let approvals: ApprovalBroker
+    /// Which agents (and the users they act for) have read untrusted input.
+    public let taint: TaintLedger
+    /// Aggregated refusals before any decision.
+    public let refusals: RefusalTally
+    /// The stages, in order.
+    public let stages: [any CallStage]
+    /// Every obligation some stage implements.
+    public let understoodObligations: Set<String>
+    let decider: DecideStage
+    let rateLimiter = RateLimiter()
+    let audit: any AuditSink
+    let clock: @Sendable () -> Date
+    let logger: Logger
+
+    public init(configuration: GatewayConfiguration, policies: PolicyEngine, audit: any AuditSink,
+                approvalStore: any ApprovalStore, monitorStore: any MonitorStore, logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }, responseClock: (@Sendable () -> Date)? = nil) {
+        self.configuration = configuration
+        self.policies = policies
+        self.audit = audit
+        self.logger = logger
+        self.clock = now
+        let clock = responseClock ?? now
+        let killSwitch = KillSwitch()
+        self.killSwitch = killSwitch
+        let monitor = BehaviourMonitor(store: monitorStore, audit: audit, settings: configuration.effectiveMonitoring,
+                                       response: configuration.effectiveResponse, clock: clock, logger: logger)
+        self.monitor = monitor
+        let approvals = ApprovalBroker(store: approvalStore, audit: audit, settings: configuration.effectiveApprovals, clock: clock)
+        self.approvals = approvals
+        taint = TaintLedger(lifetime: configuration.effectiveTaintSeconds)
+        refusals = RefusalTally(audit: audit, clock: now, logger: logger)
+        let decider = DecideStage(policies: policies, risk: { monitor.risk($0) }, clock: now)
+        self.decider = decider
+        let implementing: [any CallStage] = [ApprovalStage(broker: approvals, killSwitch: killSwitch)]
+        let understood = Set(implementing.flatMap(\.obligations))
+        understoodObligations = understood
+        let dlp = configuration.dlp ?? GatewayConfiguration.DLP()
+        stages = [
+            KillStage(killSwitch: killSwitch),
+            InspectArgumentsStage(action: dlp.arguments ?? .block),
+            decider,
+            ArgumentsDLPStage(action: dlp.arguments ?? .block),
+            AutomaticResponseStage(),
+            ObligationsStage(understood: understood),
+            RateLimitStage(limiter: rateLimiter, defaultLimit: configuration.effectiveRateLimit,
+                           toolLimits: configuration.toolRateLimits ?? [:], clock: now),
+        ] + implementing
+    }
+
+    // MARK: - Admission
+
+    /// Admits one message from an agent, whatever its method: refuses a killed agent and applies the
+    /// agent's rate limit over all methods. A refusal here leaves an aggregated trace.
+    public func admit(_ caller: GatewayCaller, method: String) -> Refusal? {
+        let agent = caller.agent.id
+        if killSwitch.isKilled(agent) {
+            refusals.note(action: "gateway.refused", subject: agent, reason: "killed")
+            return .killed
+        }
+        let limit = configuration.effectiveAgentRateLimit
+        let taken = rateLimiter.take("\(agent)|*", limit: limit, now: clock())
+        guard taken.allowed else {
+            let seconds = Int(taken.retryAfter.rounded(.up))
+            refusals.note(action: "gateway.refused", subject: agent, reason: "agent rate limit")
+            return Refusal(.rateLimited, "the agent's rate limit (\(Int(limit.perMinute))/min over all methods, burst \(Int(limit.burst))) is reached; retry in \(seconds)s (`\(Printable.clip(method, 64))` was refused)",
+                           retryAfterSeconds: seconds)
+        }
+        return nil
+    }
+
+    /// The session snapshot with the agent's taint folded in.
+    public func snapshot(_ session: SessionSnapshot, caller: GatewayCaller) -> SessionSnapshot {
+        var s = session
+        taint.apply(to: &s, agentID: caller.agent.id, user: caller.onBehalfOf, now: clock())
+        return s
+    }
+
+    // MARK: - Decisions
+
+    /// Whether `tool` appears in `caller`'s listing: what the agent may call in principle (taint, DLP
+    /// and limits are decided per call, where the refusal can say why).
+    public func isVisible(_ tool: ToolRecord, caller: GatewayCaller) -> Bool {
+        let call = GatewayCall(kind: .mcp, action: .callTool, caller: caller, upstream: tool.upstream, tool: tool,
+                               arguments: .object([]), listing: true)
+        return decider.decide(call).allowed
+    }
+
+    /// Runs the stages and makes the decision durable. Returns nil when the call may proceed, else the
+    /// refusal (already recorded; when even that record fails, the refusal says the audit log is unavailable).
+    public func authorize(_ call: inout GatewayCall) async -> Refusal? {
+        var refusal: Refusal?
+        for stage in stages {
+            if case .refuse(let r) = await stage.apply(to: &call) {
+                refusal = r
+                break
+            }
+        }
+        if call.action == .callTool, let tool = call.tool, call.decision != nil {
+            await monitor.observe(BehaviourMonitor.Observation(
+                agent: call.caller.agent, tool: tool.qualifiedName, upstream: tool.upstream,
+                sensitive: tool.effect != .read || tool.risk >= 3, allowed: refusal == nil,
+                bytesOut: refusal == nil ? call.argumentBytes.count : 0))
+        }
+        if var r = refusal {
+            if r.code == .denied, let tool = call.tool, !isVisible(tool, caller: call.caller) {
+                // A tool the agent may not even see answers exactly like a tool that does not exist.
+                r.concealed = true
+            }
+            if let failure = await record(call, refusal: r) { return failure }
+            return r
+        }
+        return await record(call, refusal: nil)
+    }
+
+    /// The whole path of a forwarded call: stages, durable decision, forward, inspection, durable outcome.
+    public func execute(_ call: GatewayCall, forward: @escaping @Sendable (GatewayCall) async -> UpstreamReply) async
+        -> CallOutcome
+    {
+        var call = call
+        if let refusal = await authorize(&call) { return .refused(refusal) }
+        let agent = call.caller.agent.id
+        let frozen = call
+        // Cancelled at once if the agent is killed meanwhile; then nothing of it is released.
+        let reply: UpstreamReply? = await killSwitch.run(agentID: agent) { await forward(frozen) }
+        guard let reply, !killSwitch.isKilled(agent) else {
+            _ = await record(call, refusal: Refusal(.killed, "the agent was killed while the call was in flight; its result was dropped"),
+                             outcome: AuditEvent.Outcome(status: "cancelled:killed"))
+            return .refused(.killed)
+        }
+        let outcome: CallOutcome
+        let status: String
+        var notes: [String] = []
+        var bytes: Int?
+        switch reply {
+        case .failure(let reason):
+            status = "upstream_unavailable"
+            outcome = .refused(Refusal(.upstreamUnavailable, reason))
+        case .result(let value):
+            let inspected = inspect(value, call: call, notes: &notes)
+            if let withheld = inspected.withheld {
+                status = "withheld"
+                outcome = .refused(Refusal(.withheld, "the result was withheld: it contains \(withheld)"))
+            } else {
+                status = value["isError"]?.boolValue == true ? "tool_error" : "ok"
+                bytes = inspected.value.serialized.utf8.count
+                outcome = .result(inspected.value)
+            }
+        case .error(let code, let message, let data):
+            // An error reply is text the agent reads, like a result: it is inspected the same way.
+            var members: [(String, JSONValue)] = [("message", .string(message))]
+            if let data { members.append(("data", data)) }
+            let inspected = inspect(.object(members), call: call, notes: &notes)
+            status = "error:\(code)"
+            if let withheld = inspected.withheld {
+                outcome = .refused(Refusal(.withheld, "the upstream's error was withheld: it contains \(withheld)"))
+            } else {
+                outcome = .upstreamError(code: code, message: Printable.clip(inspected.value["message"]?.stringValue ?? "", 2000),
+                                         data: inspected.value["data"])
+            }
+        }
+        var decided = call
+        decided.decision?.reasons.append(contentsOf: notes)
+        if let failure = await record(decided, refusal: nil, outcome: AuditEvent.Outcome(status: status, bytes: bytes)) {
+            return .refused(failure)
+        }
+        if killSwitch.isKilled(agent) { return .refused(.killed) }
+        return outcome
+    }
+
+    // MARK: - Inspection of answers
+
+    struct Inspected {
+        var value: JSONValue
+        /// The DLP kinds, when the answer must be withheld.
+        var withheld: String?
+    }
+
+    /// Injection markers taint the agent; DLP findings are redacted or withheld as configured.
+    func inspect(_ value: JSONValue, call: GatewayCall, notes: inout [String]) -> Inspected {
+        var injection = InjectionScanner.findings(inStringsOf: JSONStrings.all(value))
+        if configuration.isUntrusted(upstream: call.upstream) { injection.append("untrusted-upstream") }
+        if !injection.isEmpty {
+            taint.taint(agentID: call.caller.agent.id, user: call.caller.onBehalfOf, source: call.resourceName, now: clock())
+            notes.append("result inspection: \(injection.joined(separator: ", ")); the agent is tainted")
+            logger.notice("agent tainted", metadata: ["agent": "\(call.caller.agent.id)", "tool": "\(call.resourceName)",
+                                                     "findings": "\(injection.joined(separator: ","))"])
+        }
+        let action = configuration.dlp?.results ?? .redact
+        guard action != .allow else { return Inspected(value: value) }
+        let (redacted, kinds) = JSONStrings.redacting(value)
+        guard !kinds.isEmpty else { return Inspected(value: value) }
+        let list = kinds.map(\.rawValue).joined(separator: ", ")
+        if action == .block {
+            notes.append("result DLP: \(list) withheld")
+            return Inspected(value: value, withheld: list)
+        }
+        notes.append("result DLP: \(list) redacted")
+        return Inspected(value: redacted)
+    }
+
+    // MARK: - Records
+
+    /// Appends a decision record for a refusal (or a standalone record of the front end's own, e.g.
+    /// an unknown tool or method). Returns the refusal to send when it could not be recorded.
+    public func recordRefusal(_ call: GatewayCall, _ refusal: Refusal) async -> Refusal? {
+        await record(call, refusal: refusal)
+    }
+
+    /// Appends the call's record; returns a refusal when the audit log could not make it durable.
+    func record(_ call: GatewayCall, refusal: Refusal?, outcome: AuditEvent.Outcome? = nil) async -> Refusal? {
+        let elapsed = ContinuousClock.now - call.started
+        let latency = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        var decision = call.decision ?? GatewayDecision(allowed: refusal == nil, determining: [], erroring: [],
+                                                        reasons: [], obligations: [])
+        if let refusal, decision.allowed || decision.reasons.isEmpty {
+            decision.refuse(refusal.reason)
+        } else if let refusal, !decision.reasons.contains(refusal.reason), refusal.code != .denied {
+            decision.reasons.append(refusal.reason)
+        }
+        let caller = call.caller
+        let audited: JSONAny? = configuration.auditArguments == true
+            ? call.redactedArguments.flatMap { try? JSONDecoder().decode(JSONAny.self, from: Data($0.serialized.utf8)) }
+            : nil
+        let verdict: AuditEvent.Decision = refusal?.code == .approvalPending ? .pending : (refusal == nil ? .allow : .deny)
+        let event = AuditEvent(
+            timeNanos: AuditEvent.nowNanos(clock()), id: AuditEvent.newID(), traceID: caller.traceID, kind: .decision,
+            agent: AuditEvent.AgentRef(id: caller.agent.id, model: caller.agent.modelName, version: caller.agent.modelVersion,
+                                       configDigest: caller.agent.configDigest),
+            onBehalfOf: caller.onBehalfOf, delegationChain: caller.chain,
+            action: outcome == nil ? call.auditAction : call.auditAction + ".result", resource: call.resourceName,
+            argumentsDigest: call.argumentsDigest, redactedArguments: audited, decision: verdict,
+            determiningPolicies: decision.determining, erroringPolicies: decision.erroring, obligations: decision.obligations,
+            reasoning: call.reasoning, reason: decision.summary, outcome: outcome, latencyNanos: latency,
+            sessionID: call.sessionRef, sourceAddress: caller.sourceAddress)
+        do {
+            try await audit.append(event)
+            return nil
+        } catch {
+            logger.critical("audit log unavailable; failing closed", metadata: ["error": "\(error)"])
+            return Refusal(.auditUnavailable, "the audit log is unavailable, so the call was not made")
+        }
+    }
+}
+
+/// Keeps untrusted text short in messages and logs.
+public enum Printable {
+    public static func clip(_ s: String, _ limit: Int = 200) -> String {
+        s.count <= limit ? s : String(s.prefix(limit)) + "…"
+    }
+}

@@ -1,0 +1,94 @@
+public import Cedar
+import Crypto
+public import Foundation
+public import PortcullisCore
+
+/// One call an agent asks a gateway to make, as it walks the enforcement stages.
+///
+/// A front end builds it from its protocol (an MCP `tools/call`, an HTTP request) and hands it to
+/// ``EnforcementPipeline``; every stage reads it and may add to it (findings, the decision, notes).
+/// The canonical bytes of the arguments are computed once, here, and serve the digest, the byte
+/// count and the audit record.
+public struct GatewayCall: Sendable {
+    /// Which front end the call came through.
+    public enum Kind: String, Sendable {
+        case mcp
+        case http
+        case a2a
+    }
+
+    public let kind: Kind
+    /// The Cedar action (`connect`, `list_tools`, `call_tool`).
+    public let action: CedarMapping.Action
+    public let caller: GatewayCaller
+    /// The upstream the call is for (`*` for the whole gateway).
+    public let upstream: String
+    /// The tool, for `call_tool`; nil for upstream-level actions.
+    public let tool: ToolRecord?
+    /// The resource as the audit log names it.
+    public let resourceName: String
+    public let arguments: JSONValue?
+    /// Canonical JSON of ``arguments``; empty without arguments.
+    public let argumentBytes: [UInt8]
+    /// Hex SHA-256 of ``argumentBytes``; nil without arguments.
+    public let argumentsDigest: String?
+    /// The session the call belongs to, as the audit log names it (a digest, never the id).
+    public let sessionRef: String?
+    /// The agent's stated reasoning, kept in the audit record.
+    public let reasoning: String?
+    public let started: ContinuousClock.Instant
+
+    /// Session state when the call was decided: the agent's taint (shared by all its sessions) and the session's counters.
+    public var session: SessionSnapshot
+    /// The automatic response and risk in force for the agent.
+    public var risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none)
+    /// DLP findings in the arguments.
+    public var findings: [DLPScanner.Kind] = []
+    /// The arguments with DLP findings redacted (what the audit log may keep).
+    public var redactedArguments: JSONValue?
+    /// What goes upstream: the arguments, or their redacted form when DLP says redact.
+    public var forwardedArguments: JSONValue?
+    /// The decision, once the decide stage has run.
+    public var decision: GatewayDecision?
+    /// Obligations of the decision that a stage has discharged.
+    public var discharged: Set<String> = []
+    /// Whether the call was decided listing-only (`tools/list` filtering): nothing is forwarded.
+    public let listing: Bool
+
+    public init(kind: Kind, action: CedarMapping.Action, caller: GatewayCaller, upstream: String, tool: ToolRecord? = nil,
+                resourceName: String? = nil, arguments: JSONValue? = nil, session: SessionSnapshot = SessionSnapshot(),
+                sessionRef: String? = nil, reasoning: String? = nil, listing: Bool = false,
+                started: ContinuousClock.Instant = .now) {
+        self.kind = kind
+        self.action = action
+        self.caller = caller
+        self.upstream = upstream
+        self.tool = tool
+        self.resourceName = resourceName ?? tool?.qualifiedName ?? upstream
+        self.arguments = arguments
+        if let arguments {
+            let bytes = Array(arguments.canonical.serialized.utf8)
+            argumentBytes = bytes
+            argumentsDigest = Hex.encode(SHA256.hash(data: bytes))
+        } else {
+            argumentBytes = []
+            argumentsDigest = nil
+        }
+        self.forwardedArguments = arguments
+        self.session = session
+        self.sessionRef = sessionRef
+        self.reasoning = reasoning
+        self.listing = listing
+        self.started = started
+    }
+
+    /// Whether the call may change something: a write, a destructive or an unclassified tool.
+    /// Such a call is forwarded only after its decision record is durable.
+    public var changesState: Bool {
+        guard action == .callTool, let tool else { return false }
+        return tool.effect != .read
+    }
+
+    /// The audit action of the decision record.
+    public var auditAction: String { action.rawValue }
+}

@@ -1,0 +1,42 @@
+import PortcullisCore
+import Cedar
+public import Foundation
+
+/// Asks Cedar. Builds the request and entities from the call; when they cannot be built, or any
+/// policy errors, the call is denied (nothing is evaluated against a partial store).
+public struct DecideStage: CallStage {
+    public let policies: PolicyEngine
+    /// The agent's risk and automatic response (the behaviour monitor's; none offline).
+    public let risk: @Sendable (_ agentID: String) -> BehaviourMonitor.Risk
+    public let clock: @Sendable () -> Date
+    public var name: String { "decide" }
+
+    public init(policies: PolicyEngine, risk: @escaping @Sendable (_ agentID: String) -> BehaviourMonitor.Risk,
+                clock: @escaping @Sendable () -> Date) {
+        self.policies = policies
+        self.risk = risk
+        self.clock = clock
+    }
+
+    public func apply(to call: inout GatewayCall) async -> StageVerdict {
+        call.risk = risk(call.caller.agent.id)
+        let decision = decide(call)
+        call.decision = decision
+        return decision.allowed ? .proceed : .refuse(Refusal(.denied, decision.summary))
+    }
+
+    /// The decision for a call, without side effects (also used to filter listings).
+    public func decide(_ call: GatewayCall) -> GatewayDecision {
+        do {
+            let (request, entities) = try CedarMapping.request(
+                action: call.action, caller: call.caller, tool: call.tool, upstream: call.upstream,
+                arguments: call.listing ? .object([]) : call.arguments, session: call.session, dlpKinds: call.findings,
+                listing: call.listing, now: clock(), risk: call.risk)
+            let (response, snapshot) = policies.authorize(request, entities: entities)
+            return GatewayDecision(response, snapshot: snapshot)
+        } catch {
+            return GatewayDecision(allowed: false, determining: [], erroring: [],
+                                   reasons: ["the request's entities could not be built (\(error)); denied"], obligations: [])
+        }
+    }
+}

@@ -1,0 +1,69 @@
+public import Foundation
+import Synchronization
+
+/// Which agents have read untrusted input, per agent and the user it acts for.
+///
+/// Taint is not a property of a session or a token: re-initializing, asking for a new token or
+/// switching protocol generation keeps it, because all of those are keyed by the same agent and
+/// user. Taint ends when `taintSeconds` pass without new untrusted input (the default is eight
+/// hours), or when an administrator clears it (`portcullis agent clear-taint`), or when the
+/// process restarts (the ledger lives in memory; see docs/architecture.md).
+public final class TaintLedger: Sendable {
+    /// One agent's (and user's) taint.
+    public struct Entry: Sendable, Equatable {
+        public var sources: [String]
+        public var since: Date
+        public var last: Date
+    }
+
+    private let table = Mutex<[String: Entry]>([:])
+    public let lifetime: TimeInterval
+
+    public init(lifetime: TimeInterval) {
+        self.lifetime = lifetime
+    }
+
+    static func key(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
+
+    /// Marks the agent (acting for `user`) tainted by `source`.
+    public func taint(agentID: String, user: String?, source: String, now: Date) {
+        table.withLock { t in
+            let k = Self.key(agentID: agentID, user: user)
+            var e = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Entry(sources: [], since: now, last: now)
+            if !e.sources.contains(source) { e.sources.append(source) }
+            if e.sources.count > 32 { e.sources.removeFirst(e.sources.count - 32) }
+            e.last = now
+            t[k] = e
+        }
+    }
+
+    /// The taint in force, or nil.
+    public func entry(agentID: String, user: String?, now: Date) -> Entry? {
+        table.withLock { t in
+            let k = Self.key(agentID: agentID, user: user)
+            guard let e = t[k] else { return nil }
+            if now.timeIntervalSince(e.last) > lifetime {
+                t.removeValue(forKey: k)
+                return nil
+            }
+            return e
+        }
+    }
+
+    /// Clears every taint of an agent (for every user it acts for); returns how many were cleared.
+    @discardableResult
+    public func clear(agentID: String) -> Int {
+        table.withLock { t in
+            let keys = t.keys.filter { $0.hasPrefix(agentID + "\u{0}") }
+            for k in keys { t.removeValue(forKey: k) }
+            return keys.count
+        }
+    }
+
+    /// Fills the taint part of a session snapshot.
+    public func apply(to snapshot: inout SessionSnapshot, agentID: String, user: String?, now: Date) {
+        guard let e = entry(agentID: agentID, user: user, now: now) else { return }
+        snapshot.tainted = true
+        for s in e.sources where !snapshot.taintSources.contains(s) { snapshot.taintSources.append(s) }
+    }
+}
