@@ -35,6 +35,25 @@ extension SQLiteStore: AgentStore {
         }
     }
 
+    /// Compare-and-set: replaces the record only if its status and `updated_at` are still `expected`'s,
+    /// checked and written in one transaction (SQLite has one writer, so nothing can slip between).
+    ///
+    /// - Throws: ``PortcullisError`` `.conflict` when the record changed, `.notFound`, `.storage`.
+    public func update(_ agent: Agent, expected: Agent, event: LifecycleEvent) async throws {
+        try Self.check(event, isAbout: agent)
+        try await write("update agent \(agent.id)") { db in
+            guard let current = try AgentRecord.fetchOne(db, key: agent.id)?.agent else {
+                throw PortcullisError(.notFound, "no agent with id \(agent.id)")
+            }
+            guard current.status == expected.status,
+                  current.updatedAt.timeIntervalSince1970 == expected.updatedAt.timeIntervalSince1970 else {
+                throw PortcullisError(.conflict, "agent \(agent.id) changed concurrently (now \(current.status.rawValue)); read it again")
+            }
+            try AgentRecord(agent: agent).update(db)
+            try LifecycleEventRecord(event: event).insert(db)
+        }
+    }
+
     /// The agent with this id, or nil.
     ///
     /// - Throws: ``PortcullisError`` `.storage` on a database failure.

@@ -149,10 +149,20 @@ struct ExternalIdentityProviderTests {
         ])
     func unusableJWKS(jwks: String) async {
         do {
-            _ = try await ExternalIdentityProvider(issuer: F.issuer, jwksJSON: jwks, audience: nil)
+            _ = try await ExternalIdentityProvider(issuer: F.issuer, jwksJSON: jwks, audience: "portcullis")
             Issue.record("accepted JWKS \(jwks)")
         } catch {
-            #expect(error.error == "server_error")
+            #expect(error.error == "server_error" && error.description.contains("JWKS"))
+        }
+    }
+
+    @Test("a provider without an audience is refused", arguments: [nil, "", "  "] as [String?])
+    func providerNeedsAnAudience(audience: String?) async {
+        do {
+            _ = try await ExternalIdentityProvider(issuer: F.issuer, jwksJSON: F.jwks, audience: audience)
+            Issue.record("accepted a provider without an audience")
+        } catch {
+            #expect(error.error == "server_error" && error.description.contains("needs an `audience`"))
         }
     }
 }

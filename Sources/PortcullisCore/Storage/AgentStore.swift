@@ -10,6 +10,12 @@ public protocol AgentStore: Sendable {
     func create(_ agent: Agent, event: LifecycleEvent) async throws
     /// Replaces an agent's record and records the event atomically.
     func update(_ agent: Agent, event: LifecycleEvent) async throws
+    /// Replaces an agent's record and records the event atomically, only if the stored record is still
+    /// the one the change was computed from (same status, same `updatedAt`): a compare-and-set, so
+    /// that a change computed from a stale read never writes an old status back.
+    ///
+    /// - Throws: ``PortcullisError`` `.conflict` when the record changed since `expected` was read.
+    func update(_ agent: Agent, expected: Agent, event: LifecycleEvent) async throws
     /// The agent with this id, or nil.
     func agent(id: String) async throws -> Agent?
     /// All agents, optionally only those in one status, ordered by creation.
@@ -59,9 +65,13 @@ public struct IssuedToken: Sendable, Codable, Equatable {
     public var jkt: String?
     /// The complete claims as JSON, for introspection.
     public var claimsJSON: String
+    /// The `jti` of the token this one was exchanged from (RFC 8693), nil for a token issued directly.
+    /// A column of its own: the chain is walked by it, never by searching the claims' text.
+    public var parentJTI: String?
 
     public init(jti: String, agentID: String, subject: String, audience: String, scope: String, issuedAt: Date,
-                expiresAt: Date, revokedAt: Date? = nil, jkt: String? = nil, claimsJSON: String) {
+                expiresAt: Date, revokedAt: Date? = nil, jkt: String? = nil, claimsJSON: String, parentJTI: String? = nil) {
+        self.parentJTI = parentJTI
         self.jti = jti
         self.agentID = agentID
         self.subject = subject

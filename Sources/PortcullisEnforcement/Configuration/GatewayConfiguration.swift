@@ -20,6 +20,15 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
             self.arguments = arguments
             self.results = results
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case arguments, results }
+
+        public init(from decoder: any Decoder) throws {
+            try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "dlp")
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            arguments = try c.decodeIfPresent(DLPAction.self, forKey: .arguments)
+            results = try c.decodeIfPresent(DLPAction.self, forKey: .results)
+        }
     }
 
     public var upstreams: [UpstreamConfiguration]

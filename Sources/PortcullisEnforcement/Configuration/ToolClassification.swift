@@ -13,6 +13,21 @@ public struct ToolClassification: Sendable, Codable, Equatable {
         self.dataClass = dataClass
         self.tags = tags
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case effect, risk, dataClass, tags }
+
+    /// Strict reading: a misspelt key (`rsik`) is an error, not an unclassified risk.
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "tool classification")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        effect = try c.decodeIfPresent(ToolRecord.Effect.self, forKey: .effect)
+        if effect == .unclassified {
+            throw DecodingError.dataCorruptedError(forKey: .effect, in: c, debugDescription: "a tool's effect must be read, write or destructive")
+        }
+        risk = try c.decodeIfPresent(Int.self, forKey: .risk)
+        dataClass = try c.decodeIfPresent(String.self, forKey: .dataClass)
+        tags = try c.decodeIfPresent([String].self, forKey: .tags)
+    }
 }
 
 extension ToolClassification {

@@ -10,6 +10,16 @@ public struct RateLimit: Sendable, Codable, Equatable {
         self.perMinute = perMinute
         self.burst = burst
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case perMinute, burst }
+
+    /// Strict reading: a misspelt key is an error, not a silently default limit.
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "rate limit")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        perMinute = try c.decode(Double.self, forKey: .perMinute)
+        burst = try c.decode(Double.self, forKey: .burst)
+    }
 }
 
 /// Token buckets per agent and tool.

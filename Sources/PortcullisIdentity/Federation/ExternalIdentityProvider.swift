@@ -40,8 +40,9 @@ public struct ExternalIdentityProvider: Sendable {
 
     /// The IdP's issuer identifier, compared byte for byte with `iss`.
     public let issuer: String
-    /// The audience this server is known as at the IdP; nil skips the `aud` check.
-    public let audience: String?
+    /// The audience this server is known as at the IdP. Required: a user token minted for another
+    /// application must not become a delegation to one of our agents.
+    public let audience: String
     /// Allowed clock skew for `exp`, `nbf` and `iat`.
     public let leeway: TimeInterval
     private let keys: [Key]
@@ -56,6 +57,9 @@ public struct ExternalIdentityProvider: Sendable {
     public init(issuer: String, jwksJSON: String, audience: String?, leeway: TimeInterval = 30)
         async throws(OAuthError)
     {
+        guard let audience, !audience.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw .serverError("identity provider `\(issuer)` needs an `audience`: without it a user token for any application at that provider would be accepted")
+        }
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
@@ -147,10 +151,8 @@ public struct ExternalIdentityProvider: Sendable {
         try TimeChecks.requireNotBefore(claims, now: now, leeway: leeway)
         _ = try TimeChecks.issuedAt(claims, now: now, leeway: leeway)
         _ = try claims.requiredString("sub")
-        if let audience {
-            guard let audiences = try claims.audiences(), audiences.contains(where: { sameBytes($0, audience) }) else {
-                throw JOSEFailure("token is not for this audience")
-            }
+        guard let audiences = try claims.audiences(), audiences.contains(where: { sameBytes($0, audience) }) else {
+            throw JOSEFailure("token is not for this audience")
         }
         return claims
     }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PortcullisCore
+import PortcullisGateway
 import PortcullisIdentity
 
 /// The admin API: agent registration and lifecycle, authenticated with the admin token.
@@ -66,8 +67,10 @@ struct AdminRoutes: Sendable {
                     case .resume:
                         return try agentResponse(try await services.resume(id: id, actor: actor, reason: reason ?? ""))
                     default:
-                        return try agentResponse(try await registry.transition(id: id, transition, actor: actor,
-                                                                               reason: reason ?? ""))
+                        let agent = try await registry.transition(id: id, transition, actor: actor, reason: reason ?? "")
+                        // A person's suspension acts at once, like the automatic one: sessions closed, calls in flight cancelled.
+                        if !agent.status.canAuthenticate { _ = services.gateway.disconnect([id]) }
+                        return try agentResponse(agent)
                     }
                 }
             }

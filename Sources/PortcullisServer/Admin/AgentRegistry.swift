@@ -9,6 +9,8 @@ public struct AgentRegistry: Sendable {
     let now: @Sendable () -> Date
     /// Where admin actions are recorded before they take effect (nil: not recorded).
     let audit: (any AuditSink)?
+    /// Serializes this process's changes (see ``AsyncSerialQueue``).
+    let changes = AsyncSerialQueue()
 
     public init(agents: any AgentStore, tokens: any TokenStateStore, now: @escaping @Sendable () -> Date = { Date() },
                 audit: (any AuditSink)? = nil) {
@@ -87,10 +89,35 @@ public struct AgentRegistry: Sendable {
         return agent
     }
 
+    /// Applies an update. The change is computed from the record as read and written only if the record
+    /// is still that one (compare-and-set); a concurrent suspension, kill or decommission makes it
+    /// start again from the new record, so an update never writes an old status back.
     public func update(id: String, _ u: Update, actor: String) async throws -> Agent {
-        var a = try await existing(id)
+        try await changes.run { try await self.updateSerially(id: id, u, actor: actor) }
+    }
+
+    private func updateSerially(id: String, _ u: Update, actor: String) async throws -> Agent {
+        var attempts = 0
+        while true {
+            let read = try await existing(id)
+            let a = try apply(u, to: read)
+            do {
+                try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
+                    try await agents.update(a, expected: read, event: LifecycleEvent(
+                        agentID: id, kind: .updated, actor: actor, reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+                }
+                return a
+            } catch let e as PortcullisError where e.code == .conflict && attempts < 8 {
+                attempts += 1
+            }
+        }
+    }
+
+    /// The record `u` makes of `read` (status untouched: only transitions change it).
+    func apply(_ u: Update, to read: Agent) throws -> Agent {
+        var a = read
         guard a.status != .decommissioned else {
-            throw PortcullisError(.conflict, "agent `\(id)` is decommissioned and cannot be changed")
+            throw PortcullisError(.conflict, "agent `\(a.id)` is decommissioned and cannot be changed")
         }
         if let v = u.name { a.name = try Self.nonEmpty(v, "name") }
         if let v = u.owner { a.owner = try Self.nonEmpty(v, "owner") }
@@ -110,12 +137,13 @@ public struct AgentRegistry: Sendable {
         if let v = u.trustLevel { a.trustLevel = try Self.trust(v) }
         if let v = u.requireDpop { a.requireDPoP = v }
         if let v = u.teams { a.teams = try Self.teams(v) }
-        a.updatedAt = now()
-        try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
-            try await agents.update(a, event: LifecycleEvent(agentID: id, kind: .updated, actor: actor,
-                                                             reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
-        }
+        a.updatedAt = Self.after(read.updatedAt, now())
         return a
+    }
+
+    /// A time strictly after `previous`, so that every write changes `updatedAt` (the compare-and-set's version).
+    static func after(_ previous: Date, _ now: Date) -> Date {
+        now > previous ? now : previous.addingTimeInterval(0.000_001)
     }
 
     /// A lifecycle transition requested by a person.
@@ -127,7 +155,19 @@ public struct AgentRegistry: Sendable {
 
     public func transition(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
         try PortcullisError.requireReason(reason)
-        var a = try await existing(id)
+        var attempts = 0
+        while true {
+            do {
+                return try await changes.run { try await self.transitionOnce(id: id, t, actor: actor, reason: reason) }
+            } catch let e as PortcullisError where e.code == .conflict && e.reason.contains("changed concurrently") && attempts < 8 {
+                attempts += 1
+            }
+        }
+    }
+
+    private func transitionOnce(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
+        let read = try await existing(id)
+        var a = read
         let target: AgentStatus
         let kind: LifecycleEvent.Kind
         switch t {
@@ -142,9 +182,10 @@ public struct AgentRegistry: Sendable {
         }
         guard a.status != target else { throw PortcullisError(.conflict, "agent `\(id)` is already \(target.rawValue)") }
         a.status = target
-        a.updatedAt = now()
+        a.updatedAt = Self.after(read.updatedAt, now())
         try await audited("agent.\(t.rawValue)", a, actor: actor, reason: reason) {
-            try await agents.update(a, event: LifecycleEvent(agentID: id, kind: kind, actor: actor, reason: reason, at: a.updatedAt))
+            try await agents.update(a, expected: read, event: LifecycleEvent(agentID: id, kind: kind, actor: actor, reason: reason,
+                                                                             at: a.updatedAt))
             if !target.canAuthenticate {
                 // Outstanding tokens die with the agent's standing.
                 _ = try await tokens.revokeAll(agentID: id, at: a.updatedAt)

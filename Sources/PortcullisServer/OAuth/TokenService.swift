@@ -321,13 +321,7 @@ public struct TokenService: Sendable {
                     throw OAuthError.invalidGrant(hops == 0 ? "the token is not active"
                                                             : "a token this one was delegated from is no longer active")
                 }
-                // Only exchanged tokens have a parent; skip decoding the claims of the others.
-                if record.claimsJSON.contains("\"parent_jti\"") {
-                    let claims = try? JSONDecoder().decode([String: JSONAny].self, from: Data(record.claimsJSON.utf8))
-                    jti = claims?["parent_jti"]?.stringValue
-                } else {
-                    jti = nil
-                }
+                jti = record.parentJTI
                 hops += 1
                 guard hops <= configuration.maxDelegationDepth + 2 else { throw OAuthError.invalidGrant("delegation chain too long") }
             }
@@ -396,7 +390,7 @@ public struct TokenService: Sendable {
             recorded = try await tokens.recordIssued(IssuedToken(
                 jti: jti, agentID: agent.id, subject: subject, audience: audience, scope: scopes.joined(separator: " "),
                 issuedAt: issuedAt, expiresAt: issuedAt.addingTimeInterval(Double(lifetime)), jkt: jkt,
-                claimsJSON: claimsJSON), limit: agent.maxConcurrentSessions, now: issuedAt)
+                claimsJSON: claimsJSON, parentJTI: parentJTI), limit: agent.maxConcurrentSessions, now: issuedAt)
         } catch {
             // Without a record the token could not be revoked or counted: do not hand it out.
             throw OAuthError("server_error", "the token store is unavailable", status: 503)

@@ -29,7 +29,8 @@ extension IssuedTokenRecord: FetchableRecord, PersistableRecord {
             expiresAt: Date(timeIntervalSince1970: try row.decode(forColumn: "expires_at")),
             revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:)),
             jkt: try row.decode(forColumn: "jkt"),
-            claimsJSON: try row.decode(forColumn: "claims_json")
+            claimsJSON: try row.decode(forColumn: "claims_json"),
+            parentJTI: try row.decode(forColumn: "parent_jti")
         )
     }
 
@@ -44,5 +45,6 @@ extension IssuedTokenRecord: FetchableRecord, PersistableRecord {
         container["revoked_at"] = token.revokedAt?.timeIntervalSince1970
         container["jkt"] = token.jkt
         container["claims_json"] = token.claimsJSON
+        container["parent_jti"] = token.parentJTI
     }
 }

@@ -12,6 +12,8 @@ import GRDB
 /// - `v2-agent-teams`: the agents' `teams` (JSON array), for team-based policies.
 /// - `v2-tools`: the gateway's tool registry with pinned definition hashes.
 /// - `v3-response`: approvals and approvers, the monitor's baselines, risk states and alerts (issue #6).
+/// - `v4-tool-classification`: who classified a tool's effect; effects taken from upstream annotations are dropped.
+/// - `v4-token-parent`: the `parent_jti` of exchanged tokens, as a column.
 ///
 /// All dates are REAL unix seconds; arrays and JWKs are JSON text.
 enum StoreSchema {
@@ -32,6 +34,11 @@ enum StoreSchema {
             try db.alter(table: "tools") { t in t.add(column: "classified_by", .text) }
             // Effects taken from an upstream's own annotations are not a classification: they are dropped.
             try db.execute(sql: "UPDATE tools SET effect = 'unclassified'")
+        }
+        migrator.registerMigration("v4-token-parent") { db in
+            // The token an exchanged token came from, as a column (the delegation chain is walked by it).
+            try db.alter(table: IssuedTokenRecord.databaseTableName) { t in t.add(column: "parent_jti", .text) }
+            try db.execute(sql: "UPDATE issued_tokens SET parent_jti = json_extract(claims_json, '$.parent_jti')")
         }
         return migrator
     }
