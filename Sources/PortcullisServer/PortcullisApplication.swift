@@ -45,7 +45,7 @@ public enum PortcullisApplication {
                             logger: Logger = Logger(label: "portcullis")) async throws -> Services {
         try configuration.validate()
         let directory = DataDirectory(path: configuration.dataDirectory)
-        try directory.prepare()
+        for warning in try directory.prepare() { logger.warning("\(warning)") }
         let store = try SQLiteStore(path: directory.databasePath)
         let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
         let adminToken = try directory.adminToken()

@@ -70,11 +70,29 @@ struct ConfigCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             var object = try JSONSerialization.jsonObject(with: encoder.encode(c)) as? [String: Any] ?? [:]
+            Self.maskUpstreamSecrets(&object)
             object["effectiveIssuer"] = c.effectiveIssuer
             object["adminToken"] = "******** (secret; stored in \(DataDirectory(path: c.dataDirectory).adminTokenPath))"
             object["signingKey"] = "******** (secret; stored in \(DataDirectory(path: c.dataDirectory).signingKeyPath))"
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
+        }
+
+        /// Upstream headers (the gateway's credentials for them) and stdio environment values are
+        /// secrets: their names are shown, their values are not.
+        static func maskUpstreamSecrets(_ object: inout [String: Any]) {
+            guard var gateway = object["gateway"] as? [String: Any],
+                  let upstreams = gateway["upstreams"] as? [[String: Any]] else { return }
+            gateway["upstreams"] = upstreams.map { u -> [String: Any] in
+                var u = u
+                for key in ["headers", "env"] {
+                    if let values = u[key] as? [String: Any] {
+                        u[key] = Dictionary(uniqueKeysWithValues: values.keys.map { ($0, "********") })
+                    }
+                }
+                return u
+            }
+            object["gateway"] = gateway
         }
     }
 }

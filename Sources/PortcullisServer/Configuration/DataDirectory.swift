@@ -1,6 +1,10 @@
 public import Foundation
 public import PortcullisIdentity
 import Crypto
+import PortcullisCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The on-disk state of one Portcullis node: database, signing key, admin token.
 ///
@@ -16,15 +20,38 @@ public struct DataDirectory: Sendable {
     public var signingKeyPath: String { path + "/signing-key.jwk" }
     public var adminTokenPath: String { path + "/admin.token" }
 
-    /// Creates the directory (0700) if needed.
-    public func prepare() throws {
+    /// Creates the directory (0700) if needed. An existing directory that others can read or enter
+    /// is tightened to 0700 (with a warning returned), and its secret files to 0600; one owned by
+    /// another user is refused.
+    ///
+    /// - Returns: warnings to log (what was tightened).
+    @discardableResult
+    public func prepare() throws -> [String] {
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw ConfigurationError("data directory `\(path)` is a file") }
-            return
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+            return []
         }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        guard isDir.boolValue else { throw ConfigurationError("data directory `\(path)` is a file") }
+        var warnings: [String] = []
+        let attributes = try fm.attributesOfItem(atPath: path)
+        if let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value, owner != getuid() {
+            throw ConfigurationError("data directory `\(path)` belongs to another user (uid \(owner)); refusing to keep secrets there")
+        }
+        if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+            warnings.append("data directory `\(path)` was accessible to others (mode \(String(mode, radix: 8))); set to 0700")
+        }
+        for secret in [signingKeyPath, adminTokenPath, path + "/audit-key"] where fm.fileExists(atPath: secret) {
+            let mode = ((try? fm.attributesOfItem(atPath: secret))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+            if mode & 0o077 != 0 {
+                try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secret)
+                warnings.append("secret `\(secret)` was readable by others (mode \(String(mode, radix: 8))); set to 0600")
+            }
+        }
+        return warnings
     }
 
     /// Loads the signing key, generating and persisting one on first start.
@@ -50,13 +77,9 @@ public struct DataDirectory: Sendable {
         return token
     }
 
+    /// Created 0600 from the first byte, written to a temporary file, fsynced and renamed into place.
     private func writeSecret(_ text: String, to file: String) throws {
-        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8),
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw ConfigurationError("cannot write `\(file)`")
-        }
-        // createFile honours the umask; set the mode explicitly.
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        try DurableFile.replace(file, with: text, mode: 0o600)
     }
 }
 
