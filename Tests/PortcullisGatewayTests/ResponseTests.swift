@@ -4,6 +4,7 @@ import PortcullisCore
 import Synchronization
 import Testing
 @testable import PortcullisGateway
+@testable import PortcullisEnforcement
 
 /// Unit-test doubles; the SQLite versions are tested in PortcullisStoreTests and end to end in Tests/Interop.
 final class MemoryAudit: AuditSink {
@@ -155,7 +156,13 @@ func testTool(_ name: String = "web.save_note", effect: ToolRecord.Effect = .wri
     let store = MemoryMonitorStore()
     let audit = MemoryAudit()
 
-    func monitor(rules: [ResponseSettings.Rule]? = nil) -> BehaviourMonitor {
+    /// The escalation ladder these tests exercise (the shipped defaults are gentler; see `defaultsLetNewToolsThrough`).
+    static let ladder: [ResponseSettings.Rule] = [
+        .init(minScore: 1, action: .alert), .init(minScore: 40, action: .approveWrites), .init(minScore: 60, action: .readOnly),
+        .init(minScore: 80, action: .suspend), .init(minScore: 95, action: .kill),
+    ]
+
+    func monitor(rules: [ResponseSettings.Rule]? = ladder) -> BehaviourMonitor {
         let c = clock
         return BehaviourMonitor(store: store, audit: audit,
                                 settings: MonitoringSettings(learningCalls: 20, burstFactor: 5, burstMinimum: 20, denySpikeMinimum: 5,
@@ -209,6 +216,20 @@ func testTool(_ name: String = "web.save_note", effect: ToolRecord.Effect = .wri
         let more = await observe(m, tool: "files.wipe", sensitive: true)
         #expect(more.map(\.detector) == [.firstTimeTool])
         #expect(m.risk("agt_1") == BehaviourMonitor.Risk(score: 85, response: .suspend))
+    }
+
+    @Test("the shipped defaults never suspend or kill, and a new tool or two only raise alerts")
+    func defaultsLetNewToolsThrough() async throws {
+        let m = monitor(rules: nil)
+        #expect(ResponseSettings().effectiveRules.allSatisfy { $0.action < .suspend })
+        #expect(MonitoringSettings().effective.learningCalls == 200)
+        await learn(m)
+        clock.set("2026-11-21T10:00:00Z")
+        _ = await observe(m, tool: "files.delete", sensitive: true)
+        #expect(m.risk("agt_1").response == .alert)
+        for tool in ["files.wipe", "files.move", "files.copy", "files.chmod"] { _ = await observe(m, tool: tool, sensitive: true) }
+        // Saturated: writes wait for a person, reads go on; nothing is suspended.
+        #expect(m.risk("agt_1") == BehaviourMonitor.Risk(score: 100, response: .readOnly))
     }
 
     @Test func denySpikeExfiltrationAndDrift() async throws {

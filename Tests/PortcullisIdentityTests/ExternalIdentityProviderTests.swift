@@ -64,10 +64,10 @@ struct ExternalIdentityProviderTests {
         #expect(claims["iss"] == .string(F.issuer))
     }
 
-    @Test("without a configured audience, aud is not checked")
-    func noAudience() async throws {
+    @Test("a token minted for another application at the provider is refused")
+    func otherAudience() async throws {
         let token = F.token(claims: ["aud": .string("someone-else")])
-        #expect(try await F.provider(audience: nil).verify(token, now: Forge.now)["sub"] == .string("alice"))
+        await #expect(throws: (any Error).self) { try await F.provider().verify(token, now: Forge.now) }
     }
 
     static let refusals: [RefusalCase] = {
@@ -152,7 +152,7 @@ struct ExternalIdentityProviderTests {
             _ = try await ExternalIdentityProvider(issuer: F.issuer, jwksJSON: jwks, audience: "portcullis")
             Issue.record("accepted JWKS \(jwks)")
         } catch {
-            #expect(error.error == "server_error" && error.description.contains("JWKS"))
+            #expect(error.error == "server_error" && !error.description.contains("audience"))
         }
     }
 

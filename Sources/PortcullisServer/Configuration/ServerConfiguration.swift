@@ -95,12 +95,24 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     }
 
     /// Checks values that would otherwise fail later, with a clear message.
+    /// Whether this build may run on the manual testing clock: debug builds only.
+    public static var testingClockAvailable: Bool {
+        #if DEBUG
+        true
+        #else
+        false
+        #endif
+    }
+
     public func validate() throws {
         guard ["ES256", "EdDSA"].contains(signingAlgorithm) else {
             throw ConfigurationError("signingAlgorithm must be ES256 or EdDSA, not `\(signingAlgorithm)`")
         }
         guard accessTokenTTL > 0 else { throw ConfigurationError("accessTokenTTL must be positive") }
         guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
+        if testing?.manualClock != nil, !Self.testingClockAvailable {
+            throw ConfigurationError("testing.manualClock is only available in debug (test) builds; a release build never reads a clock someone can set")
+        }
         if let start = testing?.manualClock, ManualClock.parse(start) == nil {
             throw ConfigurationError("testing.manualClock must be an ISO 8601 date-time, not `\(start)`")
         }
