@@ -112,6 +112,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Test support shared by the test targets: in-memory stores, a recording upstream, a clock the test moves.
+        .target(
+            name: "PortcullisTesting",
+            dependencies: ["Cedar", "PortcullisCore", "PortcullisEnforcement", "PortcullisGateway"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "CedarBenchmarks",
             dependencies: ["Cedar"],
@@ -154,7 +160,14 @@ let package = Package(
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], swiftSettings: strictSettings),
         .testTarget(
             name: "PortcullisGatewayTests",
-            dependencies: ["PortcullisEnforcement", "PortcullisGateway", "PortcullisCore", "Cedar"],
+            dependencies: ["PortcullisEnforcement", "PortcullisGateway", "PortcullisCore", "PortcullisTesting", "Cedar",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortcullisEnforcementTests",
+            dependencies: ["PortcullisEnforcement", "PortcullisGateway", "PortcullisCore", "PortcullisTesting", "Cedar",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

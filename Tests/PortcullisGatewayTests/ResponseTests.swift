@@ -3,74 +3,9 @@ import Logging
 import PortcullisCore
 import Synchronization
 import Testing
+import PortcullisTesting
 @testable import PortcullisGateway
 @testable import PortcullisEnforcement
-
-/// Unit-test doubles; the SQLite versions are tested in PortcullisStoreTests and end to end in Tests/Interop.
-final class MemoryAudit: AuditSink {
-    let events = Mutex<[AuditEvent]>([])
-    let failing = Mutex(false)
-    func append(_ event: AuditEvent) async throws -> UInt64 {
-        if failing.withLock({ $0 }) { throw PortcullisError(.storage, "audit down") }
-        return events.withLock { $0.append(event); return UInt64($0.count - 1) }
-    }
-    var actions: [String] { events.withLock { $0.map(\.action) } }
-}
-
-final class MemoryApprovalStore: ApprovalStore {
-    let rows = Mutex<[String: Approval]>([:])
-    func saveApproval(_ a: Approval) async throws { rows.withLock { $0[a.id] = a } }
-    func approval(id: String) async throws -> Approval? { rows.withLock { $0[id] } }
-    func approvals(status: Approval.Status?, agentID: String?, limit: Int) async throws -> [Approval] {
-        rows.withLock { Array($0.values) }.filter { (status == nil || $0.status == status) && (agentID == nil || $0.agentID == agentID) }
-            .sorted { $0.createdAt > $1.createdAt }.prefix(limit).map { $0 }
-    }
-    func approvals(binding: Approval.Binding) async throws -> [Approval] {
-        rows.withLock { Array($0.values) }.filter { $0.binding == binding }.sorted { $0.createdAt > $1.createdAt }
-    }
-    func updateApproval(_ a: Approval, expecting expected: Approval.Status) async throws -> Bool {
-        rows.withLock { t in
-            guard t[a.id]?.status == expected else { return false }
-            t[a.id] = a
-            return true
-        }
-    }
-    func saveApprover(_ approver: Approver) async throws {}
-    func approvers() async throws -> [Approver] { [] }
-    func approver(tokenDigest: String) async throws -> Approver? { nil }
-    func removeApprover(name: String) async throws -> Bool { false }
-}
-
-final class MemoryMonitorStore: MonitorStore {
-    let baselines = Mutex<[String: AgentBaseline]>([:])
-    let risk = Mutex<[String: AgentRiskState]>([:])
-    let stored = Mutex<[MonitorAlert]>([])
-    func baseline(agentID: String) async throws -> AgentBaseline? { baselines.withLock { $0[agentID] } }
-    func saveBaselines(_ b: [AgentBaseline]) async throws { baselines.withLock { t in for x in b { t[x.agentID] = x } } }
-    func riskStates() async throws -> [AgentRiskState] { risk.withLock { Array($0.values) } }
-    func saveRiskState(_ s: AgentRiskState) async throws { risk.withLock { $0[s.agentID] = s } }
-    func appendAlert(_ a: MonitorAlert) async throws { stored.withLock { $0.append(a) } }
-    func alerts(agentID: String?, limit: Int) async throws -> [MonitorAlert] { stored.withLock { $0.reversed() } }
-}
-
-final class Clock: Sendable {
-    let t: Mutex<Date>
-    init(_ iso: String) { t = Mutex(try! Date(iso, strategy: .iso8601)) }
-    var now: Date { t.withLock { $0 } }
-    func advance(_ s: Double) { t.withLock { $0 = $0.addingTimeInterval(s) } }
-    func set(_ iso: String) { t.withLock { $0 = try! Date(iso, strategy: .iso8601) } }
-}
-
-func testAgent(_ id: String = "agt_1", owner: String = "olga", digest: String? = nil) -> Agent {
-    Agent(id: id, name: "n", owner: owner, purpose: "p", modelProvider: "m", modelName: "m", modelVersion: "1",
-          createdAt: Date(timeIntervalSince1970: 0), configDigest: digest)
-}
-
-func testTool(_ name: String = "web.save_note", effect: ToolRecord.Effect = .write, risk: Int = 2) -> ToolRecord {
-    ToolRecord(qualifiedName: name, upstream: String(name.split(separator: ".")[0]), name: String(name.split(separator: ".")[1]),
-               definition: "{}", definitionHash: "h", pinnedHash: "h", status: .approved, effect: effect, risk: risk,
-               dataClass: "internal", tags: [], findings: [], firstSeenAt: Date(), updatedAt: Date())
-}
 
 @Suite struct ApprovalBrokerTests {
     let store = MemoryApprovalStore()

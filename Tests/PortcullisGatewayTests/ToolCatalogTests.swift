@@ -4,30 +4,9 @@ import Logging
 import PortcullisCore
 import Synchronization
 import Testing
+import PortcullisTesting
 @testable import PortcullisGateway
 @testable import PortcullisEnforcement
-
-/// In-memory registry (a unit-test double; the SQLite registry is tested through the server).
-final class MemoryToolStore: ToolStore {
-    let rows = Mutex<[String: ToolRecord]>([:])
-    func tools() async throws -> [ToolRecord] { rows.withLock { $0.values.sorted { $0.qualifiedName < $1.qualifiedName } } }
-    func tool(qualifiedName: String) async throws -> ToolRecord? { rows.withLock { $0[qualifiedName] } }
-    func saveTool(_ tool: ToolRecord) async throws { rows.withLock { $0[tool.qualifiedName] = tool } }
-}
-
-/// An upstream whose tool list the test sets.
-final class ScriptedUpstream: UpstreamTransport {
-    let listing = Mutex<String>("[]")
-    func call(method: String, params: JSONValue?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue {
-        guard method == "tools/list", let tools = try? JSONValue.parse(listing.withLock { $0 }) else {
-            throw .rpcError(code: -32601, message: "no", data: nil)
-        }
-        return .object([("tools", tools)])
-    }
-    func takeToolsChanged() async -> Bool { false }
-    func takeToolsChangedPeek() async -> Bool { false }
-    func shutdown() async {}
-}
 
 final class AlertLog: Sendable {
     let tools = Mutex<[String]>([])

@@ -85,7 +85,7 @@ public enum InjectionScanner {
         }
         // A phrase split across items (two text contents, a key and its value) is read joined.
         if strings.count > 1 {
-            for f in findings(in: strings.joined(separator: " ")) where seen.insert(f).inserted { out.append(f) }
+            for f in findings(in: JSONStrings.joinedForScan(strings)) where seen.insert(f).inserted { out.append(f) }
         }
         return out
     }

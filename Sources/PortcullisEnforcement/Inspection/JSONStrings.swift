@@ -35,7 +35,7 @@ public enum JSONStrings {
         var strings: [String] = []
         collectValues(redacted, into: &strings)
         if strings.count > 1 {
-            let joined = DLPScanner.findings(in: TextNormalizer.normalize(strings.joined(separator: " "))).map(\.kind)
+            let joined = DLPScanner.findings(in: TextNormalizer.normalize(joinedForScan(strings))).map(\.kind)
             let spanning = joined.filter { !kinds.contains($0) }
             if !spanning.isEmpty {
                 kinds.append(contentsOf: spanning)
@@ -44,6 +44,16 @@ public enum JSONStrings {
         }
         var seen = Set<DLPScanner.Kind>()
         return (redacted, kinds.filter { seen.insert($0).inserted })
+    }
+
+    /// The strings joined with spaces as a reader sees them, leaving out tag-like values (`text`,
+    /// `image/png`, `resource_link`) that separate content items in the structure but not in the prose.
+    public static func joinedForScan(_ strings: [String]) -> String {
+        strings.filter { !isTag($0) }.joined(separator: " ")
+    }
+
+    static func isTag(_ s: String) -> Bool {
+        s.utf8.count <= 24 && s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2F || $0 == 0x2D || $0 == 0x2B || $0 == 0x2E || $0 == 0x5F }
     }
 
     /// String values and number texts, depth-first (member names are left out: they are scanned one by one).
