@@ -130,11 +130,7 @@ public final class MCPGateway: Sendable {
     public func warmUp() async {
         await withTaskGroup(of: Void.self) { group in
             for name in upstreams.keys {
-                group.addTask {
-                    do { try await self.catalog.refresh(upstream: name) } catch {
-                        self.logger.warning("upstream not listed at start", metadata: ["upstream": "\(name)", "error": "\(error)"])
-                    }
-                }
+                group.addTask { await self.catalog.refreshIfNeeded(upstream: name) }
             }
         }
     }
@@ -430,6 +426,13 @@ public final class MCPGateway: Sendable {
             await catalog.refreshIfNeeded(upstream: upstreamName)
             entry = catalog.entry(qualified)
         }
+        if entry == nil, upstreams[upstreamName] != nil, let problem = catalog.unreachable(upstream: upstreamName) {
+            // The upstream was never listed: say so at once, naming it, instead of "unknown tool".
+            let call = upstreamCall(.callTool, m, r, session: session, started: started, resource: Printable.clip(qualified))
+            let refusal = Refusal(.upstreamUnavailable, problem)
+            if let failed = await pipeline.recordRefusal(call, refusal) { return .failure(failure(failed, id: id)) }
+            return .failure(failure(refusal, id: id))
+        }
         guard let entry, let upstream = upstreams[upstreamName], entry.record.isCallable,
               !catalog.listingFailed(upstream: upstreamName) else {
             let call = upstreamCall(.callTool, m, r, session: session, started: started, resource: Printable.clip(qualified))
@@ -546,8 +549,22 @@ public final class MCPGateway: Sendable {
         return text.map { Printable.clip($0, 4096) }
     }
 
+    /// Every error the gateway sends says why, for people and for automation: `data.reason` and
+    /// `data.refusal` are added where the error does not carry them yet.
     private func reply(_ f: RPCFailure, status: Int) -> GatewayHTTPResponse {
         if f.id == nil && status == 202 { return GatewayHTTPResponse(status: 202) }
+        var f = f
+        if f.data == nil {
+            let refusal: Refusal.Code = switch f.code {
+            case RPCErrorCode.limited: .rateLimited
+            case RPCErrorCode.auditUnavailable: .auditUnavailable
+            case RPCErrorCode.upstreamUnavailable: .upstreamUnavailable
+            case RPCErrorCode.approvalPending: .approvalPending
+            case RPCErrorCode.denied: .denied
+            default: .invalid
+            }
+            f.data = .object([("reason", .string(f.message)), ("refusal", .string(refusal.rawValue))])
+        }
         return json(f.response, status: status)
     }
 

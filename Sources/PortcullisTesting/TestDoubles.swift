@@ -116,6 +116,8 @@ public final class RecordingUpstream: UpstreamTransport {
     /// How long a call takes.
     public let delay = Mutex<Duration>(.zero)
     public let changed = Mutex(false)
+    /// How many `tools/list` it answered.
+    public let listings = Mutex(0)
 
     public init(tools: [JSONValue]) {
         self.tools = Mutex(tools)
@@ -134,6 +136,7 @@ public final class RecordingUpstream: UpstreamTransport {
     public func call(method: String, params: JSONValue?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue {
         switch method {
         case "tools/list":
+            listings.withLock { $0 += 1 }
             return .object([("tools", .array(tools.withLock { $0 }))])
         case "tools/call":
             guard case .string(let name)? = params?["name"] else { throw .protocolViolation("no name") }

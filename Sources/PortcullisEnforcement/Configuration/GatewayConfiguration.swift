@@ -46,7 +46,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var agentRateLimit: RateLimit?
     /// How long an agent stays tainted after its last untrusted input, in seconds (default 28,800: eight hours).
     public var taintSeconds: Double?
-    /// How long a tool listing is trusted before `tools/list` lists the upstream again, in seconds (default 300).
+    /// How long a tool listing is trusted before `tools/list` lists the upstream again, in seconds (default 60).
+    /// Agents only ever see definitions the gateway listed and pinned; a shorter time notices a changed
+    /// definition sooner, a longer one lists less.
     /// A `notifications/tools/list_changed` from the upstream, or an administrator's change, refreshes sooner.
     public var toolListSeconds: Double?
     /// Rate limits by qualified tool name.
@@ -125,7 +127,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var effectiveRateLimit: RateLimit { rateLimit ?? RateLimit(perMinute: 600, burst: 60) }
     public var effectiveAgentRateLimit: RateLimit { agentRateLimit ?? RateLimit(perMinute: 1200, burst: 200) }
     public var effectiveTaintSeconds: Double { taintSeconds ?? 28_800 }
-    public var effectiveToolListSeconds: Double { toolListSeconds ?? 300 }
+    public var effectiveToolListSeconds: Double { toolListSeconds ?? 60 }
 
     /// Whether every answer of `upstream` is untrusted input.
     public func isUntrusted(upstream: String) -> Bool {

@@ -25,6 +25,8 @@ public final class ToolCatalog: Sendable {
     struct ListingState {
         var listedAt: Date?
         var failed = false
+        /// Why the last listing failed, if it did.
+        var error: String?
     }
 
     let upstreams: [String: any UpstreamTransport]
@@ -44,7 +46,7 @@ public final class ToolCatalog: Sendable {
 
     public init(upstreams: [String: any UpstreamTransport], store: any ToolStore,
                 classifications: [String: ToolClassification], trustAnnotations: Set<String> = [], autoApprove: Bool,
-                timeouts: [String: Double], listLifetime: TimeInterval = 300,
+                timeouts: [String: Double], listLifetime: TimeInterval = 60,
                 logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
                 onAlert: @escaping @Sendable (_ tool: String, _ reason: String, _ findings: [String]) async -> Void) {
         self.upstreams = upstreams
@@ -74,6 +76,14 @@ public final class ToolCatalog: Sendable {
         listings.withLock { $0[upstream]?.failed == true }
     }
 
+    /// Why `upstream` cannot be used, when it has never been listed and its last listing failed; nil otherwise.
+    public func unreachable(upstream: String) -> String? {
+        listings.withLock { table in
+            guard let state = table[upstream], state.listedAt == nil, let error = state.error else { return nil }
+            return error
+        }
+    }
+
     /// Lists `upstream` again if its listing is stale, or if it announced that its tools changed;
     /// otherwise does nothing. A failed listing after an announced change blocks the upstream's tools.
     public func refreshIfNeeded(upstream name: String) async {
@@ -84,7 +94,11 @@ public final class ToolCatalog: Sendable {
             try await refresh(upstream: name)
         } catch {
             logger.warning("upstream could not list its tools", metadata: ["upstream": "\(name)", "error": "\(error)"])
-            if changed { listings.withLock { $0[name, default: ListingState()].failed = true } }
+            let reason = Self.describe(error, upstream: name)
+            listings.withLock { table in
+                table[name, default: ListingState()].error = reason
+                if changed { table[name, default: ListingState()].failed = true }
+            }
         }
     }
 
@@ -265,6 +279,16 @@ public final class ToolCatalog: Sendable {
         record.risk = classification?.risk ?? (record.classifiedBy?.hasPrefix("admin") == true ? record.risk : Self.defaultRisk(record.effect))
         record.dataClass = classification?.dataClass ?? record.dataClass
         record.tags = classification?.tags ?? record.tags
+    }
+
+    /// An upstream failure in one sentence that names the upstream.
+    static func describe(_ error: UpstreamError, upstream: String) -> String {
+        switch error {
+        case .timeout(let s), .unavailable(let s), .protocolViolation(let s):
+            s.contains("`\(upstream)`") ? s : "upstream `\(upstream)`: \(s)"
+        case .rpcError(let code, let message, _):
+            "upstream `\(upstream)` refused to list its tools (\(code): \(Printable.clip(message)))"
+        }
     }
 
     /// The pinned part of a definition: name, title, description, schemas, annotations; canonical.
