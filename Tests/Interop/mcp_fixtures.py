@@ -24,16 +24,18 @@ VENV_BIN = Path(sys.executable).parent
 
 
 class HTTPUpstream:
-    """mcp_test_upstream.py on a free port, with its own state directory."""
+    """mcp_test_upstream.py (or another upstream script, e.g. mcp_hostile_upstream.py) on a free port,
+    with its own state directory."""
 
-    def __init__(self, state: Path, name: str, lookup_description: str | None = None):
+    def __init__(self, state: Path, name: str, lookup_description: str | None = None,
+                 script: str = "mcp_test_upstream.py"):
         self.state = state
         self.name = name
         state.mkdir(parents=True, exist_ok=True)
         if lookup_description is not None:
             (state / "lookup_description.txt").write_text(lookup_description)
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "mcp_test_upstream.py"), str(self.port), str(state), name],
+        self.proc = subprocess.Popen([sys.executable, str(HERE / script), str(self.port), str(state), name],
                                      stdout=open(state / "upstream.log", "ab"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -52,6 +54,19 @@ class HTTPUpstream:
     def recorded_requests(self) -> list[dict]:
         path = self.state / "requests.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def tool_calls(self, tool: str | None = None) -> list[dict]:
+        """The `tools/call` requests that reached the upstream (of `tool`, when given), as their params;
+        needs an upstream script that records request bodies (mcp_hostile_upstream.py)."""
+        out = []
+        for r in self.recorded_requests():
+            bodies = r.get("rpc")
+            for body in bodies if isinstance(bodies, list) else [bodies]:
+                if isinstance(body, dict) and body.get("method") == "tools/call":
+                    params = body.get("params") or {}
+                    if tool is None or params.get("name") == tool:
+                        out.append(params)
+        return out
 
     def stop(self) -> None:
         self.proc.terminate()

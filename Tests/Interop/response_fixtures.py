@@ -31,9 +31,14 @@ from oauth_fixtures import Agent, Key, Server
 # must never be mistaken for an approval, a kill or a graduated response.
 NO_RATE_LIMIT = {"perMinute": 1_000_000, "burst": 100_000}
 
-# Effect classification for the test upstream's tools (mcp_test_upstream.py), under "web".
+# Effect classification for the test upstream's tools (mcp_test_upstream.py), under "web". An upstream
+# does not classify its own tools (its MCP annotations are not trusted): a tool missing here is
+# `unclassified`, which the default pack neither lists nor lets anyone call.
 WEB_TOOLS = {
     "web.echo": {"effect": "read"},
+    "web.fetch_page": {"effect": "read"},
+    "web.lookup": {"effect": "read"},
+    "web.search": {"effect": "read"},
     "web.save_note": {"effect": "write"},
     "web.slow_write": {"effect": "write"},
 }

@@ -45,13 +45,23 @@ def env(tmp_path_factory):
             {"name": "web2", "url": web2.url, "headers": {"Authorization": "Bearer upstream-secret-web2"}},
             {"name": "crashy", "command": [sys.executable, str(HERE / "mcp_crashy_upstream.py")], "timeoutSeconds": 3},
         ],
+        # An upstream does not classify its own tools (its MCP annotations are not trusted): every tool
+        # these tests call is classified here; the rest are `unclassified`, listed to nobody.
         "tools": {
+            "time.get_current_time": {"effect": "read"}, "time.convert_time": {"effect": "read"},
             "git.git_status": {"effect": "read"}, "git.git_log": {"effect": "read"},
             "git.git_diff_unstaged": {"effect": "read"}, "git.git_show": {"effect": "read"},
             "git.git_add": {"effect": "write", "dataClass": "source"},
             "git.git_commit": {"effect": "write", "dataClass": "source"},
+            "git.git_reset": {"effect": "destructive", "dataClass": "source"},
+            "web.echo": {"effect": "read"}, "web.fetch_page": {"effect": "read"}, "web.lookup": {"effect": "read"},
+            "web.search": {"effect": "read"}, "web.save_note": {"effect": "write"},
+            "web2.search": {"effect": "read"}, "web2.lookup": {"effect": "read"},
+            "crashy.ok": {"effect": "read"}, "crashy.crash": {"effect": "read"}, "crashy.hang": {"effect": "read"},
         },
         "toolRateLimits": {"web.search": {"perMinute": 6, "burst": 3}},
+        # every tools/list lists the upstreams again (the rug-pull test changes a definition between listings)
+        "toolListSeconds": 0,
         "approvals": {"waitSeconds": 0.5},
     }}
     with running_server(work, config) as server:
@@ -101,8 +111,8 @@ def test_tools_list_is_filtered_by_policy(env, mode):
     # write tools need trust level 3 under the default pack
     assert "git.git_commit" not in reader and "web.save_note" not in reader
     assert "git.git_commit" in writer and "web.save_note" in writer
-    # a tool the upstream did not classify and that is not read-only counts as destructive: hidden from
-    # the reader, listed for the trusted writer (whose calls to it need a person's approval)
+    # a destructive tool: hidden from the reader, listed for the trusted writer (whose calls to it need a
+    # person's approval)
     assert not any(n.startswith("git.git_reset") for n in reader)
     assert any(n.startswith("git.git_reset") for n in writer)
 
@@ -249,8 +259,9 @@ def test_rug_pull_blocks_the_tool_until_approved(env, tmp_path):
     assert isinstance(blocked, Exception) and "Unknown tool" in str(blocked)
     tool = {t["name"]: t for t in env.server.admin("GET", "/admin/tools").json()}["web.lookup"]
     assert tool["status"] == "changed" and tool["pinned_hash"] != tool["definition_hash"]
-    # an administrator re-approves from the CLI
-    cli = subprocess.run([str(env.server.binary), "tools", "approve", "web.lookup", "--server", env.base,
+    # an administrator re-approves from the CLI, naming the definition they looked at
+    cli = subprocess.run([str(env.server.binary), "tools", "approve", "web.lookup", "--hash", tool["definition_hash"],
+                          "--server", env.base,
                           "--token-file", str(env.server.data_dir / "admin.token"), "--json"],
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
@@ -309,8 +320,9 @@ def test_unknown_methods_are_denied(env, method):
     assert r.status_code == 404 and r.json()["error"]["code"] == -32601
 
 
-def test_prompt_injection_taints_the_session_and_blocks_writes(env):
-    token = env.token(env.writer)
+def test_prompt_injection_taints_the_agent_and_blocks_writes(env):
+    writer = env.agent(3)  # its own agent: the taint stays with the agent
+    token = env.token(writer)
 
     async def scenario():
         async with mcp_client(env.mcp, token) as c:
@@ -333,8 +345,10 @@ def test_prompt_injection_taints_the_session_and_blocks_writes(env):
     assert text_of(reads) == "still reading"
     notes = (env.web.state / "notes.txt").read_text()
     assert "before" in notes and "after the injection" not in notes
-    # a fresh session starts clean
-    assert text_of(run(call(env.mcp, token, "web.save_note", {"text": "new session"}))) == "saved"
+    # the taint belongs to the agent, not the session: a fresh session still needs approval for writes
+    again = run(call(env.mcp, token, "web.save_note", {"text": "new session"}))
+    assert isinstance(again, Exception) and again.error.code == -32005, again
+    assert "new session" not in (env.web.state / "notes.txt").read_text()
 
 
 def test_secrets_in_arguments_are_blocked_and_results_redacted(env):
@@ -442,8 +456,12 @@ def test_every_decision_is_recorded(env):
     allowed = [e for e in mine if e["action"] == "call_tool" and e["resource"] == "time.get_current_time"]
     assert allowed and allowed[-1]["decision"] == "allow"
     assert allowed[-1]["determining_policies"] == ["read-tools"]
-    assert len(allowed[-1]["arguments_digest"]) == 64 and allowed[-1]["outcome"]["status"] == "ok"
+    assert len(allowed[-1]["arguments_digest"]) == 64
     assert allowed[-1]["delegation_chain"] == [a.id]
+    # the decision is durable before the call is forwarded; the outcome follows in its own record
+    results = [e for e in mine if e["action"] == "call_tool.result" and e["resource"] == "time.get_current_time"]
+    assert results and results[-1]["outcome"]["status"] == "ok", results
+    assert results[-1]["arguments_digest"] == allowed[-1]["arguments_digest"]
     denied = [e for e in mine if e["resource"] == "git.git_commit"]
     assert denied and denied[-1]["decision"] == "deny" and "no policy permits" in denied[-1]["reason"]
     assert any(e["action"] == "connect" and e["decision"] == "allow" for e in mine)
