@@ -1,6 +1,7 @@
 import Cedar
 import Testing
 @testable import PortcullisGateway
+@testable import PortcullisEnforcement
 
 @Suite struct JSONRPCTests {
     func failure(_ text: String) -> RPCFailure? {
