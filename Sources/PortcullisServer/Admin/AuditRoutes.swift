@@ -16,103 +16,98 @@ struct AuditRoutes: Sendable {
     var audit: AuditLog { services.audit }
 
     func register(on router: Router<PortcullisRequestContext>) {
-        let admin = AdminRoutes(services: services)
         let group = router.group("/admin/audit")
-        group.get("/entries") { request, _ in
-            try await admin.guarded(request) { request, _ in
-                let params = request.uri.queryParameters
-                let query = try Self.query(params)
-                let entries = try await wrap { try await audit.entries(query) }
-                switch params["format"].map(String.init) ?? "json" {
-                case "json":
-                    return HTTP.json(try JSONSerialization.data(withJSONObject: try entries.map(Self.object),
-                                                                options: [.sortedKeys, .withoutEscapingSlashes]))
-                case "jsonl":
-                    return Self.lines(entries.map { String(decoding: $0.canonical, as: UTF8.self) })
-                case "ocsf":
-                    return Self.lines(try entries.map { try OCSFExporter.line($0) })
-                case let other:
-                    throw PortcullisError(.invalidInput, "unknown format `\(other)`: use json, jsonl or ocsf")
-                }
+            .add(middleware: APIErrorMiddleware())
+            .add(middleware: AdminAuthenticator(adminToken: services.adminToken, approvers: services.approvalStore))
+        group.get("/entries") { request, context in
+            _ = try context.administrator()
+            let params = request.uri.queryParameters
+            let query = try Self.query(params)
+            let entries = try await wrap { try await audit.entries(query) }
+            switch params["format"].map(String.init) ?? "json" {
+            case "json":
+                return HTTP.json(try JSONSerialization.data(withJSONObject: try entries.map(Self.object),
+                                                            options: [.sortedKeys, .withoutEscapingSlashes]))
+            case "jsonl":
+                return Self.lines(entries.map { String(decoding: $0.canonical, as: UTF8.self) })
+            case "ocsf":
+                return Self.lines(try entries.map { try OCSFExporter.line($0) })
+            case let other:
+                throw PortcullisError(.invalidInput, "unknown format `\(other)`: use json, jsonl or ocsf")
             }
         }
         group.get("/entries/:index") { request, context in
             let raw = try context.parameters.require("index")
-            return try await admin.guarded(request) { _, _ in
-                let found: AuditLogEntry?
-                if let index = UInt64(raw) {
-                    found = try await wrap { try await audit.entry(index: index) }
-                } else {
-                    found = try await wrap { try await audit.entry(eventID: raw) }
-                }
-                guard let entry = found else { throw PortcullisError(.notFound, "no audit entry `\(raw)`") }
-                return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.object(entry),
-                                                            options: [.sortedKeys, .withoutEscapingSlashes]))
+            _ = try context.administrator()
+            let found: AuditLogEntry?
+            if let index = UInt64(raw) {
+                found = try await wrap { try await audit.entry(index: index) }
+            } else {
+                found = try await wrap { try await audit.entry(eventID: raw) }
             }
+            guard let entry = found else { throw PortcullisError(.notFound, "no audit entry `\(raw)`") }
+            return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.object(entry),
+                                                        options: [.sortedKeys, .withoutEscapingSlashes]))
         }
-        group.get("/proof/inclusion") { request, _ in
-            try await admin.guarded(request) { request, _ in
-                let params = request.uri.queryParameters
-                guard let index = try Self.number(params, "index") else {
-                    throw PortcullisError(.invalidInput, "`index` is required")
-                }
-                let p = try await wrap { try await audit.inclusionProof(index: index, treeSize: try Self.number(params, "size")) }
-                var object: [String: Any] = [
-                    "index": p.index, "tree_size": p.treeSize, "leaf_hash": Self.b64(p.leafHash),
-                    "hashes": p.hashes.map(Self.b64), "root_hash": Self.b64(p.rootHash),
-                ]
-                object["checkpoint"] = p.checkpoint?.note.serialized
-                return HTTP.json(object: object)
+        group.get("/proof/inclusion") { request, context in
+            _ = try context.administrator()
+            let params = request.uri.queryParameters
+            guard let index = try Self.number(params, "index") else {
+                throw PortcullisError(.invalidInput, "`index` is required")
             }
+            let p = try await wrap { try await audit.inclusionProof(index: index, treeSize: try Self.number(params, "size")) }
+            var object: [String: Any] = [
+                "index": p.index, "tree_size": p.treeSize, "leaf_hash": Self.b64(p.leafHash),
+                "hashes": p.hashes.map(Self.b64), "root_hash": Self.b64(p.rootHash),
+            ]
+            object["checkpoint"] = p.checkpoint?.note.serialized
+            return HTTP.json(object: object)
         }
-        group.get("/proof/consistency") { request, _ in
-            try await admin.guarded(request) { request, _ in
-                let params = request.uri.queryParameters
-                guard let from = try Self.number(params, "from") else {
-                    throw PortcullisError(.invalidInput, "`from` is required")
-                }
-                let p = try await wrap { try await audit.consistencyProof(from: from, to: try Self.number(params, "to")) }
-                var object: [String: Any] = [
-                    "from": p.fromSize, "to": p.toSize, "hashes": p.hashes.map(Self.b64),
-                    "from_root": Self.b64(p.fromRoot), "to_root": Self.b64(p.toRoot),
-                ]
-                object["from_checkpoint"] = p.fromCheckpoint?.note.serialized
-                object["to_checkpoint"] = p.toCheckpoint?.note.serialized
-                return HTTP.json(object: object)
+        group.get("/proof/consistency") { request, context in
+            _ = try context.administrator()
+            let params = request.uri.queryParameters
+            guard let from = try Self.number(params, "from") else {
+                throw PortcullisError(.invalidInput, "`from` is required")
             }
+            let p = try await wrap { try await audit.consistencyProof(from: from, to: try Self.number(params, "to")) }
+            var object: [String: Any] = [
+                "from": p.fromSize, "to": p.toSize, "hashes": p.hashes.map(Self.b64),
+                "from_root": Self.b64(p.fromRoot), "to_root": Self.b64(p.toRoot),
+            ]
+            object["from_checkpoint"] = p.fromCheckpoint?.note.serialized
+            object["to_checkpoint"] = p.toCheckpoint?.note.serialized
+            return HTTP.json(object: object)
         }
-        group.get("/checkpoint") { request, _ in
-            try await admin.guarded(request) { request, _ in
-                let checkpoint: SignedCheckpoint?
-                if let size = try Self.number(request.uri.queryParameters, "size") {
-                    checkpoint = try await wrap { try await audit.checkpoint(size: size) }
-                } else if let latest = await audit.latestCheckpoint {
-                    checkpoint = latest
-                } else {
-                    checkpoint = try await wrap { try await audit.checkpoint() }
-                }
-                guard let checkpoint else { throw PortcullisError(.notFound, "no checkpoint of that size was signed") }
-                return Self.text(checkpoint.note.serialized)
+        group.get("/checkpoint") { request, context in
+            _ = try context.administrator()
+            let checkpoint: SignedCheckpoint?
+            if let size = try Self.number(request.uri.queryParameters, "size") {
+                checkpoint = try await wrap { try await audit.checkpoint(size: size) }
+            } else if let latest = await audit.latestCheckpoint {
+                checkpoint = latest
+            } else {
+                checkpoint = try await wrap { try await audit.checkpoint() }
             }
+            guard let checkpoint else { throw PortcullisError(.notFound, "no checkpoint of that size was signed") }
+            return Self.text(checkpoint.note.serialized)
         }
-        group.post("/checkpoint") { request, _ in
-            try await admin.guarded(request) { _, _ in
-                Self.text(try await wrap { try await audit.checkpoint() }.note.serialized)
+        group.post("/checkpoint") { request, context in
+            _ = try context.administrator()
+            return Self.text(try await wrap { try await audit.checkpoint() }.note.serialized)
+        }
+        group.get("/checkpoints") { request, context in
+            _ = try context.administrator()
+            let params = request.uri.queryParameters
+            let limit = Int(try Self.number(params, "limit") ?? 100)
+            let list = try await wrap { try await audit.checkpoints(after: try Self.number(params, "after"), limit: limit) }
+            let objects: [[String: Any]] = list.map {
+                ["size": $0.size, "root_hash": Self.b64($0.rootHash), "note": $0.note.serialized]
             }
+            return HTTP.json(try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes]))
         }
-        group.get("/checkpoints") { request, _ in
-            try await admin.guarded(request) { request, _ in
-                let params = request.uri.queryParameters
-                let limit = Int(try Self.number(params, "limit") ?? 100)
-                let list = try await wrap { try await audit.checkpoints(after: try Self.number(params, "after"), limit: limit) }
-                let objects: [[String: Any]] = list.map {
-                    ["size": $0.size, "root_hash": Self.b64($0.rootHash), "note": $0.note.serialized]
-                }
-                return HTTP.json(try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys, .withoutEscapingSlashes]))
-            }
-        }
-        group.get("/key") { request, _ in
-            try await admin.guarded(request) { _, _ in Self.text(audit.verifierKey + "\n") }
+        group.get("/key") { request, context in
+            _ = try context.administrator()
+            return Self.text(audit.verifierKey + "\n")
         }
     }
 

@@ -11,178 +11,146 @@ import PortcullisEnforcement
 extension AdminRoutes {
     func registerResponse(on admin: RouterGroup<PortcullisRequestContext>) {
         let gateway = services.gateway
-        admin.post("/kill") { request, _ in
-            try await guarded(request) { request, actor in
-                struct Body: Decodable { var agent: String?; var owner: String?; var all: Bool?; var reason: String? }
-                let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
-                let targets = [b.agent != nil, b.owner != nil, b.all == true].filter { $0 }.count
-                guard targets == 1 else {
-                    throw PortcullisError(.invalidInput, "name exactly one of `agent`, `owner` or `all: true`")
-                }
-                let target: PortcullisApplication.Services.KillTarget =
-                    if let a = b.agent { .agent(a) } else if let o = b.owner { .owner(o) } else { .all }
-                let r = try await services.kill(target, actor: actor, reason: b.reason ?? "")
-                return HTTP.json(object: ["killed": r.killed, "already_stopped": r.alreadyStopped,
-                                          "sessions_closed": r.sessionsClosed, "calls_cancelled": r.callsCancelled,
-                                          "took_ms": r.tookMs])
+        admin.post("/kill") { request, context in
+            var request = request
+            let actor = try context.administrator()
+            struct Body: Decodable { var agent: String?; var owner: String?; var all: Bool?; var reason: String? }
+            let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
+            let targets = [b.agent != nil, b.owner != nil, b.all == true].filter { $0 }.count
+            guard targets == 1 else {
+                throw PortcullisError(.invalidInput, "name exactly one of `agent`, `owner` or `all: true`")
             }
+            let target: PortcullisApplication.Services.KillTarget =
+                if let a = b.agent { .agent(a) } else if let o = b.owner { .owner(o) } else { .all }
+            let r = try await services.kill(target, actor: actor, reason: b.reason ?? "")
+            return HTTP.json(object: ["killed": r.killed, "already_stopped": r.alreadyStopped,
+                                      "sessions_closed": r.sessionsClosed, "calls_cancelled": r.callsCancelled,
+                                      "took_ms": r.tookMs])
         }
-        admin.get("/alerts") { request, _ in
-            try await guarded(request) { request, _ in
-                let agent = request.uri.queryParameters["agent"].map(String.init)
-                let limit = try Self.limit(request)
-                let alerts = try await services.monitorStore.alerts(agentID: agent, limit: limit)
-                return try Self.list(alerts.map(\.jsonObject))
-            }
+        admin.get("/alerts") { request, context in
+            _ = try context.administrator()
+            let agent = request.uri.queryParameters["agent"].map(String.init)
+            let limit = try Self.limit(request)
+            let alerts = try await services.monitorStore.alerts(agentID: agent, limit: limit)
+            return try Self.list(alerts.map(\.jsonObject))
         }
         admin.get("/agents/:id/risk") { request, context in
             let id = try context.parameters.require("id")
-            return try await guarded(request) { _, _ in
-                _ = try await registry.existing(id)
-                let risk = gateway.monitor.risk(id)
-                var object: [String: Any] = ["agent": id, "score": risk.score, "response": risk.response.rawValue]
-                if let b = try await gateway.monitor.baseline(id) {
-                    object["baseline"] = try JSONSerialization.jsonObject(with: HTTP.jsonEncoder.encode(b))
-                }
-                return HTTP.json(object: object)
+            _ = try context.administrator()
+            _ = try await registry.existing(id)
+            let risk = gateway.monitor.risk(id)
+            var object: [String: Any] = ["agent": id, "score": risk.score, "response": risk.response.rawValue]
+            if let b = try await gateway.monitor.baseline(id) {
+                object["baseline"] = try JSONSerialization.jsonObject(with: HTTP.jsonEncoder.encode(b))
             }
+            return HTTP.json(object: object)
         }
         admin.post("/agents/:id/clear-response") { request, context in
             let id = try context.parameters.require("id")
-            return try await guarded(request) { request, actor in
-                struct Body: Decodable { var reason: String? }
-                let data = try await body(&request)
-                let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
-                try PortcullisError.requireReason(reason)
-                _ = try await registry.existing(id)
-                let state = try await gateway.monitor.clear(agentID: id, actor: actor, reason: reason)
-                return HTTP.json(object: ["agent": id, "score": 0, "response": state.response.rawValue])
-            }
+            var request = request
+            let actor = try context.administrator()
+            struct Body: Decodable { var reason: String? }
+            let data = try await body(&request)
+            let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
+            try PortcullisError.requireReason(reason)
+            _ = try await registry.existing(id)
+            let state = try await gateway.monitor.clear(agentID: id, actor: actor, reason: reason)
+            return HTTP.json(object: ["agent": id, "score": 0, "response": state.response.rawValue])
         }
 
         // Approvers: managed with the admin token.
-        admin.post("/approvers") { request, _ in
-            try await guarded(request) { request, actor in
-                struct Body: Decodable { var name: String }
-                let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
-                let name = b.name.trimmingCharacters(in: .whitespaces)
-                guard !name.isEmpty, name.count <= 128, !name.contains(where: { $0.isNewline || $0 == "\"" }) else {
-                    throw PortcullisError(.invalidInput, "an approver name must be 1-128 characters without quotes or newlines")
-                }
-                let token = "pca_" + Hex.random(24)
-                try await services.recordAdmin(actor: actor, action: "approver.add", resource: name, reason: "approver added")
-                try await services.approvalStore.saveApprover(Approver(name: name, tokenDigest: Self.digest(token),
-                                                                       createdAt: Date(), createdBy: actor))
-                var r = HTTP.json(object: ["name": name, "token": token], status: .created)
-                r.status = .created
-                return r
+        admin.post("/approvers") { request, context in
+            var request = request
+            let actor = try context.administrator()
+            struct Body: Decodable { var name: String }
+            let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
+            let name = b.name.trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.count <= 128, !name.contains(where: { $0.isNewline || $0 == "\"" }) else {
+                throw PortcullisError(.invalidInput, "an approver name must be 1-128 characters without quotes or newlines")
             }
+            let token = "pca_" + Hex.random(24)
+            try await services.recordAdmin(actor: actor, action: "approver.add", resource: name, reason: "approver added")
+            try await services.approvalStore.saveApprover(Approver(name: name, tokenDigest: Self.digest(token),
+                                                                   createdAt: Date(), createdBy: actor))
+            var r = HTTP.json(object: ["name": name, "token": token], status: .created)
+            r.status = .created
+            return r
         }
-        admin.get("/approvers") { request, _ in
-            try await guarded(request) { _, _ in
-                let list = try await services.approvalStore.approvers()
-                return try Self.list(list.map { ["name": $0.name, "created_at": Self.iso($0.createdAt), "created_by": $0.createdBy] })
-            }
+        admin.get("/approvers") { request, context in
+            _ = try context.administrator()
+            let list = try await services.approvalStore.approvers()
+            return try Self.list(list.map { ["name": $0.name, "created_at": Self.iso($0.createdAt), "created_by": $0.createdBy] })
         }
         admin.delete("/approvers/:name") { request, context in
             let name = try context.parameters.require("name")
-            return try await guarded(request) { _, actor in
-                try await services.recordAdmin(actor: actor, action: "approver.remove", resource: name, reason: "approver removed")
-                guard try await services.approvalStore.removeApprover(name: name) else {
-                    throw PortcullisError(.notFound, "no approver `\(name)`")
-                }
-                return HTTP.json(object: ["removed": name])
+            let actor = try context.administrator()
+            try await services.recordAdmin(actor: actor, action: "approver.remove", resource: name, reason: "approver removed")
+            guard try await services.approvalStore.removeApprover(name: name) else {
+                throw PortcullisError(.notFound, "no approver `\(name)`")
             }
+            return HTTP.json(object: ["removed": name])
         }
 
         // Approvals: read with the admin or an approver token; decided only by approvers.
-        admin.get("/approvals") { request, _ in
-            try await approverGuarded(request, adminMayRead: true) { request, _ in
-                var status: Approval.Status?
-                if let s = request.uri.queryParameters["status"].map(String.init) {
-                    guard let parsed = Approval.Status(rawValue: s) else { throw PortcullisError(.invalidInput, "unknown status `\(s)`") }
-                    status = parsed
-                }
-                let agent = request.uri.queryParameters["agent"].map(String.init)
-                let list = try await gateway.approvals.list(status: status, agentID: agent, limit: try Self.limit(request))
-                return try Self.list(try list.map(Self.approvalObject))
+        admin.get("/approvals") { request, context in
+            _ = try context.approvalReader()
+            var status: Approval.Status?
+            if let s = request.uri.queryParameters["status"].map(String.init) {
+                guard let parsed = Approval.Status(rawValue: s) else { throw PortcullisError(.invalidInput, "unknown status `\(s)`") }
+                status = parsed
             }
+            let agent = request.uri.queryParameters["agent"].map(String.init)
+            let list = try await gateway.approvals.list(status: status, agentID: agent, limit: try Self.limit(request))
+            return try Self.list(try list.map(Self.approvalObject))
         }
         admin.get("/approvals/:id") { request, context in
             let id = try context.parameters.require("id")
-            return try await approverGuarded(request, adminMayRead: true) { _, _ in
-                guard let a = try await gateway.approvals.approval(id: id) else { throw PortcullisError(.notFound, "no approval `\(id)`") }
-                return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.approvalObject(a), options: [.sortedKeys, .withoutEscapingSlashes]))
-            }
+            _ = try context.approvalReader()
+            guard let a = try await gateway.approvals.approval(id: id) else { throw PortcullisError(.notFound, "no approval `\(id)`") }
+            return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.approvalObject(a), options: [.sortedKeys, .withoutEscapingSlashes]))
         }
         for (verb, approve) in [("approve", true), ("deny", false)] {
             admin.post("/approvals/:id/\(verb)") { request, context in
                 let id = try context.parameters.require("id")
-                return try await approverGuarded(request, adminMayRead: false) { request, approver in
-                    struct Body: Decodable { var reason: String? }
-                    let data = try await body(&request)
-                    let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
-                    guard let a = try await gateway.approvals.approval(id: id) else {
-                        throw PortcullisError(.notFound, "no approval `\(id)`")
-                    }
-                    let decision = gateway.authorizeApprover(approver, approval: a, approve: approve)
-                    guard decision.allowed else {
-                        try? await services.recordAdmin(actor: "approver:\(approver)", action: "approval.\(verb).refused",
-                                                        resource: id, reason: decision.summary)
-                        throw PortcullisError(.forbidden, "`\(approver)` may not \(verb) \(id): \(decision.summary)")
-                    }
-                    let decided = try await gateway.approvals.decide(id: id, approve: approve, approver: approver, reason: reason)
-                    return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.approvalObject(decided),
-                                                                options: [.sortedKeys, .withoutEscapingSlashes]))
+                var request = request
+                let approver = try context.approver()
+                struct Body: Decodable { var reason: String? }
+                let data = try await body(&request)
+                let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
+                guard let a = try await gateway.approvals.approval(id: id) else {
+                    throw PortcullisError(.notFound, "no approval `\(id)`")
                 }
+                let decision = gateway.authorizeApprover(approver, approval: a, approve: approve)
+                guard decision.allowed else {
+                    try? await services.recordAdmin(actor: "approver:\(approver)", action: "approval.\(verb).refused",
+                                                    resource: id, reason: decision.summary)
+                    throw PortcullisError(.forbidden, "`\(approver)` may not \(verb) \(id): \(decision.summary)")
+                }
+                let decided = try await gateway.approvals.decide(id: id, approve: approve, approver: approver, reason: reason)
+                return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.approvalObject(decided),
+                                                            options: [.sortedKeys, .withoutEscapingSlashes]))
             }
         }
 
         // The testing clock (only with `testing.manualClock`).
-        admin.get("/clock") { request, _ in
-            try await guarded(request) { _, _ in
-                guard let clock = services.manualClock else { throw PortcullisError(.notFound, "no manual clock (testing.manualClock)") }
-                return HTTP.json(object: ["now": Self.iso(clock.now)])
+        admin.get("/clock") { request, context in
+            _ = try context.administrator()
+            guard let clock = services.manualClock else { throw PortcullisError(.notFound, "no manual clock (testing.manualClock)") }
+            return HTTP.json(object: ["now": Self.iso(clock.now)])
+        }
+        admin.post("/clock") { request, context in
+            var request = request
+            _ = try context.administrator()
+            guard let clock = services.manualClock else { throw PortcullisError(.notFound, "no manual clock (testing.manualClock)") }
+            struct Body: Decodable { var set: String?; var advanceSeconds: Double? }
+            let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
+            if let s = b.set {
+                guard let d = ManualClock.parse(s) else { throw PortcullisError(.invalidInput, "`set` must be ISO 8601") }
+                clock.set(d)
             }
+            if let n = b.advanceSeconds { clock.advance(n) }
+            return HTTP.json(object: ["now": Self.iso(clock.now)])
         }
-        admin.post("/clock") { request, _ in
-            try await guarded(request) { request, _ in
-                guard let clock = services.manualClock else { throw PortcullisError(.notFound, "no manual clock (testing.manualClock)") }
-                struct Body: Decodable { var set: String?; var advanceSeconds: Double? }
-                let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
-                if let s = b.set {
-                    guard let d = ManualClock.parse(s) else { throw PortcullisError(.invalidInput, "`set` must be ISO 8601") }
-                    clock.set(d)
-                }
-                if let n = b.advanceSeconds { clock.advance(n) }
-                return HTTP.json(object: ["now": Self.iso(clock.now)])
-            }
-        }
-    }
-
-    /// Authenticates an approver by their own token. The admin token may read approvals but never decide them.
-    func approverGuarded(_ request: Request, adminMayRead: Bool,
-                         _ handler: (inout Request, String) async throws -> Response) async throws -> Response {
-        guard let bearer = HTTP.bearer(request) else {
-            return HTTP.portcullisError(PortcullisError(.unauthorized, "an approver token is required (Authorization: Bearer …)"))
-        }
-        if HTTP.constantTimeEqual(bearer, services.adminToken) {
-            guard adminMayRead else {
-                return HTTP.portcullisError(PortcullisError(
-                    .forbidden, "approvals are decided by named approvers with their own token (portcullis approvers add), not with the admin token"))
-            }
-            return try await guarded(request, handler)
-        }
-        let approver: Approver?
-        do {
-            approver = try await services.approvalStore.approver(tokenDigest: Self.digest(bearer))
-        } catch let e as PortcullisError {
-            return HTTP.portcullisError(e)
-        }
-        guard let approver else {
-            return HTTP.portcullisError(PortcullisError(.unauthorized, "unknown approver token"))
-        }
-        return await rendered(request, approver.name, handler)
     }
 
     static func digest(_ token: String) -> String {

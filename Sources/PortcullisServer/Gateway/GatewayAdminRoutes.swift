@@ -10,68 +10,66 @@ import PortcullisEnforcement
 extension AdminRoutes {
     func registerGateway(on admin: RouterGroup<PortcullisRequestContext>) {
         let gateway = services.gateway
-        admin.get("/tools") { request, _ in
-            try await guarded(request) { _, _ in
-                let tools = try await services.toolStore.tools()
-                return HTTP.json(try JSONSerialization.data(withJSONObject: tools.map(toolObject), options: [.sortedKeys, .withoutEscapingSlashes]))
-            }
+        admin.get("/tools") { request, context in
+            _ = try context.administrator()
+            let tools = try await services.toolStore.tools()
+            return HTTP.json(try JSONSerialization.data(withJSONObject: tools.map(toolObject), options: [.sortedKeys, .withoutEscapingSlashes]))
         }
         // Recorded before it acts: the change is prepared (and refused if it cannot be made), the audit
         // entry is made durable, and only then is the change stored and put in force.
         admin.post("/tools/:name/approve") { request, context in
             let name = try context.parameters.require("name")
-            return try await guarded(request) { request, actor in
-                struct Body: Decodable {
-                    var hash: String?
-                    var effect: String?
-                }
-                let data = try await body(&request)
-                let parsed = data.isEmpty ? Body() : try HTTP.jsonDecoder.decode(Body.self, from: data)
-                guard let hash = parsed.hash, !hash.isEmpty else {
-                    throw PortcullisError(.invalidInput, "`hash` is required: the definition hash you reviewed (GET /admin/tools)")
-                }
-                var effect: ToolRecord.Effect?
-                if let e = parsed.effect {
-                    guard let known = ToolRecord.Effect(rawValue: e), known != .unclassified else {
-                        throw PortcullisError(.invalidInput, "`effect` must be read, write or destructive")
-                    }
-                    effect = known
-                }
-                let record = try await gateway.catalog.prepareApproval(name, hash: hash, effect: effect, by: actor)
-                try await services.recordAdmin(actor: actor, action: "tool.approve", resource: name,
-                                               reason: "definition \(record.definitionHash), effect \(record.effect.rawValue)")
-                try await commit(record, actor: actor, action: "tool.approve")
-                return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
+            var request = request
+            let actor = try context.administrator()
+            struct Body: Decodable {
+                var hash: String?
+                var effect: String?
             }
+            let data = try await body(&request)
+            let parsed = data.isEmpty ? Body() : try HTTP.jsonDecoder.decode(Body.self, from: data)
+            guard let hash = parsed.hash, !hash.isEmpty else {
+                throw PortcullisError(.invalidInput, "`hash` is required: the definition hash you reviewed (GET /admin/tools)")
+            }
+            var effect: ToolRecord.Effect?
+            if let e = parsed.effect {
+                guard let known = ToolRecord.Effect(rawValue: e), known != .unclassified else {
+                    throw PortcullisError(.invalidInput, "`effect` must be read, write or destructive")
+                }
+                effect = known
+            }
+            let record = try await gateway.catalog.prepareApproval(name, hash: hash, effect: effect, by: actor)
+            try await services.recordAdmin(actor: actor, action: "tool.approve", resource: name,
+                                           reason: "definition \(record.definitionHash), effect \(record.effect.rawValue)")
+            try await commit(record, actor: actor, action: "tool.approve")
+            return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
         }
         admin.post("/tools/:name/block") { request, context in
             let name = try context.parameters.require("name")
-            return try await guarded(request) { _, actor in
-                let record = try await gateway.catalog.prepareBlock(name, by: actor)
-                try await services.recordAdmin(actor: actor, action: "tool.block", resource: name,
-                                               reason: "definition \(record.definitionHash)")
-                try await commit(record, actor: actor, action: "tool.block")
-                return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
-            }
+            let actor = try context.administrator()
+            let record = try await gateway.catalog.prepareBlock(name, by: actor)
+            try await services.recordAdmin(actor: actor, action: "tool.block", resource: name,
+                                           reason: "definition \(record.definitionHash)")
+            try await commit(record, actor: actor, action: "tool.block")
+            return HTTP.json(try JSONSerialization.data(withJSONObject: toolObject(record), options: [.sortedKeys, .withoutEscapingSlashes]))
         }
-        admin.get("/policies") { request, _ in
-            try await guarded(request) { _, _ in policiesResponse(gateway.policies.snapshot) }
+        admin.get("/policies") { request, context in
+            _ = try context.administrator()
+            return policiesResponse(gateway.policies.snapshot)
         }
-        admin.post("/policies/reload") { request, _ in
-            try await guarded(request) { _, actor in
-                let fresh: PolicyEngine.Snapshot
-                do {
-                    fresh = try gateway.policies.prepare()
-                } catch let error as GatewayConfigurationError {
-                    try await services.recordAdmin(actor: actor, action: "policy.reload.failed", resource: gateway.policies.snapshot.source,
-                                                   reason: "reload refused, previous policies kept: \(error.description)")
-                    throw PortcullisError(.invalidInput, "reload failed; the previous \(gateway.policies.snapshot.count) policies stay in force: \(error.description)")
-                }
-                try await services.recordAdmin(actor: actor, action: "policy.reload", resource: fresh.source,
-                                               reason: "\(fresh.count) policies loaded")
-                gateway.policies.install(fresh)
-                return policiesResponse(fresh)
+        admin.post("/policies/reload") { request, context in
+            let actor = try context.administrator()
+            let fresh: PolicyEngine.Snapshot
+            do {
+                fresh = try gateway.policies.prepare()
+            } catch let error as GatewayConfigurationError {
+                try await services.recordAdmin(actor: actor, action: "policy.reload.failed", resource: gateway.policies.snapshot.source,
+                                               reason: "reload refused, previous policies kept: \(error.description)")
+                throw PortcullisError(.invalidInput, "reload failed; the previous \(gateway.policies.snapshot.count) policies stay in force: \(error.description)")
             }
+            try await services.recordAdmin(actor: actor, action: "policy.reload", resource: fresh.source,
+                                           reason: "\(fresh.count) policies loaded")
+            gateway.policies.install(fresh)
+            return policiesResponse(fresh)
         }
     }
 

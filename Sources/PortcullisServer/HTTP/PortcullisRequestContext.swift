@@ -6,6 +6,8 @@ public import NIOCore
 public struct PortcullisRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// Who is calling, once an authenticator has said (admin routes).
+    public var identity: CallerIdentity?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
