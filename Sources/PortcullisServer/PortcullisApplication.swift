@@ -85,7 +85,7 @@ public enum PortcullisApplication {
             configuration: configuration,
             registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit),
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
-                                       identityProviders: idps, now: now, audit: audit),
+                                       identityProviders: idps, now: now, audit: audit, refusals: gateway.pipeline.refusals),
             adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
             tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock)
         // The graduated response suspends and kills through the same paths as a person.

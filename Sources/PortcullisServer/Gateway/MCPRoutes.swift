@@ -30,12 +30,12 @@ struct MCPRoutes: Sendable {
             guard gateway.hasUpstream(name) else { return Response(status: .notFound) }
             return metadata(name)
         }
+        // Every /mcp request is authenticated before it reaches the gateway: the middleware puts the agent in the context.
+        let mcp = router.group("/mcp").add(middleware: ResourceServerAuthenticator(routes: self))
         for method in [HTTPRequest.Method.post, .get, .delete] {
-            router.on("/mcp", method: method) { request, context in await serve(request, context, scope: nil) }
-            router.on("/mcp/:upstream", method: method) { request, context in
-                let name = try context.parameters.require("upstream")
-                guard gateway.hasUpstream(name) else { return Response(status: .notFound) }
-                return await serve(request, context, scope: name)
+            mcp.on("", method: method) { request, context in try await serve(request, context, scope: nil) }
+            mcp.on(":upstream", method: method) { request, context in
+                try await serve(request, context, scope: try context.parameters.require("upstream"))
             }
         }
     }
@@ -52,36 +52,21 @@ struct MCPRoutes: Sendable {
         ])
     }
 
-    func serve(_ request: Request, _ context: PortcullisRequestContext, scope: String?) async -> Response {
-        var request = request
-        let path = "/mcp" + (scope.map { "/" + $0 } ?? "")
-        // The token must be for this path's resource, or for the whole gateway.
-        let audiences = scope == nil ? [resource(nil)] : [resource(scope), resource(nil)]
-        let auth: ResourceAuthentication
-        do {
-            auth = try await services.tokenService.authenticateResource(
-                authorization: request.headers[values: .authorization], dpopProofs: request.headers[values: .dpop],
-                audiences: audiences, method: request.method.rawValue, url: issuer + path,
-                requiredScope: gateway.configuration.effectiveRequiredScope, cache: services.tokenCache)
-        } catch {
-            return challenge(error, scope: scope)
+    func serve(_ request: Request, _ context: PortcullisRequestContext, scope: String?) async throws -> Response {
+        guard let caller = context.caller else {
+            throw PortcullisError(.unauthorized, "the gateway was reached without an authenticated agent")
         }
+        var request = request
         let limit = gateway.configuration.effectiveMaxMessageBytes
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: limit)
         } catch {
-            let failure = RPCFailure(id: nil, code: RPCErrorCode.invalidRequest, message: "message larger than \(limit) bytes")
+            let failure = RPCFailure(id: nil, code: RPCErrorCode.invalidRequest, message: "message larger than \(limit) bytes",
+                                     data: .object([("reason", .string("message larger than \(limit) bytes")), ("refusal", .string("invalid"))]))
             return Response(status: .contentTooLarge, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: failure.response.serialized)))
         }
-        let token = auth.token
-        let caller = GatewayCaller(
-            agent: auth.agent, tokenID: token.jti, scopes: token.scope,
-            actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
-            onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
-            authorizationDetails: { if case .array(let items)? = token.claims["authorization_details"] { items } else { [] } }(),
-            sourceAddress: context.remoteAddress?.ipAddress, traceID: Self.traceID(request.headers[.traceparent]))
         let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         let answer = await gateway.handle(GatewayHTTPRequest(method: request.method.rawValue, scope: scope, headers: headers,
                                                              body: Array(buffer: body), caller: caller))
@@ -92,6 +77,27 @@ struct MCPRoutes: Sendable {
         if fields[.cacheControl] == nil { fields[.cacheControl] = "no-store" }
         return Response(status: .init(code: answer.status), headers: fields,
                         body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+    }
+
+    /// Authenticates the agent's token for this path's resource (RFC 6750 bearer or RFC 9449 DPoP) and
+    /// builds the caller the gateway sees. Throws the challenge to send.
+    func authenticate(_ request: Request, _ context: PortcullisRequestContext, scope: String?) async throws(OAuthError)
+        -> GatewayCaller
+    {
+        let path = "/mcp" + (scope.map { "/" + $0 } ?? "")
+        // The token must be for this path's resource, or for the whole gateway.
+        let audiences = scope == nil ? [resource(nil)] : [resource(scope), resource(nil)]
+        let auth = try await services.tokenService.authenticateResource(
+            authorization: request.headers[values: .authorization], dpopProofs: request.headers[values: .dpop],
+            audiences: audiences, method: request.method.rawValue, url: issuer + path,
+            requiredScope: gateway.configuration.effectiveRequiredScope, cache: services.tokenCache)
+        let token = auth.token
+        return GatewayCaller(
+            agent: auth.agent, tokenID: token.jti, scopes: token.scope,
+            actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
+            onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
+            authorizationDetails: { if case .array(let items)? = token.claims["authorization_details"] { items } else { [] } }(),
+            sourceAddress: context.remoteAddress?.ipAddress, traceID: Self.traceID(request.headers[.traceparent]))
     }
 
     /// 401 with a challenge pointing to the metadata; 403 for a missing scope; 503 when the store is down.
@@ -121,4 +127,28 @@ struct MCPRoutes: Sendable {
 
 extension HTTPField.Name {
     static let traceparent = HTTPField.Name("traceparent")!
+}
+
+/// The resource server in front of the gateway: no request reaches ``MCPGateway`` without an
+/// authenticated agent in the context. A refusal here (no, a revoked or a foreign token, a suspended
+/// agent) is answered with the RFC 6750/9728 challenge and counted in the aggregated refusals.
+struct ResourceServerAuthenticator: RouterMiddleware {
+    typealias Context = PortcullisRequestContext
+
+    let routes: MCPRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let scope = context.parameters.get("upstream")
+        if let scope, !routes.gateway.hasUpstream(scope) { return Response(status: .notFound) }
+        var context = context
+        do {
+            context.caller = try await routes.authenticate(request, context, scope: scope)
+        } catch {
+            routes.gateway.pipeline.refusals.note(
+                action: "gateway.refused", subject: context.remoteAddress?.ipAddress ?? "unknown peer",
+                reason: "\(error.error): \(Printable.clip(error.description, 120))")
+            return routes.challenge(error, scope: scope)
+        }
+        return try await next(request, context)
+    }
 }

@@ -1,5 +1,6 @@
 public import Hummingbird
 public import NIOCore
+public import PortcullisEnforcement
 
 /// The request context of every route: Hummingbird's core storage plus the peer address,
 /// which gateway policies see as `context.sourceAddress`.
@@ -8,6 +9,8 @@ public struct PortcullisRequestContext: RequestContext, RemoteAddressRequestCont
     public let remoteAddress: SocketAddress?
     /// Who is calling, once an authenticator has said (admin routes).
     public var identity: CallerIdentity?
+    /// The agent calling a gateway, once the resource server has authenticated its token.
+    public var caller: GatewayCaller?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

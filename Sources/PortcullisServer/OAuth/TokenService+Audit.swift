@@ -1,5 +1,6 @@
 import Foundation
 import PortcullisCore
+import PortcullisEnforcement
 import PortcullisIdentity
 
 extension TokenService {
@@ -38,9 +39,20 @@ extension TokenService {
     }
 
     /// Records a refused token request (best effort: the answer is a refusal either way).
+    ///
+    /// A refusal of an authenticated agent (its lifecycle, attestation, grant or scopes) is recorded one
+    /// by one, under the agent. A refusal before the client was authenticated (no or a bad assertion,
+    /// an unknown client, a malformed request) is anyone's to send: it is counted in ``refusals`` and
+    /// recorded once per flush with the count, so that a flood cannot flood the audit log.
     func auditRefusal(form: [String: [String]], error: OAuthError) async {
         guard let audit, error.status != 503 else { return }
         let client = form["client_id"]?.first ?? form["client_assertion"]?.first.flatMap { JWTPeek.claim("sub", of: $0) }
+        if let refusals, !Self.refusedAfterAuthentication(error) {
+            let action = form["grant_type"]?.first == TokenService.tokenExchangeGrant ? "token.exchange.refused" : "token.issue.refused"
+            refusals.note(action: action, subject: client.map { String($0.prefix(64)) } ?? "unauthenticated",
+                          reason: "\(error.error): \(Printable.clip(error.description, 120))")
+            return
+        }
         let event = AuditEvent(
             timeNanos: AuditEvent.nowNanos(now()), id: AuditEvent.newID(), kind: .token,
             agent: client.map { .init(id: String($0.prefix(200))) },
@@ -48,5 +60,14 @@ extension TokenService {
             resource: form["resource"]?.first.map { String($0.prefix(500)) }, decision: .deny,
             reason: "\(error.error): \(error.description)")
         _ = try? await audit.append(event)
+    }
+
+    /// Whether the refusal came after the client proved who it is.
+    static func refusedAfterAuthentication(_ e: OAuthError) -> Bool {
+        switch e.error {
+        case "invalid_grant", "invalid_scope", "invalid_target", "unauthorized_client": true
+        case "invalid_client": e.description.hasPrefix("agent `") || e.description.hasPrefix("configuration drift")
+        default: false
+        }
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import PortcullisCore
+public import PortcullisEnforcement
 public import PortcullisIdentity
 
 /// The authorization server for agents: client authentication, grants, introspection, revocation.
@@ -21,11 +22,15 @@ public struct TokenService: Sendable {
     let now: @Sendable () -> Date
     /// Where issuances and revocations are recorded; a token is handed out only once recorded (nil: not recorded).
     let audit: (any AuditSink)?
+    /// Where refusals before authentication are counted (aggregated in the audit log); nil records each.
+    let refusals: RefusalTally?
 
     public init(configuration: ServerConfiguration, agents: any AgentStore, tokens: any TokenStateStore,
                 signingKey: SigningKey, identityProviders: [ExternalIdentityProvider],
-                now: @escaping @Sendable () -> Date = { Date() }, audit: (any AuditSink)? = nil) {
+                now: @escaping @Sendable () -> Date = { Date() }, audit: (any AuditSink)? = nil,
+                refusals: RefusalTally? = nil) {
         self.audit = audit
+        self.refusals = refusals
         self.configuration = configuration
         self.agents = agents
         self.tokens = tokens
