@@ -1,3 +1,4 @@
+import Cedar
 public import Foundation
 public import PortcullisGateway
 public import PortcullisEnforcement
@@ -174,6 +175,13 @@ enum ConfigurationFile {
     ]
 
     static func decode(_ data: Data) throws -> ServerConfiguration {
+        // A key given twice would mean one thing here and another to the reviewer's tool (Foundation
+        // keeps the first, Python and jq the last): the strict reader refuses it, naming the key.
+        do {
+            _ = try JSONValue.parse(bytes: Array(data))
+        } catch {
+            throw ConfigurationError("the configuration file is not valid JSON: \(error)")
+        }
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ConfigurationError("the configuration file must hold a JSON object")
         }
