@@ -275,7 +275,7 @@ for name in "${fuzzers[@]}"; do
   # underflow in CrashHandlerLinux.cpp) after every trap, burying the real message.
   set +e
   SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$out/bin/$name-fuzzer" "$work" "$out/seeds/$name" -dict="$out/seeds/$name.dict" \
-    -max_total_time="$seconds" -max_len=8192 -timeout=10 -detect_leaks=0 -print_final_stats=1 \
+    -max_total_time="$seconds" -seed="${FUZZ_SEED:-0}" -max_len=8192 -timeout=10 -detect_leaks=0 -print_final_stats=1 \
     -artifact_prefix=".build-fuzz/crashes/$name-" > "$log" 2>&1
   rc=$?
   set -e
