@@ -184,6 +184,7 @@ let package = Package(
             name: "PortcullisServerTests",
             dependencies: [
                 "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit",
+                "PortcullisEnforcement", "PortcullisGateway", .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

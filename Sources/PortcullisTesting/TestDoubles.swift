@@ -85,7 +85,12 @@ public final class MemoryToolStore: ToolStore {
     public let rows = Mutex<[String: ToolRecord]>([:])
     public func tools() async throws -> [ToolRecord] { rows.withLock { $0.values.sorted { $0.qualifiedName < $1.qualifiedName } } }
     public func tool(qualifiedName: String) async throws -> ToolRecord? { rows.withLock { $0[qualifiedName] } }
-    public func saveTool(_ tool: ToolRecord) async throws { rows.withLock { $0[tool.qualifiedName] = tool } }
+    /// How many times a row was written.
+    public let saves = Mutex(0)
+    public func saveTool(_ tool: ToolRecord) async throws {
+        saves.withLock { $0 += 1 }
+        rows.withLock { $0[tool.qualifiedName] = tool }
+    }
 }
 
 /// An upstream whose tool list the test sets.

@@ -6,7 +6,7 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent", abstract: "Register agents and manage their lifecycle.",
         subcommands: [Register.self, List.self, Show.self, Update.self, Suspend.self, Resume.self, Decommission.self,
-                      ClearResponse.self, Risk.self])
+                      ClearResponse.self, ClearTaint.self, Risk.self])
 
     static func readKey(_ path: String) throws -> Any {
         guard let data = FileManager.default.contents(atPath: path),
@@ -180,6 +180,14 @@ struct AgentCommand: AsyncParsableCommand {
             abstract: "Reverse an automatic response (approve_writes, read_only) and reset the risk score.")
         @OptionGroup var transition: Transition
         func run() async throws { try await transition.run("clear-response") }
+    }
+
+    struct ClearTaint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clear-taint",
+            abstract: "End an agent's taint (for every user it acts for) after a person has reviewed its untrusted input.")
+        @OptionGroup var transition: Transition
+        func run() async throws { try await transition.run("clear-taint") }
     }
 
     struct Risk: AsyncParsableCommand {

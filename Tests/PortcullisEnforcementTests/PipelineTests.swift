@@ -136,6 +136,10 @@ struct PipelineTests {
             // The agent may not even see it: the front end answers as for an unknown tool.
             #expect(outcome.refusal?.concealed == true)
         }
+        // Untrusted input does not turn it into an approvable call either.
+        let tainted = h.call(testTool("web.x", effect: .unclassified), h.caller(trust: 5),
+                             session: SessionSnapshot(tainted: true, taintSources: ["mail.read"]))
+        #expect(await h.run(tainted).refusal?.code == .denied)
         #expect(h.forwardCount == 0)
         #expect(h.pipeline.isVisible(testTool("web.x", effect: .read), caller: h.caller()))
         #expect(!h.pipeline.isVisible(testTool("web.x", effect: .unclassified), caller: h.caller(trust: 5)))

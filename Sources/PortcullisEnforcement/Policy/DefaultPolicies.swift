@@ -1,7 +1,8 @@
 /// The policy pack Portcullis ships with, used when no policy directory is configured.
 ///
 /// Read-only by default: every agent may connect and list, and call tools whose effect is
-/// `read`; `write` tools need trust level 3 or more; `destructive` tools need trust level 3 and
+/// `read`; an `unclassified` tool is permitted to nobody (its effect is unknown until an
+/// administrator classifies it); `write` tools need trust level 3 or more; `destructive` tools need trust level 3 and
 /// a person's approval; after untrusted input (a tainted session), writes need an approval;
 /// secrets in arguments are refused. A permit with `@obligation("approval")` makes the call wait
 /// for an approval (docs/response.md). Approvers may decide approvals, except an agent's owner
@@ -37,7 +38,10 @@ when { resource.effect == "write" && principal.trustLevel >= 3 };
 @reason("writes after untrusted input need approval")
 @obligation("approval")
 permit (principal, action == Action::"call_tool", resource)
-when { resource.effect != "read" && context.session.tainted && principal.trustLevel >= 3 };
+when {
+  (resource.effect == "write" || resource.effect == "destructive") &&
+  context.session.tainted && principal.trustLevel >= 3
+};
 
 @id("destructive-tools-need-approval")
 @reason("destructive tools need approval")

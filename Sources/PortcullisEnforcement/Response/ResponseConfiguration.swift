@@ -182,7 +182,7 @@ public struct ResponseSettings: Sendable, Codable, Equatable {
 }
 
 /// Refuses unknown keys, so that a typo does not silently change enforcement.
-enum StrictKeys {
+public enum StrictKeys {
     struct Key: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
@@ -190,7 +190,8 @@ enum StrictKeys {
         init?(intValue: Int) { nil }
     }
 
-    static func check(_ decoder: any Decoder, _ known: [String], _ what: String) throws {
+    /// Throws a `DecodingError` naming the first key of the object that is not in `known`.
+    public static func check(_ decoder: any Decoder, _ known: [String], _ what: String) throws {
         let c = try decoder.container(keyedBy: Key.self)
         if let unknown = c.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,

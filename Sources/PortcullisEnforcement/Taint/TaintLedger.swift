@@ -6,8 +6,8 @@ import Synchronization
 /// Taint is not a property of a session or a token: re-initializing, asking for a new token or
 /// switching protocol generation keeps it, because all of those are keyed by the same agent and
 /// user. Taint ends when `taintSeconds` pass without new untrusted input (the default is eight
-/// hours), or when an administrator clears it (`portcullis agent clear-taint`), or when the
-/// process restarts (the ledger lives in memory; see docs/architecture.md).
+/// hours), when an administrator clears it after review (`portcullis agent clear-taint ID --reason`,
+/// recorded first), or when the process restarts (the ledger lives in memory; see docs/architecture.md).
 public final class TaintLedger: Sendable {
     /// One agent's (and user's) taint.
     public struct Entry: Sendable, Equatable {
@@ -47,6 +47,18 @@ public final class TaintLedger: Sendable {
                 return nil
             }
             return e
+        }
+    }
+
+    /// The agent's taints in force, one per user it acts for (nil: on its own behalf).
+    public func entries(agentID: String, now: Date) -> [(user: String?, entry: Entry)] {
+        table.withLock { t in
+            t.filter { $0.key.hasPrefix(agentID + "\u{0}") && now.timeIntervalSince($0.value.last) <= lifetime }
+                .map { key, entry in
+                    let user = String(key.dropFirst(agentID.count + 1))
+                    return (user.isEmpty ? nil : user, entry)
+                }
+                .sorted { ($0.user ?? "") < ($1.user ?? "") }
         }
     }
 

@@ -45,6 +45,22 @@ extension AdminRoutes {
             }
             return HTTP.json(object: object)
         }
+        admin.post("/agents/:id/clear-taint") { request, context in
+            let id = try context.parameters.require("id")
+            var request = request
+            let actor = try context.administrator()
+            struct Body: Decodable { var reason: String? }
+            let data = try await body(&request)
+            let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
+            try PortcullisError.requireReason(reason)
+            _ = try await registry.existing(id)
+            let sources = gateway.pipeline.taint.entries(agentID: id, now: Date()).flatMap(\.entry.sources)
+            // Recorded before it acts: an unrecorded clearing does not happen.
+            try await services.recordAdmin(actor: actor, action: "agent.clear-taint", resource: id,
+                                           reason: "\(reason) (sources: \(sources.isEmpty ? "none" : sources.joined(separator: ", ")))")
+            let cleared = gateway.pipeline.taint.clear(agentID: id)
+            return HTTP.json(object: ["agent": id, "cleared": cleared, "sources": sources])
+        }
         admin.post("/agents/:id/clear-response") { request, context in
             let id = try context.parameters.require("id")
             var request = request

@@ -37,6 +37,13 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         public init(manualClock: String? = nil) {
             self.manualClock = manualClock
         }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case manualClock }
+
+        public init(from decoder: any Decoder) throws {
+            try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "testing")
+            manualClock = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .manualClock)
+        }
     }
 
     public init() {}
@@ -111,6 +118,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         guard accessTokenTTL > 0 else { throw ConfigurationError("accessTokenTTL must be positive") }
         guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
+        for idp in trustedIdentityProviders where idp.audience?.trimmingCharacters(in: .whitespaces).isEmpty ?? true {
+            throw ConfigurationError("trusted identity provider `\(idp.issuer)` needs an `audience`: without it a user token minted for any application at that provider would be accepted")
+        }
         if testing?.manualClock != nil, !Self.testingClockAvailable {
             throw ConfigurationError("testing.manualClock is only available in debug (test) builds; a release build never reads a clock someone can set")
         }
@@ -148,7 +158,7 @@ public struct TrustedIdentityProvider: Sendable, Codable, Equatable {
     public var jwksURL: String?
     /// Or the JWKS inline, as JSON text.
     public var jwks: String?
-    /// The `aud` its tokens must carry, if any.
+    /// The `aud` its tokens must carry: this server's name at the provider. Required.
     public var audience: String?
 
     public init(issuer: String, jwksFile: String? = nil, jwksURL: String? = nil, jwks: String? = nil,
@@ -158,6 +168,18 @@ public struct TrustedIdentityProvider: Sendable, Codable, Equatable {
         self.jwksURL = jwksURL
         self.jwks = jwks
         self.audience = audience
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case issuer, jwksFile, jwksURL, jwks, audience }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "trusted identity provider")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        issuer = try c.decode(String.self, forKey: .issuer)
+        jwksFile = try c.decodeIfPresent(String.self, forKey: .jwksFile)
+        jwksURL = try c.decodeIfPresent(String.self, forKey: .jwksURL)
+        jwks = try c.decodeIfPresent(String.self, forKey: .jwks)
+        audience = try c.decodeIfPresent(String.self, forKey: .audience)
     }
 }
 

@@ -15,11 +15,12 @@ struct GatewayService: Service {
     func run() async throws {
         Task { await gateway.warmUp() }
         await withGracefulShutdownHandler {
+            var lastFailure: String?
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: .seconds(2))
                 await gateway.monitor.flush()
                 await gateway.pipeline.refusals.flush()
-                await reloadIfChanged()
+                await reloadIfChanged(lastFailure: &lastFailure)
             }
         } onGracefulShutdown: {}
         await gateway.monitor.flush()
@@ -27,17 +28,25 @@ struct GatewayService: Service {
         await gateway.shutdown()
     }
 
-    /// Reloads the policy directory when it changed: recorded first, then put in force.
-    func reloadIfChanged() async {
+    /// Reloads the policy directory when it changed: recorded first, then put in force. A directory that
+    /// keeps failing the same way is recorded once, not on every pass.
+    func reloadIfChanged(lastFailure: inout String?) async {
         let fresh: PolicyEngine.Snapshot
         do {
-            guard let changed = try gateway.policies.prepareIfChanged() else { return }
+            guard let changed = try gateway.policies.prepareIfChanged() else {
+                lastFailure = nil
+                return
+            }
             fresh = changed
         } catch {
-            logger.error("policy reload failed; the previous policies stay in force", metadata: ["error": "\(error)"])
-            try? await onReload("policy.reload.failed", "reload after a change on disk refused, previous policies kept: \(error)")
+            let text = "\(error)"
+            guard text != lastFailure else { return }
+            lastFailure = text
+            logger.error("policy reload failed; the previous policies stay in force", metadata: ["error": "\(text)"])
+            try? await onReload("policy.reload.failed", "reload after a change on disk refused, previous policies kept: \(text)")
             return
         }
+        lastFailure = nil
         do {
             try await onReload("policy.reload", "\(fresh.count) policies loaded after a change on disk")
         } catch {
