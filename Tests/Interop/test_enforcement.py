@@ -766,3 +766,99 @@ def test_policy_test_refuses_a_card_number_in_the_arguments(tmp_path):
     expect = subprocess.run([str(require_portcullis()), "policy", "test", str(request), "--expect", "deny"],
                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert expect.returncode == 0, expect.stdout + expect.stderr
+
+
+# --------------------------------------------------------------------------- the upstream client follows no redirects
+
+
+class _Peer:
+    """A tiny HTTP server on 127.0.0.1 answering every POST with `answer(handler)`; counts the requests."""
+
+    def __init__(self, answer):
+        import http.server
+
+        peer = self
+        self.hits: list[dict] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                peer.hits.append({"path": self.path, "headers": dict(self.headers), "body": body.decode("utf-8", "replace")})
+                answer(self, body)
+
+            def do_DELETE(self):
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _jsonrpc_answer(body: bytes) -> bytes:
+    try:
+        request = json.loads(body)
+    except ValueError:
+        request = {}
+    if request.get("method") == "initialize":
+        result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}}, "serverInfo": {"name": "x", "version": "1"}}
+    elif request.get("method") == "tools/list":
+        result = {"tools": [{"name": "echo", "description": "Echo.", "inputSchema": {"type": "object"}}]}
+    else:
+        result = {"content": [{"type": "text", "text": "reached"}]}
+    return json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "result": result}).encode()
+
+
+def test_redirects_and_disguised_media_types_from_an_upstream_are_refused(tmp_path):
+    target = _Peer(lambda h, body: (h.send_response(200), h.send_header("Content-Type", "application/json"),
+                                    h.end_headers(), h.wfile.write(_jsonrpc_answer(body))))
+
+    def redirect(h, body):
+        h.send_response(307)
+        h.send_header("Location", target.url)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    def html(h, body):
+        data = _jsonrpc_answer(body)
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    redirector, disguised = _Peer(redirect), _Peer(html)
+    secret = "upstream-credential-" + uuid.uuid4().hex
+    config = {"gateway": {
+        "upstreams": [{"name": "moved", "url": redirector.url, "headers": {"Authorization": f"Bearer {secret}"}},
+                      {"name": "html", "url": disguised.url}],
+        "tools": {"moved.echo": READ, "html.echo": READ}, **QUIET}}
+    try:
+        with running_server(tmp_path, config) as server:
+            wait_for(lambda: len(redirector.hits) > 0 and len(disguised.hits) > 0, 20, "the gateway to try both upstreams")
+            token = mcp_token(make_agent(server, trust=1))
+            for name in ("moved", "html"):
+                r = stateless_call(server.base + "/mcp", token, f"{name}.echo", {"text": "x"}, timeout=30)
+                err = expect_refusal(r, -32002, "upstream_unavailable")
+                assert f"`{name}`" in err["message"], err
+            assert "redirect" in stateless_call(server.base + "/mcp", token, "moved.echo", {}, timeout=30).json()["error"]["message"]
+            assert "media type" in stateless_call(server.base + "/mcp", token, "html.echo", {}, timeout=30).json()["error"]["message"]
+        # The redirect was never followed: the gateway's credentials for `moved` went nowhere else.
+        assert target.hits == [], target.hits
+        assert all(h["headers"].get("Authorization") == f"Bearer {secret}" for h in redirector.hits)
+    finally:
+        for peer in (target, redirector, disguised):
+            peer.stop()
