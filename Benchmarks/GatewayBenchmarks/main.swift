@@ -279,7 +279,7 @@ func startGateway(label: String, dataDirectory: String, upstreamURL: String) asy
     configuration.gateway = GatewayConfiguration(
         upstreams: [UpstreamConfiguration(name: "bench", url: upstreamURL)],
         tools: ["bench.echo": ToolClassification(effect: .read)],
-        rateLimit: RateLimit(perMinute: 1e9, burst: 1e9))
+        rateLimit: RateLimit(perMinute: 1e9, burst: 1e9), agentRateLimit: RateLimit(perMinute: 1e9, burst: 1e9))
     let services = try await PortcullisApplication.open(configuration: configuration, logger: logger)
     let app = PortcullisApplication.build(services, logger: logger)
     Task { try await app.runService(gracefulShutdownSignals: []) }

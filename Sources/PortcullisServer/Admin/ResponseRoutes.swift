@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -47,12 +46,8 @@ extension AdminRoutes {
         }
         admin.post("/agents/:id/clear-taint") { request, context in
             let id = try context.parameters.require("id")
-            var request = request
             let actor = try context.administrator()
-            struct Body: Decodable { var reason: String? }
-            let data = try await body(&request)
-            let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
-            try PortcullisError.requireReason(reason)
+            let reason = try await requiredReason(request)
             _ = try await registry.existing(id)
             let sources = gateway.pipeline.taint.entries(agentID: id, now: Date()).flatMap(\.entry.sources)
             // Recorded before it acts: an unrecorded clearing does not happen.
@@ -63,12 +58,8 @@ extension AdminRoutes {
         }
         admin.post("/agents/:id/clear-response") { request, context in
             let id = try context.parameters.require("id")
-            var request = request
             let actor = try context.administrator()
-            struct Body: Decodable { var reason: String? }
-            let data = try await body(&request)
-            let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
-            try PortcullisError.requireReason(reason)
+            let reason = try await requiredReason(request)
             _ = try await registry.existing(id)
             let state = try await gateway.monitor.clear(agentID: id, actor: actor, reason: reason)
             return HTTP.json(object: ["agent": id, "score": 0, "response": state.response.rawValue])
@@ -86,7 +77,7 @@ extension AdminRoutes {
             }
             let token = "pca_" + Hex.random(24)
             try await services.recordAdmin(actor: actor, action: "approver.add", resource: name, reason: "approver added")
-            try await services.approvalStore.saveApprover(Approver(name: name, tokenDigest: Self.digest(token),
+            try await services.approvalStore.saveApprover(Approver(name: name, tokenDigest: AdminAuthenticator.digest(token),
                                                                    createdAt: Date(), createdBy: actor))
             var r = HTTP.json(object: ["name": name, "token": token], status: .created)
             r.status = .created
@@ -169,8 +160,14 @@ extension AdminRoutes {
         }
     }
 
-    static func digest(_ token: String) -> String {
-        Hex.encode(SHA256.hash(data: Array(token.utf8)))
+    /// The `reason` of a JSON body `{"reason": …}`; refuses a missing or blank one.
+    func requiredReason(_ request: Request) async throws -> String {
+        struct Body: Decodable { var reason: String? }
+        var request = request
+        let data = try await body(&request)
+        let reason = data.isEmpty ? "" : try HTTP.jsonDecoder.decode(Body.self, from: data).reason ?? ""
+        try PortcullisError.requireReason(reason)
+        return reason
     }
 
     static func iso(_ d: Date) -> String { d.formatted(.iso8601) }

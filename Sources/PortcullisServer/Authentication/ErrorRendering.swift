@@ -19,7 +19,7 @@ extension PortcullisError: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = HTTP.json(object: ["error": code.rawValue, "reason": reason], status: status)
+        var response = HTTP.portcullisError(self)
         if code == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"portcullis-admin\"" }
         return response
     }

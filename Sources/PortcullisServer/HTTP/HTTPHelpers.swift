@@ -54,15 +54,7 @@ enum HTTP {
 
     /// Renders a domain error for the admin API.
     static func portcullisError(_ e: PortcullisError) -> Response {
-        let status: HTTPResponse.Status = switch e.code {
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .invalidInput: .badRequest
-        case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
-        case .storage, .configuration, .internalError: .serviceUnavailable
-        }
-        return json(object: ["error": e.code.rawValue, "reason": e.reason], status: status)
+        json(object: ["error": e.code.rawValue, "reason": e.reason], status: e.status)
     }
 
     /// Collects the body, refusing more than `limit` bytes.
