@@ -637,9 +637,20 @@ def test_identity_provider_jwks_from_url(tmp_path, idp):  # noqa: F811
             claims = jwt_parts(r.json()["access_token"])[1]
             assert claims["sub"] == "alice@example.test"
             assert claims["act"] == {"sub": agent.id}
-    dead = {"issuer": idp.issuer, "jwksURL": f"http://127.0.0.1:{free_port()}/jwks.json"}
+    dead = {"issuer": idp.issuer, "jwksURL": f"http://127.0.0.1:{free_port()}/jwks.json", "audience": idp.audience}
     (tmp_path / "dead-idp").mkdir()
     srv = Server(tmp_path / "dead-idp", {"trustedIdentityProviders": [dead]})
     proc = subprocess.run(srv.command(), capture_output=True, timeout=60)
     assert proc.returncode == 1
     assert b"cannot fetch the JWKS" in proc.stderr
+
+
+def test_an_identity_provider_without_an_audience_is_refused_at_start(tmp_path, idp):  # noqa: F811
+    """A user token minted for any application at the provider must not become a delegation: the
+    provider's `audience` is required, and the server refuses to start without it."""
+    entry = {"issuer": idp.issuer, "jwksFile": str(idp.jwks_file)}
+    (tmp_path / "no-aud").mkdir()
+    srv = Server(tmp_path / "no-aud", {"trustedIdentityProviders": [entry]})
+    proc = subprocess.run(srv.command(), capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert b"needs an `audience`" in proc.stderr, proc.stderr
