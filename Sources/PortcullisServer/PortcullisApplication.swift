@@ -33,6 +33,10 @@ public enum PortcullisApplication {
         public let monitorStore: any MonitorStore
         /// The testing clock, when `testing.manualClock` is set.
         public let manualClock: ManualClock?
+        /// Where state changes are announced (agents, tokens, kills, policies, tools, approvals).
+        public let feed: any ChangeFeed
+        /// Agents and token records in memory, invalidated by ``feed``.
+        public let state: StateCache
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
         func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
@@ -81,13 +85,17 @@ public enum PortcullisApplication {
                                      monitorStore: store, logger: logger, now: now,
                                      responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } })
         try await gateway.monitor.load()
+        let feed = LocalChangeFeed()
+        let state = StateCache(agents: store, tokens: store, feed: feed)
         let services = Services(
             configuration: configuration,
-            registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit),
+            registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit, feed: feed),
             tokenService: TokenService(configuration: configuration, agents: store, tokens: store, signingKey: key,
-                                       identityProviders: idps, now: now, audit: audit, refusals: gateway.pipeline.refusals),
+                                       identityProviders: idps, now: now, audit: audit, refusals: gateway.pipeline.refusals,
+                                       state: state, feed: feed),
             adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
-            tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock)
+            tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock,
+            feed: feed, state: state)
         // The graduated response suspends and kills through the same paths as a person.
         gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in
             do {
@@ -151,7 +159,7 @@ public enum PortcullisApplication {
             services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { action, summary in
                 try await services.recordAdmin(actor: "system", action: action,
                                                resource: services.gateway.policies.snapshot.source, reason: summary)
-            }],
+            }.announcing(on: services.feed)],
             logger: logger)
     }
 }

@@ -46,8 +46,10 @@ struct Harness {
         let forwarded = forwarded
         let audit = audit
         return await pipeline.execute(call) { c in
-            // Durable before effect: the decision record is in the log before anything is forwarded.
-            #expect(audit.events.withLock { $0.contains { $0.action == "call_tool" && $0.argumentsDigest == c.argumentsDigest } })
+            // Durable before effect: a call that may change something is forwarded only after its decision record.
+            if c.changesState {
+                #expect(audit.events.withLock { $0.contains { $0.action == "call_tool" && $0.argumentsDigest == c.argumentsDigest } })
+            }
             forwarded.value.withLock { $0 += 1 }
             return reply
         }
@@ -98,14 +100,31 @@ struct PipelineTests {
         #expect(h.audit.events.withLock { $0.last?.decision } == .pending)
     }
 
-    @Test("when the audit log cannot record the decision, neither a read nor a write is forwarded",
-          arguments: [ToolRecord.Effect.read, .write, .unclassified])
+    @Test("when the audit log cannot record the decision, a call that changes something is not forwarded",
+          arguments: [ToolRecord.Effect.write, .destructive, .unclassified])
     func auditDownRefusesBeforeForwarding(effect: ToolRecord.Effect) async throws {
         let h = try Harness(policies: #"permit (principal, action, resource);"#)
         h.audit.failing.withLock { $0 = true }
         let outcome = await h.run(h.call(testTool("web.x", effect: effect), h.caller()))
         #expect(outcome.refusal?.code == .auditUnavailable)
         #expect(h.forwardCount == 0)
+    }
+
+    @Test("a read's decision is recorded while it is in flight: with the log down its result is never released, and later reads wait")
+    func auditDownRead() async throws {
+        let h = try Harness(policies: #"permit (principal, action, resource);"#)
+        h.audit.failing.withLock { $0 = true }
+        let first = await h.run(h.call(testTool("web.x", effect: .read), h.caller()), reply: .result(text("secret")))
+        #expect(first.refusal?.code == .auditUnavailable && first.result == nil)
+        let forwarded = h.forwardCount
+        #expect(forwarded <= 1)
+        // Once an append has failed, reads also wait for their record, so nothing more reaches the upstream.
+        let second = await h.run(h.call(testTool("web.x", effect: .read), h.caller()))
+        #expect(second.refusal?.code == .auditUnavailable && h.forwardCount == forwarded)
+        // When the log takes records again, reads go back to the concurrent path.
+        h.audit.failing.withLock { $0 = false }
+        #expect(await h.run(h.call(testTool("web.x", effect: .read), h.caller())).result != nil)
+        #expect(h.audit.actions.suffix(2) == ["call_tool", "call_tool.result"])
     }
 
     @Test("when the outcome cannot be recorded, the result is not released", arguments: [ToolRecord.Effect.read, .write])

@@ -148,15 +148,16 @@ struct MCPFrontEndTests {
         #expect(f.store.saves.withLock { $0 } == savesBefore)
     }
 
-    @Test("with the audit log down, neither a read nor a write reaches the upstream")
+    @Test("with the audit log down no result is released, a write never reaches the upstream, and after a failure nothing does")
     func auditDown() async throws {
         let f = try FrontEnd()
         let c = f.caller(trust: 3)
         let s = try await f.initialize(c)
         f.audit.failing.withLock { $0 = true }
-        for tool in ["web.search", "web.save"] {
+        for tool in ["web.save", "web.search", "web.search"] {
             let answer = try await f.call(tool, c, session: s)
             #expect(answer.errorCode == RPCErrorCode.auditUnavailable && answer.refusal == "audit_unavailable")
+            #expect(answer["result"] == nil)
         }
         #expect(f.upstream.callCount == 0)
     }

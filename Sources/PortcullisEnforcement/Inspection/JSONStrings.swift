@@ -31,7 +31,7 @@ public enum JSONStrings {
     /// is replaced (the answer keeps its shape and loses its text).
     public static func redacting(_ value: JSONValue) -> (value: JSONValue, kinds: [DLPScanner.Kind]) {
         var kinds: [DLPScanner.Kind] = []
-        var redacted = redact(value, kinds: &kinds)
+        var redacted = redact(value, kinds: &kinds) ?? value
         var strings: [String] = []
         collectValues(redacted, into: &strings)
         if strings.count > 1 {
@@ -86,30 +86,44 @@ public enum JSONStrings {
         return (hidden, "[REDACTED:\(hidden.map(\.rawValue).joined(separator: ","))]")
     }
 
-    private static func redact(_ value: JSONValue, kinds: inout [DLPScanner.Kind]) -> JSONValue {
+    /// The value with each finding redacted, or nil when there is nothing to redact: the tree is
+    /// copied only along the paths where something was found.
+    private static func redact(_ value: JSONValue, kinds: inout [DLPScanner.Kind]) -> JSONValue? {
         switch value {
         case .string(let s):
             let (found, replacement) = scan(s)
-            guard let replacement else { return value }
+            guard let replacement else { return nil }
             kinds.append(contentsOf: found)
             return .string(replacement)
         case .number(let n):
             // A card number sent as a JSON number is still a card number.
             let found = DLPScanner.findings(in: n).map(\.kind)
-            guard !found.isEmpty else { return value }
+            guard !found.isEmpty else { return nil }
             kinds.append(contentsOf: found)
             return .string("[REDACTED:\(found.map(\.rawValue).joined(separator: ","))]")
-        case .array(let items): return .array(items.map { redact($0, kinds: &kinds) })
+        case .array(let items):
+            var out: [JSONValue]?
+            for (i, item) in items.enumerated() {
+                if let r = redact(item, kinds: &kinds) {
+                    if out == nil { out = items }
+                    out![i] = r
+                }
+            }
+            return out.map(JSONValue.array)
         case .object(let members):
-            var out: [(String, JSONValue)] = []
-            for (k, v) in members {
+            var out: [(String, JSONValue)]?
+            for (i, (k, v)) in members.enumerated() {
                 // Member names are scanned too; a secret used as a key is redacted the same way.
                 let (found, replacement) = scan(k)
                 kinds.append(contentsOf: found)
-                out.append((replacement ?? k, redact(v, kinds: &kinds)))
+                let redactedValue = redact(v, kinds: &kinds)
+                if replacement != nil || redactedValue != nil {
+                    if out == nil { out = members }
+                    out![i] = (replacement ?? k, redactedValue ?? v)
+                }
             }
-            return .object(out)
-        default: return value
+            return out.map(JSONValue.object)
+        default: return nil
         }
     }
 }

@@ -2,6 +2,7 @@ public import Cedar
 public import Foundation
 public import Logging
 public import PortcullisCore
+import Synchronization
 
 /// What an upstream answered, as a front end hands it back to the pipeline.
 public enum UpstreamReply: Sendable {
@@ -50,6 +51,8 @@ public final class EnforcementPipeline: Sendable {
     public let understoodObligations: Set<String>
     let decider: DecideStage
     let rateLimiter = RateLimiter()
+    /// False after an append failed, until one succeeds: meanwhile reads too wait for their record.
+    private let auditHealthy = Mutex(true)
     let audit: any AuditSink
     let clock: @Sendable () -> Date
     let logger: Logger
@@ -131,6 +134,13 @@ public final class EnforcementPipeline: Sendable {
     /// Runs the stages and makes the decision durable. Returns nil when the call may proceed, else the
     /// refusal (already recorded; when even that record fails, the refusal says the audit log is unavailable).
     public func authorize(_ call: inout GatewayCall) async -> Refusal? {
+        if let refusal = await decide(&call) { return refusal }
+        return await record(call, refusal: nil)
+    }
+
+    /// Runs the stages. Returns the refusal (already recorded), or nil when the call may proceed; an
+    /// allowed decision is not recorded yet (the caller decides when, see ``execute(_:forward:)``).
+    func decide(_ call: inout GatewayCall) async -> Refusal? {
         var refusal: Refusal?
         for stage in stages {
             if case .refuse(let r) = await stage.apply(to: &call) {
@@ -152,7 +162,7 @@ public final class EnforcementPipeline: Sendable {
             if let failure = await record(call, refusal: r) { return failure }
             return r
         }
-        return await record(call, refusal: nil)
+        return nil
     }
 
     /// The whole path of a forwarded call: stages, durable decision, forward, inspection, durable outcome.
@@ -160,11 +170,26 @@ public final class EnforcementPipeline: Sendable {
         -> CallOutcome
     {
         var call = call
-        if let refusal = await authorize(&call) { return .refused(refusal) }
+        if let refusal = await decide(&call) { return .refused(refusal) }
         let agent = call.caller.agent.id
         let frozen = call
+        let killSwitch = killSwitch
         // Cancelled at once if the agent is killed meanwhile; then nothing of it is released.
-        let reply: UpstreamReply? = await killSwitch.run(agentID: agent) { await forward(frozen) }
+        let send: @Sendable () async -> UpstreamReply? = { await killSwitch.run(agentID: agent) { await forward(frozen) } }
+        let reply: UpstreamReply?
+        if call.changesState || !auditHealthy.withLock({ $0 }) {
+            // A call that may change something is forwarded only once its decision is durable; so is
+            // every call while the audit log is known to be failing.
+            if let failure = await record(call, refusal: nil) { return .refused(failure) }
+            reply = await send()
+        } else {
+            // A read's decision record is written while the read is in flight, from the decision and
+            // before the upstream answers; its result waits for the record (docs/architecture.md).
+            async let recorded = record(frozen, refusal: nil)
+            let answer = await send()
+            if let failure = await recorded { return .refused(failure) }
+            reply = answer
+        }
         guard let reply, !killSwitch.isKilled(agent) else {
             _ = await record(call, refusal: Refusal(.killed, "the agent was killed while the call was in flight; its result was dropped"),
                              outcome: AuditEvent.Outcome(status: "cancelled:killed"))
@@ -277,8 +302,10 @@ public final class EnforcementPipeline: Sendable {
             sessionID: call.sessionRef, sourceAddress: caller.sourceAddress)
         do {
             try await audit.append(event)
+            auditHealthy.withLock { $0 = true }
             return nil
         } catch {
+            auditHealthy.withLock { $0 = false }
             logger.critical("audit log unavailable; failing closed", metadata: ["error": "\(error)"])
             return Refusal(.auditUnavailable, "the audit log is unavailable, so the call was not made")
         }

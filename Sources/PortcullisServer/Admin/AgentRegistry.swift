@@ -11,9 +11,12 @@ public struct AgentRegistry: Sendable {
     let audit: (any AuditSink)?
     /// Serializes this process's changes (see ``AsyncSerialQueue``).
     let changes = AsyncSerialQueue()
+    /// Where changes are announced before a call returns (caches drop the agent and its tokens).
+    let feed: (any ChangeFeed)?
 
     public init(agents: any AgentStore, tokens: any TokenStateStore, now: @escaping @Sendable () -> Date = { Date() },
-                audit: (any AuditSink)? = nil) {
+                audit: (any AuditSink)? = nil, feed: (any ChangeFeed)? = nil) {
+        self.feed = feed
         self.agents = agents
         self.tokens = tokens
         self.now = now
@@ -105,6 +108,7 @@ public struct AgentRegistry: Sendable {
                 try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
                     try await agents.update(a, expected: read, event: LifecycleEvent(
                         agentID: id, kind: .updated, actor: actor, reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+                    await feed?.publish(.agent(id))
                 }
                 return a
             } catch let e as PortcullisError where e.code == .conflict && attempts < 8 {
@@ -186,6 +190,8 @@ public struct AgentRegistry: Sendable {
         try await audited("agent.\(t.rawValue)", a, actor: actor, reason: reason) {
             try await agents.update(a, expected: read, event: LifecycleEvent(agentID: id, kind: kind, actor: actor, reason: reason,
                                                                              at: a.updatedAt))
+            // In force on every cached path before this call returns.
+            await feed?.publish(.agent(id))
             if !target.canAuthenticate {
                 // Outstanding tokens die with the agent's standing.
                 _ = try await tokens.revokeAll(agentID: id, at: a.updatedAt)

@@ -41,6 +41,7 @@ extension PortcullisApplication.Services {
         let ids = agents.filter { !stopped.contains($0.status) }.map(\.id)
         // In memory first: effective for requests already past authentication.
         let (closed, cancelled) = gateway.kill(ids)
+        await feed.publish(.killed(ids))
         var firstError: (any Error)?
         for id in ids {
             do {

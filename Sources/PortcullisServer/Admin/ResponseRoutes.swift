@@ -134,6 +134,7 @@ extension AdminRoutes {
                     throw PortcullisError(.forbidden, "`\(approver)` may not \(verb) \(id): \(decision.summary)")
                 }
                 let decided = try await gateway.approvals.decide(id: id, approve: approve, approver: approver, reason: reason)
+                await services.feed.publish(.approval(id))
                 return HTTP.json(try JSONSerialization.data(withJSONObject: try Self.approvalObject(decided),
                                                             options: [.sortedKeys, .withoutEscapingSlashes]))
             }

@@ -77,6 +77,7 @@ extension AdminRoutes {
     func commit(_ record: ToolRecord, actor: String, action: String) async throws {
         do {
             try await services.gateway.catalog.commit(record)
+            await services.feed.publish(.tool(record.qualifiedName))
         } catch {
             try? await services.recordAdmin(actor: actor, action: action + ".failed", resource: record.qualifiedName,
                                             reason: "the change recorded just before was not stored: \(error)")

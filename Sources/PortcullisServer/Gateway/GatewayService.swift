@@ -1,4 +1,5 @@
 import Logging
+import PortcullisCore
 import PortcullisGateway
 import PortcullisEnforcement
 import ServiceLifecycle
@@ -11,6 +12,8 @@ struct GatewayService: Service {
     /// Records a reload (`policy.reload`) or a refused one (`policy.reload.failed`); a reload is put in
     /// force only once its record is durable.
     let onReload: @Sendable (_ action: String, _ summary: String) async throws -> Void
+    /// Where an installed reload is announced.
+    var feed: (any ChangeFeed)? = nil
 
     func run() async throws {
         Task { await gateway.warmUp() }
@@ -55,6 +58,16 @@ struct GatewayService: Service {
             return
         }
         gateway.policies.install(fresh)
+        await feed?.publish(.policies)
         logger.notice("policies reloaded", metadata: ["source": "\(fresh.source)", "count": "\(fresh.count)"])
+    }
+}
+
+extension GatewayService {
+    /// The same service, announcing installed reloads on `feed`.
+    func announcing(on feed: any ChangeFeed) -> GatewayService {
+        var copy = self
+        copy.feed = feed
+        return copy
     }
 }

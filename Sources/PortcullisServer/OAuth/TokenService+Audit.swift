@@ -19,6 +19,7 @@ extension TokenService {
             try await audit.append(event)
         } catch {
             _ = try? await tokens.revoke(jti: jti, at: now())
+            await feed?.publish(.token(jti))
             throw OAuthError("server_error", "the audit log is unavailable; no token was issued", status: 503)
         }
     }

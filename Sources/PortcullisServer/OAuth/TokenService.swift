@@ -24,13 +24,19 @@ public struct TokenService: Sendable {
     let audit: (any AuditSink)?
     /// Where refusals before authentication are counted (aggregated in the audit log); nil records each.
     let refusals: RefusalTally?
+    /// Agents and token records in memory for the per-request check; nil reads the store every time.
+    let state: StateCache?
+    /// Where revocations are announced, so that caches drop the token before the answer is sent.
+    let feed: (any ChangeFeed)?
 
     public init(configuration: ServerConfiguration, agents: any AgentStore, tokens: any TokenStateStore,
                 signingKey: SigningKey, identityProviders: [ExternalIdentityProvider],
                 now: @escaping @Sendable () -> Date = { Date() }, audit: (any AuditSink)? = nil,
-                refusals: RefusalTally? = nil) {
+                refusals: RefusalTally? = nil, state: StateCache? = nil, feed: (any ChangeFeed)? = nil) {
         self.audit = audit
         self.refusals = refusals
+        self.state = state
+        self.feed = feed
         self.configuration = configuration
         self.agents = agents
         self.tokens = tokens
@@ -310,6 +316,18 @@ public struct TokenService: Sendable {
         }
     }
 
+    /// The issued token's record: from the in-memory state when there is one, else from the store.
+    func issuedRecord(_ jti: String) async throws -> IssuedToken? {
+        if let state { return try await state.issued(jti: jti) }
+        return try await tokens.issued(jti: jti)
+    }
+
+    /// The agent's record: from the in-memory state when there is one, else from the store.
+    func agentRecord(_ id: String) async throws -> Agent? {
+        if let state { return try await state.agent(id: id) }
+        return try await agents.agent(id: id)
+    }
+
     /// A token is active when it and every token it was exchanged from are recorded, unrevoked and
     /// unexpired, and every agent in it (the holder, the subject when it is an agent, each actor of
     /// the `act` chain) is active: suspending or revoking anywhere up the chain stops it at once.
@@ -321,7 +339,7 @@ public struct TokenService: Sendable {
             var jti: String? = t.jti
             var hops = 0
             while let current = jti {
-                guard let record = try await tokens.issued(jti: current), record.revokedAt == nil,
+                guard let record = try await issuedRecord(current), record.revokedAt == nil,
                       record.expiresAt > now() else {
                     throw OAuthError.invalidGrant(hops == 0 ? "the token is not active"
                                                             : "a token this one was delegated from is no longer active")
@@ -333,7 +351,7 @@ public struct TokenService: Sendable {
             var agentIDs = [t.clientID] + Self.actors(t.act)
             if t.sub.hasPrefix("agt_") { agentIDs.append(t.sub) }
             for id in Set(agentIDs) {
-                guard let agent = try await agents.agent(id: id) else {
+                guard let agent = try await agentRecord(id) else {
                     throw OAuthError.invalidGrant("agent `\(id)` in the token is unknown")
                 }
                 guard agent.status.canAuthenticate else {
@@ -466,6 +484,8 @@ public struct TokenService: Sendable {
         } catch {
             throw OAuthError("server_error", "the token store is unavailable", status: 503)
         }
+        // In force on the hot path before the answer goes out.
+        await feed?.publish(.token(t.jti))
         try await auditRevocation(t, by: agentID)
     }
 }

@@ -1,0 +1,51 @@
+import Synchronization
+
+/// A change to state that caches hold, announced to every part of the deployment that caches it.
+public enum StateChange: Sendable, Equatable {
+    /// An agent's record or lifecycle changed (update, suspension, resumption, decommissioning, kill);
+    /// its tokens' standing may have changed with it.
+    case agent(String)
+    /// One token was revoked.
+    case token(String)
+    /// The listed agents were killed.
+    case killed([String])
+    /// The policy set in force changed.
+    case policies
+    /// A tool's pin, classification or status changed.
+    case tool(String)
+    /// An approval was decided.
+    case approval(String)
+}
+
+/// Where changes are published and caches learn of them.
+///
+/// The contract callers rely on: when ``publish(_:)`` returns, every subscriber of this process has
+/// applied the change, so an admin call that publishes before it answers is in force on the hot
+/// path when its answer arrives. A multi-node implementation (PostgreSQL `LISTEN/NOTIFY`, issue
+/// #14) adds delivery to the other nodes, and refuses what it cannot vouch for while disconnected.
+public protocol ChangeFeed: Sendable {
+    /// Publishes a change; returns once this process's subscribers have applied it.
+    func publish(_ change: StateChange) async
+    /// Calls `handler` for every change published from now on. Handlers must be quick and must not block.
+    func subscribe(_ handler: @escaping @Sendable (StateChange) -> Void)
+}
+
+/// The single-node feed: subscribers are called in process, synchronously, before `publish` returns.
+public final class LocalChangeFeed: ChangeFeed {
+    private let handlers = Mutex<[@Sendable (StateChange) -> Void]>([])
+    private let published = Mutex(0)
+
+    public init() {}
+
+    public func publish(_ change: StateChange) async {
+        published.withLock { $0 += 1 }
+        for handler in handlers.withLock({ $0 }) { handler(change) }
+    }
+
+    public func subscribe(_ handler: @escaping @Sendable (StateChange) -> Void) {
+        handlers.withLock { $0.append(handler) }
+    }
+
+    /// How many changes were published (for tests and metrics).
+    public var count: Int { published.withLock { $0 } }
+}

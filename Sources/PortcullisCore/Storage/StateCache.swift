@@ -1,0 +1,89 @@
+public import Foundation
+import Synchronization
+
+/// Agents and issued-token records in memory, for the token check on every gateway request.
+///
+/// Entries are read through from the store on a miss and dropped when the ``ChangeFeed`` says they
+/// changed; a read that raced a change is not cached (a generation counter), so the cache never
+/// holds something older than the last change it was told of. A store error is thrown, never
+/// turned into a default. After a restart the cache is empty and state comes from the store.
+public final class StateCache: Sendable {
+    struct Tables {
+        var agents: [String: Agent] = [:]
+        var tokens: [String: IssuedToken] = [:]
+        /// Bumped by every invalidation; a read-through result is kept only if nothing changed meanwhile.
+        var generation: UInt64 = 0
+    }
+
+    let agents: any AgentStore
+    let tokens: any TokenStateStore
+    /// Beyond this many entries a table is emptied (cheap, and rare: entries are small and few).
+    let capacity: Int
+    private let tables = Mutex(Tables())
+    private let hits = Mutex((hits: 0, misses: 0))
+
+    public init(agents: any AgentStore, tokens: any TokenStateStore, feed: any ChangeFeed, capacity: Int = 100_000) {
+        self.agents = agents
+        self.tokens = tokens
+        self.capacity = capacity
+        feed.subscribe { [weak self] change in self?.invalidate(change) }
+    }
+
+    /// The agent, from memory or the store.
+    public func agent(id: String) async throws -> Agent? {
+        let (cached, generation) = tables.withLock { ($0.agents[id], $0.generation) }
+        if let cached {
+            hits.withLock { $0.hits += 1 }
+            return cached
+        }
+        hits.withLock { $0.misses += 1 }
+        guard let loaded = try await agents.agent(id: id) else { return nil }
+        tables.withLock { t in
+            guard t.generation == generation else { return }
+            if t.agents.count >= capacity { t.agents.removeAll(keepingCapacity: true) }
+            t.agents[id] = loaded
+        }
+        return loaded
+    }
+
+    /// The issued token's record, from memory or the store.
+    public func issued(jti: String) async throws -> IssuedToken? {
+        let (cached, generation) = tables.withLock { ($0.tokens[jti], $0.generation) }
+        if let cached {
+            hits.withLock { $0.hits += 1 }
+            return cached
+        }
+        hits.withLock { $0.misses += 1 }
+        guard let loaded = try await tokens.issued(jti: jti) else { return nil }
+        tables.withLock { t in
+            guard t.generation == generation else { return }
+            if t.tokens.count >= capacity { t.tokens.removeAll(keepingCapacity: true) }
+            t.tokens[jti] = loaded
+        }
+        return loaded
+    }
+
+    /// Drops what a change makes stale.
+    public func invalidate(_ change: StateChange) {
+        tables.withLock { t in
+            t.generation &+= 1
+            switch change {
+            case .agent(let id):
+                t.agents.removeValue(forKey: id)
+                // Its tokens may have been revoked with it.
+                t.tokens = t.tokens.filter { $0.value.agentID != id }
+            case .killed(let ids):
+                for id in ids { t.agents.removeValue(forKey: id) }
+                let set = Set(ids)
+                t.tokens = t.tokens.filter { !set.contains($0.value.agentID) }
+            case .token(let jti):
+                t.tokens.removeValue(forKey: jti)
+            case .policies, .tool, .approval:
+                break
+            }
+        }
+    }
+
+    /// Cache hits and misses so far.
+    public var statistics: (hits: Int, misses: Int) { hits.withLock { $0 } }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PortcullisCore
+import PortcullisIdentity
+import Testing
+@testable import PortcullisServer
+
+@Suite("Agent and token state in memory, in force before the admin call returns")
+struct HotPathStateTests {
+    static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+    /// Issues a token for the whole gateway (`<issuer>/mcp`, scope `mcp`) to a fresh agent.
+    func token(_ node: TestNode, _ client: some TestClientProtocol) async throws -> (id: String, token: String) {
+        let key = SigningKey.generate(.es256)
+        let id = try await node.register(client, key: key, extra: ["scopes": ["mcp"], "audiences": [node.issuer + "/mcp"]])["client_id"] as! String
+        let body = TestNode.form([
+            "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
+            "client_assertion": try node.assertion(clientID: id, key: key), "resource": node.issuer + "/mcp", "scope": "mcp",
+        ])
+        let token = try await client.execute(uri: "/oauth/token", method: .post, headers: Self.formHeaders, body: body) { response in
+            #expect(response.status == .ok)
+            return (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any])["access_token"] as! String
+        }
+        return (id, token)
+    }
+
+    func check(_ node: TestNode, _ token: String) async -> OAuthError? {
+        do {
+            _ = try await node.services.tokenService.authenticateResource(
+                authorization: ["Bearer \(token)"], dpopProofs: [], audiences: [node.issuer + "/mcp"], method: "POST",
+                url: node.issuer + "/mcp", requiredScope: "mcp", cache: node.services.tokenCache)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("after the first request the check reads memory; a suspension is in force when its call returns")
+    func suspension() async throws {
+        let node = try await TestNode()
+        defer { node.remove() }
+        try await node.app().test(.router) { client in
+            let (id, token) = try await token(node, client)
+            #expect(await check(node, token) == nil)
+            let before = node.services.state.statistics
+            for _ in 0..<10 { #expect(await check(node, token) == nil) }
+            let after = node.services.state.statistics
+            #expect(after.misses == before.misses && after.hits >= before.hits + 10)
+            try await client.execute(uri: "/admin/agents/\(id)/suspend", method: .post, headers: node.adminHeaders,
+                                     body: ByteBuffer(string: #"{"reason":"incident"}"#)) { #expect($0.status == .ok) }
+            let refused = await check(node, token)
+            #expect(refused?.description.contains("suspended") == true || refused?.description.contains("not active") == true)
+        }
+    }
+
+    @Test("a revocation and a kill are in force when their calls return")
+    func revocationAndKill() async throws {
+        let node = try await TestNode()
+        defer { node.remove() }
+        try await node.app().test(.router) { client in
+            let (_, revoked) = try await token(node, client)
+            #expect(await check(node, revoked) == nil)
+            try await client.execute(uri: "/oauth/revoke", method: .post, headers: [.contentType: "application/x-www-form-urlencoded", .authorization: "Bearer \(node.services.adminToken)"],
+                                     body: TestNode.form(["token": revoked])) { #expect($0.status == .ok) }
+            #expect(await check(node, revoked) != nil)
+            let (id, killed) = try await token(node, client)
+            #expect(await check(node, killed) == nil)
+            try await client.execute(uri: "/admin/agents/\(id)/kill", method: .post, headers: node.adminHeaders,
+                                     body: ByteBuffer(string: #"{"reason":"stop now"}"#)) { #expect($0.status == .ok) }
+            #expect(await check(node, killed) != nil)
+        }
+    }
+
+    @Test("a change published while a read was in flight is not overwritten by that read")
+    func raceWithAnInvalidation() async throws {
+        let node = try await TestNode()
+        defer { node.remove() }
+        let feed = LocalChangeFeed()
+        let slow = SlowAgents(inner: node.services.registry.agents)
+        let cache = StateCache(agents: slow, tokens: node.services.tokenService.tokens, feed: feed)
+        let agent = try await node.services.registry.register(AgentRegistry.Registration(
+            name: "c", owner: "o@example.com", purpose: "p", modelProvider: "m", model: "m", modelVersion: "1"), actor: "admin")
+        async let stale = cache.agent(id: agent.id)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = try await node.services.registry.transition(id: agent.id, .suspend, actor: "admin", reason: "r")
+        await feed.publish(.agent(agent.id))
+        #expect(try await stale?.status == .active)
+        #expect(try await cache.agent(id: agent.id)?.status == .suspended)
+    }
+}
+
+/// An agent store whose reads take a while (to race an invalidation).
+final class SlowAgents: AgentStore {
+    let inner: any AgentStore
+    init(inner: any AgentStore) { self.inner = inner }
+    func create(_ agent: Agent, event: LifecycleEvent) async throws { try await inner.create(agent, event: event) }
+    func update(_ agent: Agent, event: LifecycleEvent) async throws { try await inner.update(agent, event: event) }
+    func update(_ agent: Agent, expected: Agent, event: LifecycleEvent) async throws {
+        try await inner.update(agent, expected: expected, event: event)
+    }
+    func agent(id: String) async throws -> Agent? {
+        let a = try await inner.agent(id: id)
+        try await Task.sleep(for: .milliseconds(200))
+        return a
+    }
+    func agents(status: AgentStatus?) async throws -> [Agent] { try await inner.agents(status: status) }
+    func record(_ event: LifecycleEvent) async throws { try await inner.record(event) }
+    func events(agentID: String) async throws -> [LifecycleEvent] { try await inner.events(agentID: agentID) }
+}
