@@ -3,6 +3,13 @@
 //   swift build -c release --product GatewayBenchmarks
 //   .build/release/GatewayBenchmarks [--calls1 5000] [--calls16 20000] [--warmup 500] [--no-tmpfs]
 //                                    [--only gateway,gateway-tmpfs] [--data-dir DIR]
+//                                    [--external .build/release/portcullis] [--concurrency 1,16,64]
+//                                    [--peer LABEL=MCP_URL,TOKEN,TOOL,PID]
+//
+// With --external the gateways run as separate `portcullis serve` processes (bearer and DPoP agents),
+// so that the gateway's own CPU per call and RSS are measured (from /proc/PID); --peer adds another
+// gateway already running (e.g. ContextForge, Benchmarks/contextforge/start.sh) in front of the
+// same upstream, measured the same way.
 //
 // Results and how to read them: BENCHMARKS.md, "MCP gateway".
 //
@@ -45,6 +52,11 @@ struct Options {
     var dataDirectory: String?
     /// Only the paths whose label starts with one of these (plus direct, always measured as the baseline).
     var only: [String] = []
+    /// A release `portcullis` binary: gateways run as separate processes.
+    var external: String?
+    var concurrencies = [1, 16]
+    /// Other gateways in front of the same upstream: label, MCP URL, bearer token, tool name, process id.
+    var peers: [(label: String, url: String, token: String, tool: String, pid: Int32)] = []
 
     init(_ args: [String]) {
         var i = 0
@@ -61,6 +73,14 @@ struct Options {
             case "--no-tmpfs": tmpfs = false
             case "--data-dir": dataDirectory = next()
             case "--only": only = next().split(separator: ",").map(String.init)
+            case "--external": external = next()
+            case "--concurrency": concurrencies = next().split(separator: ",").map { Int($0)! }
+            case "--peer":
+                let spec = next()
+                guard let eq = spec.firstIndex(of: "=") else { fatalError("--peer LABEL=URL,TOKEN,TOOL,PID") }
+                let parts = spec[spec.index(after: eq)...].split(separator: ",", maxSplits: 3).map(String.init)
+                guard parts.count == 4, let pid = Int32(parts[3]) else { fatalError("--peer LABEL=URL,TOKEN,TOOL,PID") }
+                peers.append((String(spec[..<eq]), parts[0], parts[1], parts[2], pid))
             default: fatalError("unknown argument \(args[i]); see the comment at the top of main.swift")
             }
             i += 1
@@ -154,6 +174,35 @@ struct Target: Sendable {
     let bearer: String?
     /// The in-process node behind a gateway target.
     var services: PortcullisApplication.Services? = nil
+    /// The gateway's process, when it runs in its own (its CPU and RSS are measured).
+    var pid: Int32? = nil
+    /// The proof-of-possession key of a DPoP-bound token: a fresh proof goes with every request.
+    var dpop: DPoPProofSigner? = nil
+}
+
+/// User + system CPU time of process `pid` so far, in microseconds (from /proc/PID/stat).
+func processCPUMicros(pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // After the command: state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK))) * 1e6
+}
+
+/// Resident memory of `pid` and its children, in MiB (VmRSS from /proc).
+func residentMiB(pid: Int32) -> Double {
+    func rss(_ p: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(p)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
+    }
+    var total = rss(pid)
+    if let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) {
+        for child in children.split(separator: " ").compactMap({ Int32($0) }) { total += residentMiB(pid: child) }
+    }
+    return total
 }
 
 func post(_ target: Target, session: String?, body: String) async throws -> (status: UInt, headers: HTTPHeaders, body: String) {
@@ -161,7 +210,14 @@ func post(_ target: Target, session: String?, body: String) async throws -> (sta
     request.method = .POST
     request.headers.add(name: "Content-Type", value: "application/json")
     request.headers.add(name: "Accept", value: "application/json, text/event-stream")
-    if let bearer = target.bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+    if let bearer = target.bearer {
+        if let dpop = target.dpop {
+            request.headers.add(name: "Authorization", value: "DPoP \(bearer)")
+            request.headers.add(name: "DPoP", value: try dpop.proof(method: "POST", url: target.url, accessToken: bearer))
+        } else {
+            request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        }
+    }
     if let session {
         request.headers.add(name: "Mcp-Session-Id", value: session)
         request.headers.add(name: "MCP-Protocol-Version", value: "2025-06-18")
@@ -210,6 +266,9 @@ struct Run {
     let seconds: Double
     /// CPU time of the whole process (client, upstream and gateway) per call, in microseconds.
     let cpuMicros: Double
+    /// CPU time of the gateway's own process per call, and its resident memory, when it runs in its own.
+    var gatewayCPUMicros: Double? = nil
+    var residentMiB: Double? = nil
     /// Sorted, in nanoseconds.
     let latencies: [UInt64]
 
@@ -260,10 +319,16 @@ func measure(_ target: Target, concurrency: Int, calls: Int, warmup: Int) async 
         return (all, seconds, (processCPUMicros() - cpuStart) / Double(total))
     }
     _ = try await phase(total: warmup, offset: 1_000_000)
+    let gatewayStart = target.pid.map { processCPUMicros(pid: $0) }
     let (latencies, seconds, cpu) = try await phase(total: calls, offset: 0)
     precondition(latencies.count == calls)
-    return Run(label: target.label, concurrency: concurrency, calls: calls, seconds: seconds, cpuMicros: cpu,
-               latencies: latencies.sorted())
+    var run = Run(label: target.label, concurrency: concurrency, calls: calls, seconds: seconds, cpuMicros: cpu,
+                  latencies: latencies.sorted())
+    if let pid = target.pid, let gatewayStart {
+        run.gatewayCPUMicros = (processCPUMicros(pid: pid) - gatewayStart) / Double(calls)
+        run.residentMiB = residentMiB(pid: pid)
+    }
+    return run
 }
 
 // MARK: - The gateway side
@@ -316,6 +381,79 @@ func startGateway(label: String, dataDirectory: String, upstreamURL: String) asy
     return Target(label: label, url: issuer + "/mcp", tool: "bench.echo", bearer: accessToken, services: services)
 }
 
+/// Starts `portcullis serve` (the binary at `binary`) as its own process with `upstreamURL` as upstream `bench`,
+/// registers an agent through the admin API and obtains its token through `/oauth/token`, as a deployment
+/// would; `dpop` binds the token to a key (RFC 9449) and every call then carries a fresh proof.
+func startExternalGateway(label: String, binary: String, dataDirectory: String, upstreamURL: String, dpop: Bool)
+    async throws -> Target
+{
+    let port = try freePort()
+    let issuer = "http://127.0.0.1:\(port)"
+    try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+    let configPath = dataDirectory + "/../\(label).json"
+    let unlimited = #"{"perMinute":1e9,"burst":1e9}"#
+    try #"{"gateway":{"upstreams":[{"name":"bench","url":"\#(upstreamURL)"}],"tools":{"bench.echo":{"effect":"read"}},"rateLimit":\#(unlimited),"agentRateLimit":\#(unlimited)}}"#
+        .write(toFile: configPath, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["serve", "--config", configPath, "--data-dir", dataDirectory, "--listen", "127.0.0.1:\(port)"]
+    process.environment = ["PATH": "/usr/bin:/bin", "LOG_LEVEL": "warning"]
+    process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    externalProcesses.withLock { $0.append(process) }
+    var ready = false
+    for _ in 0..<1000 where !ready {
+        if let r = try? await client.execute(HTTPClientRequest(url: issuer + "/healthz"), timeout: .seconds(1)), r.status == .ok {
+            ready = true
+        } else {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+    guard ready else { fatalError("\(label): `portcullis serve` did not start") }
+    let adminToken = try String(contentsOfFile: dataDirectory + "/admin.token", encoding: .utf8)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+
+    let agentKey = SigningKey.generate(.es256)
+    let jwk = String(decoding: try JSONEncoder.canonical.encode(agentKey.publicJWK), as: UTF8.self)
+    var register = HTTPClientRequest(url: issuer + "/admin/agents")
+    register.method = .POST
+    register.headers.add(name: "Authorization", value: "Bearer \(adminToken)")
+    register.headers.add(name: "Content-Type", value: "application/json")
+    register.body = .bytes(ByteBuffer(string: #"{"name":"bench","owner":"bench","purpose":"gateway benchmark","model_provider":"x","#
+        + #""model":"m","model_version":"1","public_keys":[\#(jwk)],"scopes":["mcp"],"audiences":["\#(issuer)/mcp"],"#
+        + #""max_concurrent_sessions":1000,"require_dpop":\#(dpop)}"#))
+    let registered = try await client.execute(register, timeout: .seconds(10))
+    let agentBody = try await registered.body.collect(upTo: 1 << 20)
+    guard registered.status == .created,
+          let agentID = (try JSONSerialization.jsonObject(with: Data(agentBody.readableBytesView)) as? [String: Any])?["client_id"] as? String
+    else { fatalError("\(label): registration answered \(registered.status): \(String(buffer: agentBody))") }
+
+    let now = Int64(Date().timeIntervalSince1970)
+    let assertion = try JWTSigner(key: agentKey).sign(type: "JWT", claims: [
+        "iss": .string(agentID), "sub": .string(agentID), "aud": .string(issuer + "/oauth/token"),
+        "iat": .int(now), "exp": .int(now + 300), "jti": .string(UUID().uuidString),
+    ])
+    let proofKey = dpop ? DPoPProofSigner(key: SigningKey.generate(.es256)) : nil
+    var tokenRequest = HTTPClientRequest(url: issuer + "/oauth/token")
+    tokenRequest.method = .POST
+    tokenRequest.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+    if let proofKey { tokenRequest.headers.add(name: "DPoP", value: try proofKey.proof(method: "POST", url: issuer + "/oauth/token")) }
+    let form = ["grant_type=client_credentials",
+                "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer",
+                "client_assertion=\(assertion)",
+                "resource=\(issuer.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)%2Fmcp", "scope=mcp"]
+    tokenRequest.body = .bytes(ByteBuffer(string: form.joined(separator: "&")))
+    let tokenResponse = try await client.execute(tokenRequest, timeout: .seconds(10))
+    let tokenBody = try await tokenResponse.body.collect(upTo: 1 << 20)
+    guard let accessToken = (try? JSONSerialization.jsonObject(with: Data(tokenBody.readableBytesView)) as? [String: Any])?["access_token"] as? String
+    else { fatalError("\(label): no access token: \(String(buffer: tokenBody))") }
+    return Target(label: label, url: issuer + "/mcp", tool: "bench.echo", bearer: accessToken,
+                  pid: process.processIdentifier, dpop: proofKey)
+}
+
+let externalProcesses = Mutex<[Process]>([])
+
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -349,8 +487,19 @@ let direct = Target(label: "direct", url: upstreamURL, tool: "echo", bearer: nil
 var created: [String] = []
 let diskDirectory = options.dataDirectory ?? temporaryDirectory(under: FileManager.default.currentDirectoryPath + "/.build-bench")
 created.append(diskDirectory)
-var targets = [direct, try await startGateway(label: "gateway", dataDirectory: diskDirectory + "/data", upstreamURL: upstreamURL)]
-if options.tmpfs, FileManager.default.fileExists(atPath: "/dev/shm") {
+var targets = [direct]
+if let binary = options.external {
+    targets.append(try await startExternalGateway(label: "portcullis-bearer", binary: binary,
+                                                  dataDirectory: diskDirectory + "/bearer", upstreamURL: upstreamURL, dpop: false))
+    targets.append(try await startExternalGateway(label: "portcullis-dpop", binary: binary,
+                                                  dataDirectory: diskDirectory + "/dpop", upstreamURL: upstreamURL, dpop: true))
+    for peer in options.peers {
+        targets.append(Target(label: peer.label, url: peer.url, tool: peer.tool, bearer: peer.token, pid: peer.pid))
+    }
+} else {
+    targets.append(try await startGateway(label: "gateway", dataDirectory: diskDirectory + "/data", upstreamURL: upstreamURL))
+}
+if options.external == nil, options.tmpfs, FileManager.default.fileExists(atPath: "/dev/shm") {
     let shm = temporaryDirectory(under: "/dev/shm")
     created.append(shm)
     targets.append(try await startGateway(label: "gateway-tmpfs", dataDirectory: shm + "/data",
@@ -375,7 +524,7 @@ func fsyncMicros(in directory: String, count: Int = 200) -> Double {
     return Double(samples[count / 2]) / 1000
 }
 
-print("upstream \(upstreamURL); gateway data directory \(diskDirectory)/data")
+print("upstream \(upstreamURL); gateway data directory \(diskDirectory)")
 print(String(format: "write + fsync of a 600-byte line, p50: %.1f µs (data directory's file system)", fsyncMicros(in: diskDirectory)))
 if created.count > 1 {
     print(String(format: "write + fsync of a 600-byte line, p50: %.1f µs (/dev/shm)", fsyncMicros(in: created[1])))
@@ -383,7 +532,8 @@ if created.count > 1 {
 print("")
 
 var runs: [Run] = []
-for (concurrency, calls) in [(1, options.calls1), (16, options.calls16)] {
+for concurrency in options.concurrencies {
+    let calls = concurrency == 1 ? options.calls1 : options.calls16
     for target in targets where target.label == "direct" || options.only.isEmpty
     || options.only.contains(target.label) {
         let run = try await measure(target, concurrency: concurrency, calls: calls, warmup: options.warmup)
@@ -477,14 +627,20 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
 }
 
 print("")
-print("| path | concurrency | calls | p50 µs | p99 µs | max µs | calls/s | CPU µs/call | added p50 µs | added p99 µs |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| path | concurrency | calls | p50 µs | p99 µs | max µs | calls/s | CPU µs/call | gateway CPU µs/call | gateway RSS MiB | added p50 µs | added p99 µs |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for run in runs {
     let base = runs.first { $0.label == "direct" && $0.concurrency == run.concurrency }!
     let added = run.label == "direct" ? ("", "") : (us(run.p50 - base.p50), us(run.p99 - base.p99))
     print("| \(run.label) | \(run.concurrency) | \(run.calls) | \(us(run.p50)) | \(us(run.p99)) | \(us(run.max)) | "
-        + "\(us(run.throughput)) | \(us(run.cpuMicros)) | \(added.0) | \(added.1) |")
+        + "\(us(run.throughput)) | \(us(run.cpuMicros)) | \(run.gatewayCPUMicros.map(us) ?? "") | "
+        + "\(run.residentMiB.map { String(format: "%.0f", $0) } ?? "") | \(added.0) | \(added.1) |")
 }
 
+// Stop the gateways this run started, by their process ids.
+for process in externalProcesses.withLock({ $0 }) {
+    process.terminate()
+    process.waitUntilExit()
+}
 for path in created { try? FileManager.default.removeItem(atPath: path) }
 exit(0)
