@@ -4,12 +4,13 @@
 //   .build/release/GatewayBenchmarks [--calls1 5000] [--calls16 20000] [--warmup 500] [--no-tmpfs]
 //                                    [--only gateway,gateway-tmpfs] [--data-dir DIR]
 //                                    [--external .build/release/portcullis] [--concurrency 1,16,64]
-//                                    [--peer LABEL=MCP_URL,TOKEN,TOOL,PID]
+//                                    [--peer LABEL=MCP_URL,TOKEN,TOOL,PID] [--contextforge DATA_DIR] [--peer-calls 300]
 //
 // With --external the gateways run as separate `portcullis serve` processes (bearer and DPoP agents),
 // so that the gateway's own CPU per call and RSS are measured (from /proc/PID); --peer adds another
 // gateway already running (e.g. ContextForge, Benchmarks/contextforge/start.sh) in front of the
-// same upstream, measured the same way.
+// same upstream, measured the same way; --contextforge starts IBM ContextForge in front of this run's
+// upstream with Benchmarks/contextforge/start.sh (its pinned version, auth on, SQLite) and stops it at the end.
 //
 // Results and how to read them: BENCHMARKS.md, "MCP gateway".
 //
@@ -57,6 +58,9 @@ struct Options {
     var concurrencies = [1, 16]
     /// Other gateways in front of the same upstream: label, MCP URL, bearer token, tool name, process id.
     var peers: [(label: String, url: String, token: String, tool: String, pid: Int32)] = []
+    var contextforge: String?
+    /// Calls per concurrency level for peers (a slow peer would take hours at the gateway's counts).
+    var peerCalls = 300
 
     init(_ args: [String]) {
         var i = 0
@@ -74,6 +78,8 @@ struct Options {
             case "--data-dir": dataDirectory = next()
             case "--only": only = next().split(separator: ",").map(String.init)
             case "--external": external = next()
+            case "--contextforge": contextforge = next()
+            case "--peer-calls": peerCalls = Int(next())!
             case "--concurrency": concurrencies = next().split(separator: ",").map { Int($0)! }
             case "--peer":
                 let spec = next()
@@ -178,10 +184,21 @@ struct Target: Sendable {
     var pid: Int32? = nil
     /// The proof-of-possession key of a DPoP-bound token: a fresh proof goes with every request.
     var dpop: DPoPProofSigner? = nil
+    /// Another gateway than Portcullis (measured with fewer calls; it may not keep sessions).
+    var peer = false
 }
 
-/// User + system CPU time of process `pid` so far, in microseconds (from /proc/PID/stat).
+/// User + system CPU time of process `pid` and its children so far (a gateway may fork workers), in microseconds.
 func processCPUMicros(pid: Int32) -> Double {
+    var total = ownCPUMicros(pid: pid)
+    if let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) {
+        for child in children.split(separator: " ").compactMap({ Int32($0) }) { total += processCPUMicros(pid: child) }
+    }
+    return total
+}
+
+/// User + system CPU time of process `pid` alone, in microseconds (from /proc/PID/stat).
+func ownCPUMicros(pid: Int32) -> Double {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let close = text.lastIndex(of: ")") else { return 0 }
     let fields = text[text.index(after: close)...].split(separator: " ")
@@ -218,7 +235,7 @@ func post(_ target: Target, session: String?, body: String) async throws -> (sta
             request.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         }
     }
-    if let session {
+    if let session, !session.isEmpty {
         request.headers.add(name: "Mcp-Session-Id", value: session)
         request.headers.add(name: "MCP-Protocol-Version", value: "2025-06-18")
     }
@@ -233,9 +250,11 @@ func openSession(_ target: Target) async throws -> String {
     let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","#
         + #""capabilities":{},"clientInfo":{"name":"gateway-bench","version":"1"}}}"#
     let answer = try await post(target, session: nil, body: initialize)
-    guard answer.status == 200, let session = answer.headers.first(name: "Mcp-Session-Id") else {
+    guard answer.status == 200, let session = answer.headers.first(name: "Mcp-Session-Id") ?? (target.peer ? "" : nil) else {
         fatalError("\(target.label): initialize answered \(answer.status): \(answer.body)")
     }
+    // A peer without sessions (ContextForge's default, stateless mode) answers without an id.
+    if session.isEmpty { return session }
     let notified = try await post(target, session: session, body: #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
     guard notified.status == 202 else { fatalError("\(target.label): notifications/initialized answered \(notified.status)") }
     return session
@@ -453,6 +472,40 @@ func startExternalGateway(label: String, binary: String, dataDirectory: String, 
 }
 
 let externalProcesses = Mutex<[Process]>([])
+let contextforgePID = Mutex<Int32?>(nil)
+
+/// Runs `arguments` (an absolute path first) and waits for it; its exit status, or -1.
+func spawnAndWait(_ arguments: [String]) -> Int32 {
+    var pid: pid_t = 0
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    guard posix_spawn(&pid, arguments[0], nil, nil, argv, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -1
+}
+
+/// Starts ContextForge in front of `upstreamURL` (Benchmarks/contextforge/start.sh) and reads what it prints.
+func startContextForge(dataDirectory: String, upstreamURL: String) throws -> Target {
+    let port = try freePort()
+    // A file, not a pipe: the daemon it leaves running inherits the descriptor and would hold a pipe open.
+    // posix_spawn + waitpid rather than Foundation's Process, whose wait did not return here once the
+    // script had left a daemon behind.
+    let outputPath = dataDirectory + ".start-output"
+    let status = spawnAndWait(["/bin/bash", "-c",
+                               "exec Benchmarks/contextforge/start.sh \(port) '\(dataDirectory)' '\(upstreamURL)' > '\(outputPath)'"])
+    let data = FileManager.default.contents(atPath: outputPath) ?? Data()
+    var values: [String: String] = [:]
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        if let eq = line.firstIndex(of: "=") { values[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
+    }
+    guard status == 0, let url = values["MCP_URL"], let token = values["TOKEN"], let tool = values["TOOL"],
+          let pid = values["PID"].flatMap(Int32.init) else {
+        fatalError("ContextForge did not start (exit \(status)); see \(dataDirectory)/contextforge.log")
+    }
+    contextforgePID.withLock { $0 = pid }
+    return Target(label: "contextforge", url: url, tool: tool, bearer: token, pid: pid, peer: true)
+}
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 func freePort() throws -> Int {
@@ -494,7 +547,10 @@ if let binary = options.external {
     targets.append(try await startExternalGateway(label: "portcullis-dpop", binary: binary,
                                                   dataDirectory: diskDirectory + "/dpop", upstreamURL: upstreamURL, dpop: true))
     for peer in options.peers {
-        targets.append(Target(label: peer.label, url: peer.url, tool: peer.tool, bearer: peer.token, pid: peer.pid))
+        targets.append(Target(label: peer.label, url: peer.url, tool: peer.tool, bearer: peer.token, pid: peer.pid, peer: true))
+    }
+    if let directory = options.contextforge {
+        targets.append(try startContextForge(dataDirectory: directory, upstreamURL: upstreamURL))
     }
 } else {
     targets.append(try await startGateway(label: "gateway", dataDirectory: diskDirectory + "/data", upstreamURL: upstreamURL))
@@ -533,10 +589,12 @@ print("")
 
 var runs: [Run] = []
 for concurrency in options.concurrencies {
-    let calls = concurrency == 1 ? options.calls1 : options.calls16
+    let gatewayCalls = concurrency == 1 ? options.calls1 : options.calls16
     for target in targets where target.label == "direct" || options.only.isEmpty
     || options.only.contains(target.label) {
-        let run = try await measure(target, concurrency: concurrency, calls: calls, warmup: options.warmup)
+        let calls = target.peer ? options.peerCalls : gatewayCalls
+        let run = try await measure(target, concurrency: concurrency, calls: calls,
+                                    warmup: target.peer ? min(options.warmup, 30) : options.warmup)
         runs.append(run)
         print("  measured \(run.label) c=\(concurrency): p50 \(us(run.p50)) µs, \(us(run.throughput)) calls/s")
     }
@@ -641,6 +699,9 @@ for run in runs {
 for process in externalProcesses.withLock({ $0 }) {
     process.terminate()
     process.waitUntilExit()
+}
+if let pid = contextforgePID.withLock({ $0 }) {
+    _ = spawnAndWait(["/bin/bash", "Benchmarks/contextforge/stop.sh", String(pid)])
 }
 for path in created { try? FileManager.default.removeItem(atPath: path) }
 exit(0)
