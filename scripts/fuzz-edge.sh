@@ -149,7 +149,7 @@ build() {
     local gateway files
     gateway=$(source_file GatewayConfiguration.swift)
     files=("$gateway" "$(source_file UpstreamConfiguration.swift)" "$(source_file ToolClassification.swift)"
-      "$(source_file ResponseConfiguration.swift)" "$(source_file RateLimiter.swift)" "$(declaration_file '^enum StrictKeys')")
+      "$(source_file ResponseConfiguration.swift)" "$(source_file RateLimiter.swift)" "$(declaration_file '^(public )?enum StrictKeys')")
     # shellcheck disable=SC2207 # paths have no spaces
     files=($(printf '%s\n' "${files[@]}" | sort -u))
     fuzzer configuration "$(target_of "$gateway")" "$mods/PortcullisCore.o" "${files[@]}" Fuzz/EdgeFuzzers/ConfigurationFuzzer.swift
