@@ -44,16 +44,7 @@ public struct DPoPProofSigner: Sendable {
         ]
         if let accessToken { claims["ath"] = .string(Base64URL.encode(Data(SHA256.hash(data: Data(accessToken.utf8))))) }
         if let nonce { claims["nonce"] = .string(nonce) }
-        let headerJSON: Data
-        let claimsJSON: Data
-        do {
-            headerJSON = try JSONEncoder.canonical.encode(JSONAny.object(header))
-            claimsJSON = try JSONEncoder.canonical.encode(JSONAny.object(claims))
-        } catch {
-            throw .serverError("the DPoP proof cannot be encoded")
-        }
-        let signingInput = Base64URL.encode(headerJSON) + "." + Base64URL.encode(claimsJSON)
-        return signingInput + "." + Base64URL.encode(try key.signature(for: Data(signingInput.utf8)))
+        return try JWTSigner.compact(header: header, claims: claims, key: key)
     }
 }
 

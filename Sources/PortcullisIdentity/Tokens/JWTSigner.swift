@@ -37,6 +37,11 @@ public struct JWTSigner: Sendable {
         header["alg"] = .string(key.algorithm.rawValue)
         header["kid"] = .string(key.kid)
         header["typ"] = .string(type)
+        return try Self.compact(header: header, claims: claims, key: key)
+    }
+
+    /// The compact JWS of `claims` under exactly `header`, signed with `key` (canonical JSON, base64url).
+    static func compact(header: [String: JSONAny], claims: [String: JSONAny], key: SigningKey) throws(OAuthError) -> String {
         let headerJSON: Data
         let claimsJSON: Data
         do {
