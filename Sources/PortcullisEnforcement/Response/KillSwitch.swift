@@ -53,24 +53,49 @@ public final class KillSwitch: Sendable {
     /// Runs `body` as a cancellable call of `agentID`: nil when the agent is (or becomes) killed
     /// before it finishes; the body's task is then cancelled and its result dropped.
     func run<T: Sendable>(agentID: String, _ body: @escaping @Sendable () async -> T) async -> T? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+        let box = TaskBox()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
             let once = Once(continuation)
-            let task = Task { once.resume(await body()) }
+            // Registered before the body starts, under the kill's lock: a kill either finds the call
+            // (and cancels it) or came first (and the call is refused).
             let token: UInt64? = state.withLock { s in
                 guard !s.killed.contains(agentID) else { return nil }
                 s.next += 1
-                s.calls[agentID, default: [:]][s.next] = { task.cancel(); once.resume(nil) }
+                s.calls[agentID, default: [:]][s.next] = { box.cancel(); once.resume(nil) }
                 return s.next
             }
             guard let token else {
-                task.cancel()
                 once.resume(nil)
                 return
             }
-            Task {
-                _ = await task.value
+            // One task per call: it runs the body, delivers its result (unless a kill delivered nil
+            // first) and unregisters the call.
+            box.set(Task {
+                let value = await body()
+                once.resume(value)
                 self.state.withLock { s in _ = s.calls[agentID]?.removeValue(forKey: token) }
+            })
+        }
+    }
+
+    /// The task of a call, cancellable before it is even set (a kill racing the start).
+    final class TaskBox: Sendable {
+        private let slot = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
+
+        func set(_ task: Task<Void, Never>) {
+            let cancelled = slot.withLock { s -> Bool in
+                s.task = task
+                return s.cancelled
             }
+            if cancelled { task.cancel() }
+        }
+
+        func cancel() {
+            let task = slot.withLock { s -> Task<Void, Never>? in
+                s.cancelled = true
+                return s.task
+            }
+            task?.cancel()
         }
     }
 
