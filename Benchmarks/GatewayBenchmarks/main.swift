@@ -658,12 +658,12 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
     let dlp = await time(n) {
         precondition(JSONStrings.redacting(arguments).kinds.isEmpty && JSONStrings.redacting(result).kinds.isEmpty)
     }
-    let digest = await time(n) { precondition(!MCPGateway.digest(arguments).isEmpty) }
+    let digest = await time(n) { precondition(!GatewayCall.digest(of: arguments).isEmpty) }
     let audited = try await time(n) {
         _ = try await services.audit.append(AuditEvent(
             timeNanos: Int64(Date().timeIntervalSince1970 * 1e9), id: "evt_" + String(repeating: "0", count: 32),
             kind: .decision, agent: AuditEvent.AgentRef(id: caller.agent.id, model: "m", version: "1"), action: "call_tool",
-            resource: "bench.echo", argumentsDigest: MCPGateway.digest(arguments), decision: .allow,
+            resource: "bench.echo", argumentsDigest: GatewayCall.digest(of: arguments), decision: .allow,
             determiningPolicies: ["read-tools"], reason: "read-only tools are allowed",
             outcome: AuditEvent.Outcome(status: "ok", bytes: 80), latencyNanos: 1_000_000, sessionID: "s_0123456789abcdef",
             sourceAddress: "127.0.0.1"))

@@ -419,21 +419,21 @@ public final class MCPGateway: Sendable {
         let qualified = r.scope.map { "\($0).\(requested)" } ?? requested
         let unknown = RPCFailure(id: id, code: RPCErrorCode.invalidParams, message: "Unknown tool: \(Printable.clip(requested))")
         let upstreamName = qualified.firstIndex(of: ".").map { String(qualified[..<$0]) } ?? ""
+        let upstream = upstreams[upstreamName]
         var entry: ToolCatalog.Entry?
-        if let upstream = upstreams[upstreamName] {
-            _ = upstream
+        if upstream != nil {
             // Listed again only when stale or announced changed: unknown names do not make the gateway re-list.
             await catalog.refreshIfNeeded(upstream: upstreamName)
             entry = catalog.entry(qualified)
         }
-        if entry == nil, upstreams[upstreamName] != nil, let problem = catalog.unreachable(upstream: upstreamName) {
+        if entry == nil, upstream != nil, let problem = catalog.unreachable(upstream: upstreamName) {
             // The upstream was never listed: say so at once, naming it, instead of "unknown tool".
             let call = upstreamCall(.callTool, m, r, session: session, started: started, resource: Printable.clip(qualified))
             let refusal = Refusal(.upstreamUnavailable, problem)
             if let failed = await pipeline.recordRefusal(call, refusal) { return .failure(failure(failed, id: id)) }
             return .failure(failure(refusal, id: id))
         }
-        guard let entry, let upstream = upstreams[upstreamName], entry.record.isCallable,
+        guard let entry, let upstream, entry.record.isCallable,
               !catalog.listingFailed(upstream: upstreamName) else {
             let call = upstreamCall(.callTool, m, r, session: session, started: started, resource: Printable.clip(qualified))
             let refusal = Refusal(.invalid, "no callable tool `\(Printable.clip(qualified))`", concealed: true)
@@ -536,11 +536,6 @@ public final class MCPGateway: Sendable {
     /// Session ids are bearer secrets: the log keeps a digest.
     static func sessionRef(_ id: String) -> String {
         "s_" + Hex.encode(SHA256.hash(data: Array(id.utf8)).prefix(8))
-    }
-
-    /// Hex SHA-256 of the canonical JSON of the arguments.
-    public static func digest(_ arguments: JSONValue) -> String {
-        Hex.encode(SHA256.hash(data: Array(arguments.canonical.serialized.utf8)))
     }
 
     /// The agent's stated reasoning: `_meta["io.portcullis/reasoning"]`, else the `Portcullis-Reasoning` header.

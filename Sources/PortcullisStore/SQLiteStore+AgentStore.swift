@@ -38,7 +38,7 @@ extension SQLiteStore: AgentStore {
     /// Compare-and-set: replaces the record only if its status and `updated_at` are still `expected`'s,
     /// checked and written in one transaction (SQLite has one writer, so nothing can slip between).
     ///
-    /// - Throws: ``PortcullisError`` `.conflict` when the record changed, `.notFound`, `.storage`.
+    /// - Throws: ``PortcullisError`` `.concurrentUpdate` when the record changed, `.notFound`, `.storage`.
     public func update(_ agent: Agent, expected: Agent, event: LifecycleEvent) async throws {
         try Self.check(event, isAbout: agent)
         try await write("update agent \(agent.id)") { db in
@@ -47,7 +47,7 @@ extension SQLiteStore: AgentStore {
             }
             guard current.status == expected.status,
                   current.updatedAt.timeIntervalSince1970 == expected.updatedAt.timeIntervalSince1970 else {
-                throw PortcullisError(.conflict, "agent \(agent.id) changed concurrently (now \(current.status.rawValue)); read it again")
+                throw PortcullisError(.concurrentUpdate, "agent \(agent.id) changed concurrently (now \(current.status.rawValue)); read it again")
             }
             try AgentRecord(agent: agent).update(db)
             try LifecycleEventRecord(event: event).insert(db)

@@ -34,7 +34,7 @@ import Testing
     @Test func canonicalFormSortsMembersRecursively() throws {
         let v = try JSONValue.parse(#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":null}}"#)
         #expect(v.canonical.serialized == #"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#)
-        #expect(MCPGateway.digest(v) == MCPGateway.digest(try JSONValue.parse(#"{"a":{"c":null,"d":[{"z":1,"y":2}]},"b":1}"#)))
+        #expect(GatewayCall.digest(of: v) == GatewayCall.digest(of: try JSONValue.parse(#"{"a":{"c":null,"d":[{"z":1,"y":2}]},"b":1}"#)))
     }
 
     @Test func sseEventsWithAnyLineEnding() {

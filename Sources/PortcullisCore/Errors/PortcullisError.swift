@@ -6,6 +6,8 @@ public struct PortcullisError: Error, Sendable, Equatable, CustomStringConvertib
     public enum Code: String, Sendable {
         case notFound = "not_found"
         case conflict
+        /// A compare-and-set found the record changed since it was read: read it again and retry.
+        case concurrentUpdate = "concurrent_update"
         case invalidInput = "invalid_input"
         case unauthorized
         case forbidden

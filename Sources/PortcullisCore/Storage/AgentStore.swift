@@ -14,7 +14,7 @@ public protocol AgentStore: Sendable {
     /// the one the change was computed from (same status, same `updatedAt`): a compare-and-set, so
     /// that a change computed from a stale read never writes an old status back.
     ///
-    /// - Throws: ``PortcullisError`` `.conflict` when the record changed since `expected` was read.
+    /// - Throws: ``PortcullisError`` `.concurrentUpdate` when the record changed since `expected` was read.
     func update(_ agent: Agent, expected: Agent, event: LifecycleEvent) async throws
     /// The agent with this id, or nil.
     func agent(id: String) async throws -> Agent?

@@ -80,17 +80,25 @@ public final class EnforcementPipeline: Sendable {
         let implementing: [any CallStage] = [ApprovalStage(broker: approvals, killSwitch: killSwitch)]
         let understood = Set(implementing.flatMap(\.obligations))
         understoodObligations = understood
-        let dlp = configuration.dlp ?? GatewayConfiguration.DLP()
-        stages = [
-            KillStage(killSwitch: killSwitch),
+        stages = [KillStage(killSwitch: killSwitch)]
+            + Self.decisionStages(dlp: configuration.dlp ?? GatewayConfiguration.DLP(), decider: decider, understood: understood)
+            + [RateLimitStage(limiter: rateLimiter, defaultLimit: configuration.effectiveRateLimit,
+                              toolLimits: configuration.toolRateLimits ?? [:], clock: now)]
+            + implementing
+    }
+
+    /// The stages that make the decision and its conditions, in order: the gateway runs them between
+    /// the kill switch and the limits, and `portcullis policy test` runs exactly these, so that the two
+    /// decide alike.
+    public static func decisionStages(dlp: GatewayConfiguration.DLP, decider: DecideStage,
+                                      understood: Set<String>) -> [any CallStage] {
+        [
             InspectArgumentsStage(action: dlp.arguments ?? .block),
             decider,
             ArgumentsDLPStage(action: dlp.arguments ?? .block),
             AutomaticResponseStage(),
             ObligationsStage(understood: understood),
-            RateLimitStage(limiter: rateLimiter, defaultLimit: configuration.effectiveRateLimit,
-                           toolLimits: configuration.toolRateLimits ?? [:], clock: now),
-        ] + implementing
+        ]
     }
 
     // MARK: - Admission

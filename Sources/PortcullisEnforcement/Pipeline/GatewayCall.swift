@@ -50,8 +50,6 @@ public struct GatewayCall: Sendable {
     public var forwardedArguments: JSONValue?
     /// The decision, once the decide stage has run.
     public var decision: GatewayDecision?
-    /// Obligations of the decision that a stage has discharged.
-    public var discharged: Set<String> = []
     /// Whether the call was decided listing-only (`tools/list` filtering): nothing is forwarded.
     public let listing: Bool
 
@@ -67,9 +65,9 @@ public struct GatewayCall: Sendable {
         self.resourceName = resourceName ?? tool?.qualifiedName ?? upstream
         self.arguments = arguments
         if let arguments {
-            let bytes = Array(arguments.canonical.serialized.utf8)
+            let bytes = Self.canonicalBytes(arguments)
             argumentBytes = bytes
-            argumentsDigest = Hex.encode(SHA256.hash(data: bytes))
+            argumentsDigest = Self.digest(bytes)
         } else {
             argumentBytes = []
             argumentsDigest = nil
@@ -87,6 +85,21 @@ public struct GatewayCall: Sendable {
     public var changesState: Bool {
         guard action == .callTool, let tool else { return false }
         return tool.effect != .read
+    }
+
+    /// The canonical JSON of arguments (members sorted, as RFC 8785), as bytes.
+    public static func canonicalBytes(_ arguments: JSONValue) -> [UInt8] {
+        Array(arguments.canonical.serialized.utf8)
+    }
+
+    /// Hex SHA-256 of canonical argument bytes: what the audit log and approvals bind to.
+    public static func digest(_ canonicalBytes: [UInt8]) -> String {
+        Hex.encode(SHA256.hash(data: canonicalBytes))
+    }
+
+    /// Hex SHA-256 of the canonical JSON of `arguments`.
+    public static func digest(of arguments: JSONValue) -> String {
+        digest(canonicalBytes(arguments))
     }
 
     /// The audit action of the decision record.

@@ -116,12 +116,9 @@ public struct OfflineRequest: Sendable {
         var call = GatewayCall(kind: .mcp, action: action, caller: caller, upstream: upstream, tool: tool,
                                arguments: arguments, session: session, listing: listing)
         let fixed = time
-        let stages: [any CallStage] = [
-            InspectArgumentsStage(action: dlp.arguments ?? .block),
-            DecideStage(policies: engine, risk: { _ in BehaviourMonitor.Risk(score: 0, response: .none) }, clock: { fixed }),
-            ArgumentsDLPStage(action: dlp.arguments ?? .block),
-            ObligationsStage(understood: [ApprovalStage.obligation]),
-        ]
+        let decider = DecideStage(policies: engine, risk: { _ in BehaviourMonitor.Risk(score: 0, response: .none) },
+                                  clock: { fixed })
+        let stages = EnforcementPipeline.decisionStages(dlp: dlp, decider: decider, understood: [ApprovalStage.obligation])
         for stage in stages {
             if case .refuse(let refusal) = await stage.apply(to: &call) {
                 var decision = call.decision ?? GatewayDecision(allowed: false, determining: [], erroring: [], reasons: [],

@@ -39,7 +39,6 @@ public struct ApprovalStage: CallStage {
             verdict = .refuse(Refusal(.denied, "the approval could not be processed (\(error)); denied"))
         case .success(.proceed(let a))?:
             decision.reasons.append("approved by \(a.decidedBy ?? "?") (\(a.id)): \(a.decisionReason ?? "")")
-            call.discharged.insert(Self.obligation)
             call.decision = decision
             return .proceed
         case .success(.pending(let a))?:

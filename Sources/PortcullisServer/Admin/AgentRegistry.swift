@@ -96,22 +96,26 @@ public struct AgentRegistry: Sendable {
     /// is still that one (compare-and-set); a concurrent suspension, kill or decommission makes it
     /// start again from the new record, so an update never writes an old status back.
     public func update(id: String, _ u: Update, actor: String) async throws -> Agent {
-        try await changes.run { try await self.updateSerially(id: id, u, actor: actor) }
-    }
-
-    private func updateSerially(id: String, _ u: Update, actor: String) async throws -> Agent {
-        var attempts = 0
-        while true {
+        try await compareAndSet {
             let read = try await existing(id)
             let a = try apply(u, to: read)
+            try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
+                try await agents.update(a, expected: read, event: LifecycleEvent(
+                    agentID: id, kind: .updated, actor: actor, reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+                await feed?.publish(.agent(id))
+            }
+            return a
+        }
+    }
+
+    /// Runs a read–change–write in this process's change queue, and again from a fresh read (up to
+    /// eight times) when the store's compare-and-set finds the record changed meanwhile.
+    private func compareAndSet<T: Sendable>(_ change: @escaping @Sendable () async throws -> T) async throws -> T {
+        var attempts = 0
+        while true {
             do {
-                try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
-                    try await agents.update(a, expected: read, event: LifecycleEvent(
-                        agentID: id, kind: .updated, actor: actor, reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
-                    await feed?.publish(.agent(id))
-                }
-                return a
-            } catch let e as PortcullisError where e.code == .conflict && attempts < 8 {
+                return try await changes.run(change)
+            } catch let e as PortcullisError where e.code == .concurrentUpdate && attempts < 8 {
                 attempts += 1
             }
         }
@@ -159,14 +163,7 @@ public struct AgentRegistry: Sendable {
 
     public func transition(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
         try PortcullisError.requireReason(reason)
-        var attempts = 0
-        while true {
-            do {
-                return try await changes.run { try await self.transitionOnce(id: id, t, actor: actor, reason: reason) }
-            } catch let e as PortcullisError where e.code == .conflict && e.reason.contains("changed concurrently") && attempts < 8 {
-                attempts += 1
-            }
-        }
+        return try await compareAndSet { try await self.transitionOnce(id: id, t, actor: actor, reason: reason) }
     }
 
     private func transitionOnce(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {

@@ -10,7 +10,7 @@ extension PortcullisError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
         case .notFound: .notFound
-        case .conflict: .conflict
+        case .conflict, .concurrentUpdate: .conflict
         case .invalidInput: .badRequest
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
