@@ -31,34 +31,28 @@ public final class StateCache: Sendable {
 
     /// The agent, from memory or the store.
     public func agent(id: String) async throws -> Agent? {
-        let (cached, generation) = tables.withLock { ($0.agents[id], $0.generation) }
-        if let cached {
-            hits.withLock { $0.hits += 1 }
-            return cached
-        }
-        hits.withLock { $0.misses += 1 }
-        guard let loaded = try await agents.agent(id: id) else { return nil }
-        tables.withLock { t in
-            guard t.generation == generation else { return }
-            if t.agents.count >= capacity { t.agents.removeAll(keepingCapacity: true) }
-            t.agents[id] = loaded
-        }
-        return loaded
+        try await readThrough(id, \.agents) { try await self.agents.agent(id: id) }
     }
 
     /// The issued token's record, from memory or the store.
     public func issued(jti: String) async throws -> IssuedToken? {
-        let (cached, generation) = tables.withLock { ($0.tokens[jti], $0.generation) }
+        try await readThrough(jti, \.tokens) { try await self.tokens.issued(jti: jti) }
+    }
+
+    /// The entry of `table` at `key`, else what `load` reads, kept only if no change came meanwhile.
+    private func readThrough<Value: Sendable>(_ key: String, _ table: WritableKeyPath<Tables, [String: Value]>,
+                                              load: () async throws -> Value?) async throws -> Value? {
+        let (cached, generation) = tables.withLock { ($0[keyPath: table][key], $0.generation) }
         if let cached {
             hits.withLock { $0.hits += 1 }
             return cached
         }
         hits.withLock { $0.misses += 1 }
-        guard let loaded = try await tokens.issued(jti: jti) else { return nil }
+        guard let loaded = try await load() else { return nil }
         tables.withLock { t in
             guard t.generation == generation else { return }
-            if t.tokens.count >= capacity { t.tokens.removeAll(keepingCapacity: true) }
-            t.tokens[jti] = loaded
+            if t[keyPath: table].count >= capacity { t[keyPath: table].removeAll(keepingCapacity: true) }
+            t[keyPath: table][key] = loaded
         }
         return loaded
     }

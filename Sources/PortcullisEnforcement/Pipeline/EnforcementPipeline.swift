@@ -315,14 +315,8 @@ public final class EnforcementPipeline: Sendable {
         } catch {
             auditHealthy.withLock { $0 = false }
             logger.critical("audit log unavailable; failing closed", metadata: ["error": "\(error)"])
-            return Refusal(.auditUnavailable, "the audit log is unavailable, so the call was not made")
+            return Refusal(.auditUnavailable, outcome == nil ? "the audit log is unavailable, so the call was not made"
+                                                             : "the audit log is unavailable, so the result was not released")
         }
-    }
-}
-
-/// Keeps untrusted text short in messages and logs.
-public enum Printable {
-    public static func clip(_ s: String, _ limit: Int = 200) -> String {
-        s.count <= limit ? s : String(s.prefix(limit)) + "…"
     }
 }

@@ -185,7 +185,7 @@ public final class ToolCatalog: Sendable {
             }
             record.effect = effect
             record.classifiedBy = actor
-            if classifications[qualifiedName]?.risk == nil { record.risk = Self.defaultRisk(effect) }
+            if classifications[qualifiedName]?.risk == nil { record.risk = ToolClassification.defaultRisk(effect) }
         }
         record.pinnedHash = record.definitionHash
         record.status = .approved
@@ -249,7 +249,7 @@ public final class ToolCatalog: Sendable {
             record = ToolRecord(
                 qualifiedName: qualified, upstream: upstream, name: toolName, definition: canonical, definitionHash: hash,
                 pinnedHash: approve ? hash : nil, status: approve ? .approved : .pending, effect: .unclassified,
-                risk: Self.defaultRisk(.unclassified), dataClass: "internal", tags: [], findings: findings,
+                risk: ToolClassification.defaultRisk(.unclassified), dataClass: "internal", tags: [], findings: findings,
                 firstSeenAt: at, updatedAt: at, approvedBy: approve ? "auto (first seen)" : nil, approvedAt: approve ? at : nil)
             classify(&record, classification: classification, annotations: definition["annotations"], upstream: upstream)
             try await store.saveTool(record)
@@ -276,7 +276,7 @@ public final class ToolCatalog: Sendable {
             record.effect = .unclassified
             record.classifiedBy = nil
         }
-        record.risk = classification?.risk ?? (record.classifiedBy?.hasPrefix("admin") == true ? record.risk : Self.defaultRisk(record.effect))
+        record.risk = classification?.risk ?? (record.classifiedBy?.hasPrefix("admin") == true ? record.risk : ToolClassification.defaultRisk(record.effect))
         record.dataClass = classification?.dataClass ?? record.dataClass
         record.tags = classification?.tags ?? record.tags
     }
@@ -313,7 +313,6 @@ public final class ToolCatalog: Sendable {
         return .destructive
     }
 
-    static func defaultRisk(_ e: ToolRecord.Effect) -> Int { ToolClassification.defaultRisk(e) }
 
     /// MCP tool names: 1–128 characters of `A-Z a-z 0-9 _ - .`.
     static func isValidToolName(_ s: String) -> Bool {
