@@ -194,8 +194,7 @@ public final class MCPGateway: Sendable {
 
     /// `application/json`, with parameters (`; charset=utf-8`) allowed.
     static func isJSON(_ contentType: String) -> Bool {
-        let type = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        return type == "application/json"
+        HTTPText.mediaType(contentType) == "application/json"
     }
 
     // MARK: - Stateless revision (2026-07-28)

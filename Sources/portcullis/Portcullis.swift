@@ -1,6 +1,7 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 
-@main
 struct Portcullis: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
@@ -9,4 +10,16 @@ struct Portcullis: AsyncParsableCommand {
                       ApprovalsCommand.self, ApproversCommand.self, KillCommand.self, AlertsCommand.self,
                       AuditCommand.self, CedarCommand.self]
     )
+}
+
+@main
+enum Entry {
+    static func main() async {
+        // Swift concurrency's jobs run on the NIO event loop threads instead of a pool of their own, so an `await`
+        // between a request handler, the pipeline and the upstream client does not wake a second set of threads
+        // (every wake-up is a futex call and a context switch, which dominated the gateway's CPU per call at low
+        // concurrency). It has to happen before any other task is created.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await Portcullis.main()
+    }
 }

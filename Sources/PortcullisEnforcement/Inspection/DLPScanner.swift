@@ -109,13 +109,20 @@ public enum DLPScanner {
 
     private static func classify(_ b: [UInt8], _ start: Int, _ end: Int, into out: inout [Finding]) {
         let run = b[start..<end]
-        func has(_ prefix: String, at offset: Int) -> Bool {
-            let p = Array(prefix.utf8)
-            return offset + p.count <= end && b[offset..<(offset + p.count)].elementsEqual(p)
+        // Compares in place: building an array of the prefix for each position was most of the scanner's cost.
+        func has(_ prefix: StaticString, at offset: Int) -> Bool {
+            let count = prefix.utf8CodeUnitCount
+            guard offset + count <= end else { return false }
+            let p = prefix.utf8Start
+            for n in 0..<count where b[offset + n] != p[n] { return false }
+            return true
         }
         // Prefixed formats may sit inside a longer run (e.g. `key=AKIA…`): look at each start.
         var k = start
         while k < end {
+            // Every prefix below starts with A, g, x or e: skip the other bytes at once.
+            let first = b[k]
+            guard first == 0x41 || first == 0x67 || first == 0x78 || first == 0x65 else { k += 1; continue }
             if (has("AKIA", at: k) || has("ASIA", at: k)) && k + 20 <= end
                 && b[k..<(k + 20)].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) })
                 && (k + 20 == end || !isAlnum(b[k + 20])) && (k == start || !isAlnum(b[k - 1])) {

@@ -4,6 +4,7 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import PortcullisCore
 import PortcullisEnforcement
 import Synchronization
 
@@ -178,9 +179,7 @@ extension HTTPUpstream {
     /// The media type of exactly one `Content-Type` value, lowercased, without parameters; nil otherwise.
     static func mediaType(_ values: [String]) -> String? {
         guard values.count == 1 else { return nil }
-        let type = values[0].split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let type, !type.isEmpty, !type.contains(",") else { return nil }
-        return type
+        return HTTPText.mediaType(values[0])
     }
 
     /// A transport error in a sentence (NIO's connection errors are long and nested).

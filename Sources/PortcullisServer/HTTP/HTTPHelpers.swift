@@ -95,7 +95,7 @@ enum HTTP {
         guard let value = request.headers[.authorization] else { return nil }
         let parts = value.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+        return String(HTTPText.trimmed(parts[1]))
     }
 
     /// Compares secrets in constant time.

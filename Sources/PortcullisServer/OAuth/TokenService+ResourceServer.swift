@@ -31,7 +31,7 @@ extension TokenService {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2 else { throw OAuthError("invalid_request", "malformed Authorization header", status: 400) }
         let scheme = parts[0].lowercased()
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let token = String(HTTPText.trimmed(parts[1]))
         guard scheme == "bearer" || scheme == "dpop" else {
             throw OAuthError("invalid_request", "the Authorization scheme must be Bearer or DPoP", status: 400)
         }
