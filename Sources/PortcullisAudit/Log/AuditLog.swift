@@ -111,7 +111,7 @@ public actor AuditLog: AuditSink, Service {
                 try db.execute(sql: "INSERT INTO audit_meta(key, value) VALUES ('origin', ?)", arguments: [signer.name])
                 return signer.name
             }
-            frontier = try pool.read { db in try Self.loadFrontier(db) }
+            frontier = try pool.read { db in try StoredSubtrees.frontier(db) }
             latest = try pool.read { db in
                 try String.fetchOne(db, sql: "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
             }.map { try SignedCheckpoint(parsing: $0) }
@@ -139,21 +139,6 @@ public actor AuditLog: AuditSink, Service {
         self.verifierKey = signer.verifierKey
         self.frontier = frontier
         self.latest = latest
-    }
-
-    /// Rebuilds the frontier from the stored leaf hashes, refusing a log with gaps.
-    static func loadFrontier(_ db: Database) throws -> MerkleFrontier {
-        var frontier = MerkleFrontier()
-        let rows = try Row.fetchCursor(db, sql: "SELECT idx, leaf_hash FROM audit_entries ORDER BY idx")
-        while let row = try rows.next() {
-            let idx: Int64 = row[0]
-            let hash: Data = row[1]
-            guard UInt64(idx) == frontier.size, hash.count == 32 else {
-                throw AuditError(.malformed, "the audit log is damaged at entry \(frontier.size); run `portcullis audit verify`")
-            }
-            frontier.append([UInt8](hash))
-        }
-        return frontier
     }
 
     // MARK: - Appending
@@ -192,13 +177,15 @@ public actor AuditLog: AuditSink, Service {
         pending.removeFirst(take)
         do {
             if needsResync {
-                frontier = try await pool.read { db in try Self.loadFrontier(db) }
+                frontier = try await pool.read { db in try StoredSubtrees.frontier(db) }
                 needsResync = false
             }
             let base = frontier.size
             let events = batch.map(\.json)
-            let hashes = try await pool.write { db in try Self.insert(events, base: base, db) }
-            for hash in hashes { frontier.append(hash) }
+            // The new frontier is computed on a copy and kept only once the batch (with its subtree nodes) commits.
+            let before = frontier
+            let after = try await pool.write { db in try Self.insert(events, frontier: before, db) }
+            frontier = after
             commits += 1
             for (k, p) in batch.enumerated() { p.continuation?.resume(returning: .committed(base + UInt64(k))) }
             handOff()
@@ -228,20 +215,21 @@ public actor AuditLog: AuditSink, Service {
         }
     }
 
-    private static func insert(_ events: [Queued], base: UInt64, _ db: Database) throws -> [RFC6962.Hash] {
+    private static func insert(_ events: [Queued], frontier: MerkleFrontier, _ db: Database) throws -> MerkleFrontier {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO audit_entries(idx, entry, leaf_hash, time_ns, agent_id) VALUES (?, ?, ?, ?, ?)")
-        var hashes: [RFC6962.Hash] = []
-        hashes.reserveCapacity(events.count)
-        for (k, event) in events.enumerated() {
-            let index = base + UInt64(k)
+        var frontier = frontier
+        var nodes: [MerkleFrontier.CompletedNode] = []
+        for event in events {
+            let index = frontier.size
             let entry = AuditEntryCodec.entry(eventJSON: event.json, index: index)
             let leaf = RFC6962.leafHash(entry)
             try statement.execute(arguments: [Int64(index), String(decoding: entry, as: UTF8.self), Data(leaf),
                                               event.timeNanos, event.agentID])
-            hashes.append(leaf)
+            frontier.append(leaf, reportingFrom: StoredSubtrees.storedLevel) { nodes.append($0) }
         }
-        return hashes
+        try StoredSubtrees.store(nodes, db)
+        return frontier
     }
 
     // MARK: - Checkpoints
@@ -441,12 +429,20 @@ public actor AuditLog: AuditSink, Service {
 
     // MARK: - Proofs
 
-    /// The leaf hashes of the first `size` entries.
-    private func leafHashes(_ size: UInt64) async throws -> [RFC6962.Hash] {
-        try await read("read leaf hashes") { db in
-            try Data.fetchAll(db, sql: "SELECT leaf_hash FROM audit_entries WHERE idx < ? ORDER BY idx",
-                              arguments: [Int64(size)]).map { [UInt8]($0) }
+    /// How many hashes the last proof read from the database (tests check it grows as log n, not n).
+    private(set) var lastProofRowsRead = 0
+
+    /// Runs `body` over the stored subtrees in one read transaction.
+    private func subtrees<T: Sendable>(_ what: String, _ body: @escaping @Sendable (inout StoredSubtrees) throws -> T)
+        async throws -> T
+    {
+        let (value, rows) = try await read(what) { db in
+            var reader = StoredSubtrees(db)
+            let value = try body(&reader)
+            return (value, reader.rowsRead)
         }
+        lastProofRowsRead = rows
+        return value
     }
 
     /// An inclusion proof of entry `index` in the tree of `treeSize` entries (default: the latest checkpoint's).
@@ -457,11 +453,13 @@ public actor AuditLog: AuditSink, Service {
         guard size <= frontier.size, index < size else {
             throw AuditError(.outOfRange, "entry \(index) is not in a tree of \(size) entries (the log holds \(frontier.size))")
         }
-        let leaves = try await leafHashes(size)
-        guard leaves.count == Int(size) else { throw AuditError(.malformed, "the audit log has gaps; run `portcullis audit verify`") }
-        return InclusionProof(index: index, treeSize: size, leafHash: leaves[Int(index)],
-                              hashes: RFC6962.inclusionProof(index: Int(index), leaves[...]),
-                              rootHash: RFC6962.root(leaves[...]), checkpoint: try await checkpoint(size: size))
+        let (leaf, hashes, root) = try await subtrees("read an inclusion proof") { reader in
+            (try reader.perfect(index..<(index + 1)),
+             try RFC6962.inclusionProof(index: index, size: size) { try reader.perfect($0) },
+             try RFC6962.root(0..<size) { try reader.perfect($0) })
+        }
+        return InclusionProof(index: index, treeSize: size, leafHash: leaf, hashes: hashes, rootHash: root,
+                              checkpoint: try await checkpoint(size: size))
     }
 
     /// A consistency proof between the trees of `from` and `to` entries (default: the latest checkpoint's).
@@ -472,11 +470,12 @@ public actor AuditLog: AuditSink, Service {
         guard from <= size, size <= frontier.size else {
             throw AuditError(.outOfRange, "no consistency proof from \(from) to \(size) entries (the log holds \(frontier.size))")
         }
-        let leaves = try await leafHashes(size)
-        guard leaves.count == Int(size) else { throw AuditError(.malformed, "the audit log has gaps; run `portcullis audit verify`") }
-        return ConsistencyProof(fromSize: from, toSize: size,
-                                hashes: RFC6962.consistencyProof(oldSize: Int(from), leaves[...]),
-                                fromRoot: RFC6962.root(leaves[..<Int(from)]), toRoot: RFC6962.root(leaves[...]),
+        let (hashes, fromRoot, toRoot) = try await subtrees("read a consistency proof") { reader in
+            (try RFC6962.consistencyProof(oldSize: from, size: size) { try reader.perfect($0) },
+             try RFC6962.root(0..<from) { try reader.perfect($0) },
+             try RFC6962.root(0..<size) { try reader.perfect($0) })
+        }
+        return ConsistencyProof(fromSize: from, toSize: size, hashes: hashes, fromRoot: fromRoot, toRoot: toRoot,
                                 fromCheckpoint: try await checkpoint(size: from),
                                 toCheckpoint: try await checkpoint(size: size))
     }

@@ -5,6 +5,7 @@ import GRDB
 /// - `v1-audit-log`: `audit_entries` (position, canonical entry text, leaf hash, and
 ///   virtual columns extracted from the entry for search), `audit_checkpoints` (every
 ///   signed checkpoint by tree size) and `audit_meta` (the log's origin).
+/// - `v2-audit-nodes`: `audit_nodes`, the hashes of perfect subtrees of 64 leaves and more.
 ///
 /// `time_ns` and `agent_id` are indexed, so they are stored columns written with the entry
 /// (no JSON parsing on the append path); ``AuditVerifier`` checks them against the hashed
@@ -41,6 +42,19 @@ enum AuditLogSchema {
                     value TEXT NOT NULL
                 );
                 """)
+        }
+        // The roots of perfect subtrees of 64 leaves and more (StoredSubtrees), so proofs and start-up read
+        // O(log n) hashes instead of every leaf; filled from the existing entries once.
+        migrator.registerMigration("v2-audit-nodes") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_nodes (
+                    level INTEGER NOT NULL,
+                    idx INTEGER NOT NULL,
+                    hash BLOB NOT NULL,
+                    PRIMARY KEY (level, idx)
+                ) WITHOUT ROWID;
+                """)
+            try StoredSubtrees.backfill(db)
         }
         return migrator
     }

@@ -10,17 +10,43 @@ public struct MerkleFrontier: Sendable, Equatable {
 
     public init() {}
 
+    /// A perfect subtree the last append completed: `2^level` leaves starting at leaf `index << level`.
+    public struct CompletedNode: Sendable, Equatable {
+        public var level: Int
+        public var index: UInt64
+        public var hash: RFC6962.Hash
+    }
+
     /// Appends one leaf hash.
     public mutating func append(_ leafHash: RFC6962.Hash) {
+        append(leafHash, reportingFrom: Int.max) { _ in }
+    }
+
+    /// Appends one leaf hash and reports each perfect subtree of at least `2^minimumLevel` leaves it completes.
+    public mutating func append(_ leafHash: RFC6962.Hash, reportingFrom minimumLevel: Int,
+                                _ completed: (CompletedNode) throws -> Void) rethrows {
         var hash = leafHash
         var n = size
+        var level = 0
         // Each trailing one bit of the old size is a perfect subtree the new leaf completes.
         while n & 1 == 1 {
             hash = RFC6962.nodeHash(peaks.removeLast(), hash)
             n >>= 1
+            level += 1
+            if level >= minimumLevel {
+                try completed(CompletedNode(level: level, index: (size + 1) >> UInt64(level) - 1, hash: hash))
+            }
         }
         peaks.append(hash)
         size += 1
+    }
+
+    /// The frontier of a tree of `size` leaves from the roots of its perfect subtrees (largest first), as
+    /// ``RFC6962/peakRanges(size:)`` lists them.
+    public init?(size: UInt64, peaks: [RFC6962.Hash]) {
+        guard peaks.count == size.nonzeroBitCount, peaks.allSatisfy({ $0.count == 32 }) else { return nil }
+        self.size = size
+        self.peaks = peaks
     }
 
     /// The Merkle tree hash of everything appended (RFC 6962 MTH).

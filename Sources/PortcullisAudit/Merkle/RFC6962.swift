@@ -85,6 +85,81 @@ public enum RFC6962 {
         return subproof(m - k, leaves[mid...], complete: false) + [root(leaves[leaves.startIndex..<mid])]
     }
 
+    // MARK: - Proofs over a tree that is not in memory
+
+    /// The root of the subtree over the leaves in a range; the range is always one the RFC 6962 recursion visits
+    /// (it starts at a multiple of the largest power of two not above its length, or ends at the tree size).
+    public typealias SubtreeRoot = (Range<UInt64>) throws -> Hash
+
+    /// The perfect subtrees a tree of `size` leaves is made of, largest (leftmost) first: one per set bit of `size`.
+    public static func peakRanges(size: UInt64) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
+        var start: UInt64 = 0
+        var bit = size == 0 ? 0 : UInt64(1) << UInt64(63 - size.leadingZeroBitCount)
+        while bit > 0 {
+            if size & bit != 0 {
+                ranges.append(start..<(start + bit))
+                start += bit
+            }
+            bit >>= 1
+        }
+        return ranges
+    }
+
+    /// MTH over `range` from the roots of its perfect subtrees (`perfect` is only asked for perfect ranges).
+    public static func root(_ range: Range<UInt64>, perfect: SubtreeRoot) rethrows -> Hash {
+        let n = range.count
+        if n == 0 { return emptyRoot }
+        if n & (n - 1) == 0 { return try perfect(range) }
+        let mid = range.lowerBound + UInt64(split(n))
+        return nodeHash(try perfect(range.lowerBound..<mid), try root(mid..<range.upperBound, perfect: perfect))
+    }
+
+    /// PATH(m, D[n]) for a tree of `size` leaves, reading only the O(log n) subtree roots the proof is made of.
+    public static func inclusionProof(index: UInt64, size: UInt64, perfect: SubtreeRoot) rethrows -> [Hash] {
+        precondition(index < size, "leaf index out of range")
+        var path: [Hash] = []
+        var range: Range<UInt64> = 0..<size
+        // Walk down from the root; each sibling is recorded, then the path is reversed to go leaf to root.
+        while range.count > 1 {
+            let mid = range.lowerBound + UInt64(split(range.count))
+            if index < mid {
+                path.append(try root(mid..<range.upperBound, perfect: perfect))
+                range = range.lowerBound..<mid
+            } else {
+                path.append(try perfect(range.lowerBound..<mid))
+                range = mid..<range.upperBound
+            }
+        }
+        return path.reversed()
+    }
+
+    /// PROOF(m, D[n]) between the trees of `oldSize` and `size` leaves, reading O(log n) subtree roots.
+    public static func consistencyProof(oldSize: UInt64, size: UInt64, perfect: SubtreeRoot) rethrows -> [Hash] {
+        precondition(oldSize <= size, "old size out of range")
+        if oldSize == 0 || oldSize == size { return [] }
+        var path: [Hash] = []
+        var range: Range<UInt64> = 0..<size
+        var m = oldSize
+        var complete = true
+        while UInt64(range.count) != m {
+            let n = UInt64(range.count)
+            let k = UInt64(split(Int(n)))
+            let mid = range.lowerBound + k
+            if m <= k {
+                path.append(try root(mid..<range.upperBound, perfect: perfect))
+                range = range.lowerBound..<mid
+            } else {
+                path.append(try perfect(range.lowerBound..<mid))
+                range = mid..<range.upperBound
+                m -= k
+                complete = false
+            }
+        }
+        if !complete { path.append(try root(range, perfect: perfect)) }
+        return path.reversed()
+    }
+
     /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
     public static func verifyInclusion(leafHash: Hash, index: UInt64, treeSize: UInt64, proof: [Hash], root: Hash) -> Bool {
         guard index < treeSize, leafHash.count == 32, root.count == 32 else { return false }

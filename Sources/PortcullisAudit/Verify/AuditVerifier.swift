@@ -148,6 +148,10 @@ public struct AuditVerifier: Sendable {
 
         // 2. Entries, in position order.
         var frontier = MerkleFrontier()
+        // The stored subtree hashes the proofs are built from (StoredSubtrees) must be the ones the entries give.
+        let nodeLookup = try db.tableExists("audit_nodes")
+            ? try db.makeStatement(sql: "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?") : nil
+        var badNode: MerkleFrontier.CompletedNode?
         var expected: UInt64 = 0
         var firstDamage: UInt64?
         var recentIDs: [UInt64: String] = [:]
@@ -208,7 +212,11 @@ public struct AuditVerifier: Sendable {
             if [UInt8](stored) != leaf {
                 damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) was modified: its bytes do not match its recorded leaf hash")
             }
-            frontier.append(leaf)
+            try frontier.append(leaf, reportingFrom: StoredSubtrees.storedLevel) { node in
+                guard badNode == nil, let nodeLookup else { return }
+                let stored = try Data.fetchOne(nodeLookup, arguments: [node.level, Int64(node.index)])
+                if stored.map({ [UInt8]($0) }) != node.hash { badNode = node }
+            }
             expected = idx + 1
             if let t = trusted[frontier.size] {
                 if t.root != frontier.root {
@@ -230,6 +238,11 @@ public struct AuditVerifier: Sendable {
             report.problems.insert(.init(kind: .modified, index: d.from, eventID: d.id,
                                          message: "an entry in positions \(d.from)…\(d.to - 1) was changed together with its leaf hash: the tree no longer matches \(d.source)"),
                                    at: index)
+        }
+        if let node = badNode, firstDamage == nil {
+            let first = node.index << UInt64(node.level), count = UInt64(1) << UInt64(node.level)
+            problem(.malformed, first, nil,
+                    "the stored hash of entries \(first)…\(first + count - 1) is missing or does not match them: inclusion and consistency proofs over them would not verify")
         }
         report.entries = frontier.size
         if frontier.size == 0, let t = trusted[0], t.root != RFC6962.emptyRoot {
