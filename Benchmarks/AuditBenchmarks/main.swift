@@ -63,15 +63,25 @@ func fill(_ log: AuditLog, count: Int, concurrency: Int) async throws -> Double 
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 
-print("| concurrency | appends | seconds | durable appends/s | entries per commit |")
-print("|---:|---:|---:|---:|---:|")
+/// User + system CPU seconds of this process so far (every thread: appenders, the SQLite writer, fsync).
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+print("| concurrency | appends | seconds | durable appends/s | entries per commit | CPU µs per append |")
+print("|---:|---:|---:|---:|---:|---:|")
 for c in concurrencies {
     let n = c == 1 ? min(appends, 5_000) : appends
     let (log, dir) = try fresh("appends-\(c)", base: base)
+    let cpuBefore = cpuSeconds()
     let seconds = try await fill(log, count: n, concurrency: c)
+    let cpu = cpuSeconds() - cpuBefore
     let commits = await log.commits
     try await log.close()
-    print("| \(c) | \(n) | \(String(format: "%.2f", seconds)) | \(String(format: "%.0f", Double(n) / seconds)) | \(String(format: "%.1f", Double(n) / Double(max(commits, 1)))) |")
+    print("| \(c) | \(n) | \(String(format: "%.2f", seconds)) | \(String(format: "%.0f", Double(n) / seconds)) | \(String(format: "%.1f", Double(n) / Double(max(commits, 1)))) | \(String(format: "%.1f", cpu * 1e6 / Double(n))) |")
     try? FileManager.default.removeItem(atPath: dir)
 }
 

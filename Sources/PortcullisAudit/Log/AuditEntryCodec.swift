@@ -70,7 +70,9 @@ public enum AuditEntryCodec {
         out.append(contentsOf: #"{"event":"#.utf8)
         out.append(contentsOf: eventJSON)
         out.append(contentsOf: #","index":"#.utf8)
-        out.append(contentsOf: String(index).utf8)
+        var tail = CanonicalJSON(capacity: 24)
+        tail.integer(index)
+        out.append(contentsOf: tail.bytes)
         out.append(0x7D)
         return out
     }

@@ -16,19 +16,20 @@ public enum RFC6962 {
     /// `SHA-256(0x00 || data)`.
     public static func leafHash<Bytes: Sequence<UInt8>>(_ data: Bytes) -> Hash {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(data: Array(data))
+        withUnsafeBytes(of: UInt8(0x00)) { hasher.update(bufferPointer: $0) }
+        if data.withContiguousStorageIfAvailable({ hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+            hasher.update(data: Array(data))
+        }
         return Array(hasher.finalize())
     }
 
     /// `SHA-256(0x01 || left || right)`.
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(65)
-        bytes.append(0x01)
-        bytes.append(contentsOf: left)
-        bytes.append(contentsOf: right)
-        return Array(SHA256.hash(data: bytes))
+        var hasher = SHA256()
+        withUnsafeBytes(of: UInt8(0x01)) { hasher.update(bufferPointer: $0) }
+        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return Array(hasher.finalize())
     }
 
     /// The largest power of two strictly smaller than `n` (n ≥ 2): RFC 6962's split point.
