@@ -16,15 +16,25 @@ extension SQLiteStore: TokenStateStore {
     ///   already recorded and has not expired.
     /// - Throws: ``PortcullisError`` `.storage` on a database failure.
     public func recordOnce(namespace: String, id: String, expiresAt: Date) async throws -> Bool {
-        let current = self.now()
-        return try await write("record a one-time identifier in \(namespace)") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO replay_cache (namespace, id, expires_at) VALUES (?, ?, ?)
-                    ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at
-                    WHERE replay_cache.expires_at <= ?
-                    """,
-                arguments: [namespace, id, expiresAt.timeIntervalSince1970, current.timeIntervalSince1970])
+        guard gate.enter() else { throw closedError("record a one-time identifier in \(namespace)") }
+        defer { gate.leave() }
+        do {
+            return try await onceRecords.submit(OnceRecord(namespace: namespace, id: id, expiresAt: expiresAt))
+        } catch {
+            throw PortcullisError.storageFailure("cannot record a one-time identifier in \(namespace)", error)
+        }
+    }
+
+    /// The upserts of one group commit, in order (a repeated identifier within the batch is a replay too).
+    static func recordOnce(_ records: [OnceRecord], at current: Date, _ db: Database) throws -> [Bool] {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO replay_cache (namespace, id, expires_at) VALUES (?, ?, ?)
+            ON CONFLICT (namespace, id) DO UPDATE SET expires_at = excluded.expires_at
+            WHERE replay_cache.expires_at <= ?
+            """)
+        return try records.map { record in
+            try statement.execute(arguments: [record.namespace, record.id, record.expiresAt.timeIntervalSince1970,
+                                              current.timeIntervalSince1970])
             return db.changesCount > 0
         }
     }
@@ -130,4 +140,11 @@ extension SQLiteStore: TokenStateStore {
                 arguments: [now.timeIntervalSince1970 - Self.expiredTokenRetention])
         }
     }
+}
+
+/// A one-time identifier waiting for its group commit.
+struct OnceRecord: Sendable {
+    var namespace: String
+    var id: String
+    var expiresAt: Date
 }

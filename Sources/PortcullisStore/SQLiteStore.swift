@@ -26,7 +26,10 @@ public final class SQLiteStore: Sendable {
     /// The store's clock, read to decide whether a replay-cache entry has expired.
     let now: @Sendable () -> Date
     /// Keeps calls away from closed connections.
-    private let gate = AccessGate()
+    let gate = AccessGate()
+    /// One-time identifiers (DPoP and client-assertion `jti`s) recorded by group commit: concurrent calls share a
+    /// transaction and its fsync.
+    let onceRecords: GroupCommit<OnceRecord, Bool>
 
     /// Opens (creating if needed) the database file at `path` and migrates it.
     ///
@@ -77,6 +80,9 @@ public final class SQLiteStore: Sendable {
         self.writer = writer
         self.location = location
         self.now = now
+        self.onceRecords = GroupCommit { records in
+            try await writer.write { db in try Self.recordOnce(records, at: now(), db) }
+        }
         try Self.refuseNewerSchema(in: writer, location: location)
         do {
             try StoreSchema.migrator.migrate(writer)
@@ -208,7 +214,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The error for a call made after ``close()``.
-    private func closedError(_ operation: String) -> PortcullisError {
+    func closedError(_ operation: String) -> PortcullisError {
         PortcullisError(.storage, "cannot \(operation): the database at \(location) is closed")
     }
 
