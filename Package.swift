@@ -52,6 +52,17 @@ let package = Package(
             dependencies: ["PortcullisCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
+        // The credential vault: secrets sealed under a key kept outside the database, and the credentials the
+        // gateways inject (static, basic, OAuth client credentials).
+        .target(
+            name: "PortcullisVault",
+            dependencies: [
+                "PortcullisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The audit log: Merkle log, checkpoints, proofs, exporters.
         .target(
             name: "PortcullisAudit",
@@ -175,6 +186,15 @@ let package = Package(
         .testTarget(
             name: "PortcullisStoreTests",
             dependencies: ["PortcullisCore", "PortcullisStore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortcullisVaultTests",
+            dependencies: [
+                "PortcullisCore", "PortcullisStore", "PortcullisVault",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -40,6 +40,27 @@ enum StoreSchema {
             try db.alter(table: IssuedTokenRecord.databaseTableName) { t in t.add(column: "parent_jti", .text) }
             try db.execute(sql: "UPDATE issued_tokens SET parent_jti = json_extract(claims_json, '$.parent_jti')")
         }
+        migrator.registerMigration("v5-vault") { db in
+            // Sealed secrets (AES-256-GCM under a key kept outside the database) and the key check value.
+            try db.execute(sql: """
+                CREATE TABLE vault_secrets (
+                    name TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    sealed BLOB NOT NULL,
+                    key_id TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    updated_by TEXT NOT NULL
+                );
+                CREATE TABLE vault_meta (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    key_id TEXT NOT NULL,
+                    check_sealed BLOB NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

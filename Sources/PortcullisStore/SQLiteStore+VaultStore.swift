@@ -1,0 +1,86 @@
+public import Foundation
+import GRDB
+public import PortcullisCore
+
+extension SQLiteStore: VaultStore {
+    public func vaultPut(_ r: VaultRecord) async throws {
+        try await write("store vault secret \(r.name)") { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO vault_secrets (name, kind, sealed, key_id, metadata, version, created_at, updated_at,
+                    updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [r.name, r.kind, Data(r.sealed), r.keyID, try Self.encodeMetadata(r.metadata), r.version,
+                                 r.createdAt.timeIntervalSince1970, r.updatedAt.timeIntervalSince1970, r.updatedBy])
+        }
+    }
+
+    public func vaultRecord(name: String) async throws -> VaultRecord? {
+        try await read("read vault secret \(name)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM vault_secrets WHERE name = ?", arguments: [name]).map(Self.vaultRecord)
+        }
+    }
+
+    public func vaultRecords() async throws -> [VaultRecord] {
+        try await read("list vault secrets") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM vault_secrets ORDER BY name").map(Self.vaultRecord)
+        }
+    }
+
+    public func vaultDelete(name: String) async throws -> Bool {
+        try await write("delete vault secret \(name)") { db in
+            try db.execute(sql: "DELETE FROM vault_secrets WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func vaultKeyCheck() async throws -> VaultKeyCheck? {
+        try await read("read the vault key check") { db in
+            try Row.fetchOne(db, sql: "SELECT key_id, check_sealed FROM vault_meta WHERE id = 1").map {
+                VaultKeyCheck(keyID: $0["key_id"], sealed: [UInt8]($0["check_sealed"] as Data))
+            }
+        }
+    }
+
+    public func vaultRekey(_ records: [VaultRecord], check: VaultKeyCheck, expectedKeyID: String?) async throws {
+        try await write("re-key the vault") { db in
+            let current = try String.fetchOne(db, sql: "SELECT key_id FROM vault_meta WHERE id = 1")
+            guard current == expectedKeyID else {
+                throw PortcullisError(.concurrentUpdate, "the vault key changed meanwhile (another rotation?); nothing was changed")
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO vault_meta (id, key_id, check_sealed) VALUES (1, ?, ?)",
+                           arguments: [check.keyID, Data(check.sealed)])
+            for r in records {
+                try db.execute(sql: "UPDATE vault_secrets SET sealed = ?, key_id = ? WHERE name = ?",
+                               arguments: [Data(r.sealed), r.keyID, r.name])
+                guard db.changesCount == 1 else {
+                    throw PortcullisError(.concurrentUpdate, "vault secret \(r.name) changed during the rotation; nothing was changed")
+                }
+            }
+            let stale = try Int.fetchOne(db, sql: "SELECT count(*) FROM vault_secrets WHERE key_id != ?",
+                                         arguments: [check.keyID]) ?? 0
+            guard stale == 0 else {
+                throw PortcullisError(.concurrentUpdate, "\(stale) vault secret(s) were stored during the rotation; nothing was changed")
+            }
+        }
+    }
+
+    static func encodeMetadata(_ metadata: [String: String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(metadata), as: UTF8.self)
+    }
+
+    static func decodeMetadata(_ text: String) throws -> [String: String] {
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw PortcullisError(.storage, "vault_secrets.metadata does not hold a JSON object of strings")
+        }
+    }
+
+    static func vaultRecord(_ row: Row) throws -> VaultRecord {
+        VaultRecord(name: row["name"], kind: row["kind"], sealed: [UInt8](row["sealed"] as Data), keyID: row["key_id"],
+                    metadata: try decodeMetadata(row["metadata"]), version: row["version"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    updatedAt: Date(timeIntervalSince1970: row["updated_at"]), updatedBy: row["updated_by"])
+    }
+}
