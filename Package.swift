@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "PortcullisGateway",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisEnforcement",
+                "Cedar", "PortcullisCore", "PortcullisEnforcement", "PortcullisVault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -105,7 +105,7 @@ let package = Package(
             name: "PortcullisServer",
             dependencies: [
                 "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit", "PortcullisEnforcement",
-                "PortcullisGateway",
+                "PortcullisGateway", "PortcullisVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisEnforcement", "PortcullisGateway",
+                "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisEnforcement", "PortcullisGateway", "PortcullisVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

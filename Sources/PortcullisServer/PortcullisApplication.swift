@@ -8,6 +8,7 @@ import PortcullisStore
 public import PortcullisAudit
 public import PortcullisGateway
 public import PortcullisEnforcement
+public import PortcullisVault
 import AsyncHTTPClient
 import NIOHTTP1
 
@@ -37,6 +38,11 @@ public enum PortcullisApplication {
         public let feed: any ChangeFeed
         /// Agents and token records in memory, invalidated by ``feed``.
         public let state: StateCache
+        /// Upstream credentials, sealed under a key outside the database.
+        public let vault: Vault
+        /// The HTTP gateway behind `/http/<upstream>`.
+        public let httpGateway: HTTPGateway
+        let dataDirectory: DataDirectory
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
         func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
@@ -87,6 +93,21 @@ public enum PortcullisApplication {
         try await gateway.monitor.load()
         let feed = LocalChangeFeed()
         let state = StateCache(agents: store, tokens: store, feed: feed)
+        let vault: Vault
+        do {
+            vault = try await directory.openVault(store: store)
+        } catch {
+            throw ConfigurationError("vault: \(error)")
+        }
+        let upstreamClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPUpstream.clientConfiguration)
+        let httpGateway: HTTPGateway
+        do {
+            httpGateway = try HTTPGateway(configuration: configuration.gateway, pipeline: gateway.pipeline,
+                                          injector: CredentialInjector(vault: vault, client: upstreamClient, clock: now),
+                                          client: upstreamClient, logger: logger)
+        } catch {
+            throw ConfigurationError("gateway: \(error.description)")
+        }
         let services = Services(
             configuration: configuration,
             registry: AgentRegistry(agents: store, tokens: store, now: now, audit: audit, feed: feed),
@@ -95,7 +116,7 @@ public enum PortcullisApplication {
                                        state: state, feed: feed),
             adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
             tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock,
-            feed: feed, state: state)
+            feed: feed, state: state, vault: vault, httpGateway: httpGateway, dataDirectory: directory)
         // The graduated response suspends and kills through the same paths as a person.
         gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in
             do {
@@ -142,6 +163,7 @@ public enum PortcullisApplication {
         AdminRoutes(services: services).register(on: router)
         AuditRoutes(services: services).register(on: router)
         MCPRoutes(services: services).register(on: router)
+        HTTPGatewayRoutes(services: services).register(on: router)
         return router
     }
 

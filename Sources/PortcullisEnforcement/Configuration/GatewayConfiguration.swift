@@ -32,6 +32,8 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     }
 
     public var upstreams: [UpstreamConfiguration]
+    /// REST APIs behind the HTTP gateway.
+    public var httpUpstreams: [HTTPUpstreamConfiguration]?
     /// Classification of tools by qualified name (`time.get_current_time`): effect, risk, data class, tags.
     public var tools: [String: ToolClassification]?
     /// A directory of `.cedar` files; the built-in default pack when unset.
@@ -94,7 +96,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case upstreams, tools, policyDirectory, approveNewTools, rateLimit, agentRateLimit, taintSeconds, toolListSeconds
         case toolRateLimits, dlp, maxMessageBytes
-        case requiredScope, auditArguments, approvals, monitoring, response
+        case requiredScope, auditArguments, approvals, monitoring, response, httpUpstreams
     }
 
     /// Strict reading: unknown keys are errors, so a typo does not silently change enforcement.
@@ -117,6 +119,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         approvals = try c.decodeIfPresent(ApprovalSettings.self, forKey: .approvals)
         monitoring = try c.decodeIfPresent(MonitoringSettings.self, forKey: .monitoring)
         response = try c.decodeIfPresent(ResponseSettings.self, forKey: .response)
+        httpUpstreams = try c.decodeIfPresent([HTTPUpstreamConfiguration].self, forKey: .httpUpstreams)
     }
 
     public var effectiveMaxMessageBytes: Int { maxMessageBytes ?? 1 << 20 }
@@ -130,8 +133,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var effectiveToolListSeconds: Double { toolListSeconds ?? 60 }
 
     /// Whether every answer of `upstream` is untrusted input.
-    public func isUntrusted(upstream: String) -> Bool {
-        upstreams.first { $0.name == upstream }?.untrusted == true
+    public func isUntrusted(upstream: String, http: Bool = false) -> Bool {
+        http ? httpUpstreams?.first { $0.name == upstream }?.untrusted == true
+             : upstreams.first { $0.name == upstream }?.untrusted == true
     }
 
     public func validate() throws(GatewayConfigurationError) {
@@ -139,6 +143,12 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         for u in upstreams {
             try u.validate()
             guard names.insert(u.name).inserted else { throw GatewayConfigurationError("upstream `\(u.name)` is declared twice") }
+        }
+        var httpNames = Set<String>()
+        for u in httpUpstreams ?? [] {
+            try u.validate()
+            guard httpNames.insert(u.name).inserted else { throw GatewayConfigurationError("http upstream `\(u.name)` is declared twice") }
+            _ = try u.resolvedOperations()
         }
         var limits = toolRateLimits ?? [:]
         if let rateLimit { limits["rateLimit"] = rateLimit }

@@ -156,7 +156,7 @@ public final class EnforcementPipeline: Sendable {
                 break
             }
         }
-        if call.action == .callTool, let tool = call.tool, call.decision != nil {
+        if call.action == .callTool || call.action == .httpRequest, let tool = call.tool, call.decision != nil {
             await monitor.observe(BehaviourMonitor.Observation(
                 agent: call.caller.agent, tool: tool.qualifiedName, upstream: tool.upstream,
                 sensitive: tool.effect != .read || tool.risk >= 3, allowed: refusal == nil,
@@ -212,6 +212,10 @@ public final class EnforcementPipeline: Sendable {
             status = "upstream_unavailable"
             outcome = .refused(Refusal(.upstreamUnavailable, reason))
         case .result(let value):
+            if let http = call.http {
+                // What was read carries its upstream's label into the agent's later calls.
+                taint.noteRead(agentID: agent, user: call.caller.onBehalfOf, dataClass: http.dataClass, now: clock())
+            }
             let inspected = inspect(value, call: call, notes: &notes)
             if let withheld = inspected.withheld {
                 status = "withheld"
@@ -254,7 +258,7 @@ public final class EnforcementPipeline: Sendable {
     /// Injection markers taint the agent; DLP findings are redacted or withheld as configured.
     func inspect(_ value: JSONValue, call: GatewayCall, notes: inout [String]) -> Inspected {
         var injection = InjectionScanner.findings(inStringsOf: JSONStrings.all(value))
-        if configuration.isUntrusted(upstream: call.upstream) { injection.append("untrusted-upstream") }
+        if configuration.isUntrusted(upstream: call.upstream, http: call.http != nil) { injection.append("untrusted-upstream") }
         if !injection.isEmpty {
             taint.taint(agentID: call.caller.agent.id, user: call.caller.onBehalfOf, source: call.resourceName, now: clock())
             notes.append("result inspection: \(injection.joined(separator: ", ")); the agent is tainted")
@@ -288,6 +292,9 @@ public final class EnforcementPipeline: Sendable {
         let latency = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         var decision = call.decision ?? GatewayDecision(allowed: refusal == nil, determining: [], erroring: [],
                                                         reasons: [], obligations: [])
+        if refusal == nil, let credential = call.credential, outcome == nil {
+            decision.reasons.append("credential vault:\(credential) injected")
+        }
         if let refusal, decision.allowed || decision.reasons.isEmpty {
             decision.refuse(refusal.reason)
         } else if let refusal, !decision.reasons.contains(refusal.reason), refusal.code != .denied {

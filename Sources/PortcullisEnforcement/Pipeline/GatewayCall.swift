@@ -52,11 +52,16 @@ public struct GatewayCall: Sendable {
     public var decision: GatewayDecision?
     /// Whether the call was decided listing-only (`tools/list` filtering): nothing is forwarded.
     public let listing: Bool
+    /// The HTTP gateway's facts about the request (nil for MCP).
+    public let http: HTTPRequestFacts?
+    /// The vault secret the front end will inject upstream (its name, never its value), kept in the audit record.
+    public var credential: String?
 
     public init(kind: Kind, action: CedarMapping.Action, caller: GatewayCaller, upstream: String, tool: ToolRecord? = nil,
                 resourceName: String? = nil, arguments: JSONValue? = nil, session: SessionSnapshot = SessionSnapshot(),
                 sessionRef: String? = nil, reasoning: String? = nil, listing: Bool = false,
-                started: ContinuousClock.Instant = .now) {
+                started: ContinuousClock.Instant = .now, http: HTTPRequestFacts? = nil) {
+        self.http = http
         self.kind = kind
         self.action = action
         self.caller = caller
@@ -83,7 +88,7 @@ public struct GatewayCall: Sendable {
     /// Whether the call may change something: a write, a destructive or an unclassified tool.
     /// Such a call is forwarded only after its decision record is durable.
     public var changesState: Bool {
-        guard action == .callTool, let tool else { return false }
+        guard action == .callTool || action == .httpRequest, let tool else { return false }
         return tool.effect != .read
     }
 

@@ -41,12 +41,17 @@ public struct SessionSnapshot: Sendable, Equatable {
     public var taintSources: [String]
     public var calls: Int
     public var ageSeconds: Int
+    /// The data classes of every upstream the agent (for this user) has read from lately: labels that follow
+    /// the data, so a policy can keep what was read from a `confidential` upstream away from a `public` one.
+    public var dataClasses: [String]
 
-    public init(tainted: Bool = false, taintSources: [String] = [], calls: Int = 0, ageSeconds: Int = 0) {
+    public init(tainted: Bool = false, taintSources: [String] = [], calls: Int = 0, ageSeconds: Int = 0,
+                dataClasses: [String] = []) {
         self.tainted = tainted
         self.taintSources = taintSources
         self.calls = calls
         self.ageSeconds = ageSeconds
+        self.dataClasses = dataClasses
     }
 }
 
@@ -56,11 +61,25 @@ public enum CedarMapping {
         case connect
         case listTools = "list_tools"
         case callTool = "call_tool"
+        /// An agent's API call through the HTTP gateway.
+        case httpRequest = "http_request"
     }
 
     public static func agentUID(_ id: String) -> EntityUID { EntityUID("Agent", id) }
     public static func toolUID(_ qualifiedName: String) -> EntityUID { EntityUID("Tool", qualifiedName) }
     public static func upstreamUID(_ name: String) -> EntityUID { EntityUID("Upstream", name) }
+    public static func endpointUID(_ name: String) -> EntityUID { EntityUID("Endpoint", name) }
+
+    /// An HTTP endpoint: the tool record the pipeline keeps for it (effect, risk, tags) and the request's facts.
+    public static func endpointEntity(_ t: ToolRecord, _ http: HTTPRequestFacts) -> Entity {
+        var attributes: [CedarString: Value] = [
+            "upstream": .string(t.upstream), "method": .string(http.method), "path": .string(http.pathTemplate),
+            "effect": .string(t.effect.rawValue), "risk": .long(Int64(t.risk)), "dataClass": .string(http.dataClass),
+            "tags": .set(Set(t.tags.map { Value.string($0) })),
+        ]
+        if let id = http.operationID { attributes["operationId"] = .string(id) }
+        return Entity(uid: endpointUID(t.qualifiedName), attributes: attributes, parents: [upstreamUID(t.upstream)])
+    }
 
     public static func agentEntity(_ a: Agent) -> Entity {
         Entity(uid: agentUID(a.id), attributes: [
@@ -83,7 +102,8 @@ public enum CedarMapping {
     public static func request(action: Action, caller: GatewayCaller, tool: ToolRecord?, upstream: String,
                                arguments: JSONValue?, session: SessionSnapshot, dlpKinds: [DLPScanner.Kind],
                                listing: Bool, now: Date,
-                               risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none)) throws(CedarError)
+                               risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none),
+                               http: HTTPRequestFacts? = nil) throws(CedarError)
         -> (Request, Entities)
     {
         var context: [CedarString: Value] = [
@@ -100,6 +120,7 @@ public enum CedarMapping {
                 "taintSources": .set(Set(session.taintSources.map { Value.string($0) })),
                 "calls": .long(Int64(session.calls)),
                 "ageSeconds": .long(Int64(session.ageSeconds)),
+                "dataClasses": .set(Set(session.dataClasses.map { Value.string($0) })),
             ]),
             "time": timeRecord(now),
             "dlp": .record([
@@ -112,9 +133,17 @@ public enum CedarMapping {
         ]
         if let user = caller.onBehalfOf { context["user"] = .string(user) }
         if let address = caller.sourceAddress, let ip = IPAddress.parse(address) { context["sourceAddress"] = .ext(.ipaddr(ip)) }
-        let resource = tool.map { toolUID($0.qualifiedName) } ?? upstreamUID(upstream)
+        var resource = tool.map { toolUID($0.qualifiedName) } ?? upstreamUID(upstream)
         var entities = [agentEntity(caller.agent)]
-        if let tool { entities.append(toolEntity(tool)) }
+        if let http, let tool {
+            context["method"] = .string(http.method)
+            context["pathParameters"] = .record(Dictionary(uniqueKeysWithValues: http.pathParameters.map { (CedarString($0.key), Value.string($0.value)) }))
+            context["query"] = .record(Dictionary(uniqueKeysWithValues: http.query.map { (CedarString($0.key), Value.string($0.value)) }))
+            resource = endpointUID(tool.qualifiedName)
+            entities.append(endpointEntity(tool, http))
+        } else if let tool {
+            entities.append(toolEntity(tool))
+        }
         let request = Request(principal: agentUID(caller.agent.id), action: EntityUID("Action", action.rawValue),
                               resource: resource, context: context)
         // When the entities cannot be built nothing is known about the caller: the error denies the call.

@@ -13,8 +13,10 @@ public enum DefaultPolicies {
 //
 // Entities: principal Agent::"agt_…" {owner, purpose, trustLevel, model, modelProvider,
 // modelVersion, status} in Team::"…"; resource Tool::"upstream.tool" {upstream, name, effect,
-// risk, dataClass, tags} in Upstream::"…", or Upstream::"…" for connect and list_tools.
-// Context: see docs/gateway.md.
+// risk, dataClass, tags} in Upstream::"…", or Upstream::"…" for connect and list_tools, or
+// Endpoint::"upstream:METHOD /path" {upstream, method, path, operationId, effect, risk, dataClass,
+// tags} in Upstream::"…" for http_request (the HTTP gateway).
+// Context: see docs/gateway.md and docs/http-gateway.md.
 
 @id("connect-and-list")
 @reason("agents may open sessions and list tools")
@@ -26,18 +28,18 @@ permit (
 
 @id("read-tools")
 @reason("read-only tools are allowed")
-permit (principal, action == Action::"call_tool", resource)
+permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when { resource.effect == "read" };
 
 @id("write-tools-for-trusted-agents")
 @reason("agents with trust level 3 or more may call write tools")
-permit (principal, action == Action::"call_tool", resource)
+permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when { resource.effect == "write" && principal.trustLevel >= 3 };
 
 @id("writes-after-untrusted-input")
 @reason("writes after untrusted input need approval")
 @obligation("approval")
-permit (principal, action == Action::"call_tool", resource)
+permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when {
   (resource.effect == "write" || resource.effect == "destructive") &&
   context.session.tainted && principal.trustLevel >= 3
@@ -46,13 +48,21 @@ when {
 @id("destructive-tools-need-approval")
 @reason("destructive tools need approval")
 @obligation("approval")
-permit (principal, action == Action::"call_tool", resource)
+permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when { resource.effect == "destructive" && principal.trustLevel >= 3 };
 
 @id("no-secrets-in-arguments")
 @reason("the arguments contain a secret")
-forbid (principal, action == Action::"call_tool", resource)
+forbid (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when { context.dlp.secrets };
+
+@id("confidential-data-stays-off-public-upstreams")
+@reason("data read from a confidential or restricted upstream may not be sent to a public one")
+forbid (principal, action == Action::"http_request", resource)
+when {
+  resource.dataClass == "public" && resource.effect != "read" &&
+  (context.session.dataClasses.contains("confidential") || context.session.dataClasses.contains("restricted"))
+};
 
 // Approvals (docs/response.md): named approvers decide; nobody approves their own agent's actions.
 

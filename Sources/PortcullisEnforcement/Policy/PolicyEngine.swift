@@ -21,6 +21,22 @@ public final class PolicyEngine: Sendable {
         public let byID: [String: Policy]
         public var count: Int { policies.count }
 
+        /// Whether some permit policy names the upstream in its resource scope (`resource == Upstream::"x"`,
+        /// `resource in Upstream::"x"`, `resource is Endpoint in Upstream::"x"`, or one of its endpoints):
+        /// what a `restricted` upstream needs before any agent may reach it.
+        public func permitNames(upstream: String) -> Bool {
+            let upstreamUID = EntityUID("Upstream", upstream)
+            return byID.values.contains { policy in
+                guard policy.effect == .permit else { return false }
+                switch policy.resource {
+                case .equal(let uid), .memberOf(let uid), .isTypeMemberOf(_, let uid):
+                    return uid == upstreamUID || (uid.type == EntityType("Endpoint") && uid.id.string.hasPrefix(upstream + ":"))
+                case .any, .isType:
+                    return false
+                }
+            }
+        }
+
         init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date) {
             self.policies = policies
             self.source = source

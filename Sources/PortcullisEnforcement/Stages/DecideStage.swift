@@ -31,9 +31,14 @@ public struct DecideStage: CallStage {
             let (request, entities) = try CedarMapping.request(
                 action: call.action, caller: call.caller, tool: call.tool, upstream: call.upstream,
                 arguments: call.listing ? .object([]) : call.arguments, session: call.session, dlpKinds: call.findings,
-                listing: call.listing, now: clock(), risk: call.risk)
+                listing: call.listing, now: clock(), risk: call.risk, http: call.http)
             let (response, snapshot) = policies.authorize(request, entities: entities)
-            return GatewayDecision(response, snapshot: snapshot)
+            var decision = GatewayDecision(response, snapshot: snapshot)
+            if decision.allowed, let http = call.http, http.dataClass == DataClass.restricted.rawValue,
+               !snapshot.permitNames(upstream: call.upstream) {
+                decision.refuse("`\(call.upstream)` is a restricted upstream: only a permit policy that names it in its resource scope opens it")
+            }
+            return decision
         } catch {
             return GatewayDecision(allowed: false, determining: [], erroring: [],
                                    reasons: ["the request's entities could not be built (\(error)); denied"], obligations: [])

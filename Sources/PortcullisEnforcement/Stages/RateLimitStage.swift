@@ -18,7 +18,7 @@ public struct RateLimitStage: CallStage {
     }
 
     public func apply(to call: inout GatewayCall) async -> StageVerdict {
-        guard call.action == .callTool else { return .proceed }
+        guard call.action == .callTool || call.action == .httpRequest else { return .proceed }
         let limit = toolLimits[call.resourceName] ?? defaultLimit
         let taken = limiter.take("\(call.caller.agent.id)|\(call.resourceName)", limit: limit, now: clock())
         guard !taken.allowed else { return .proceed }

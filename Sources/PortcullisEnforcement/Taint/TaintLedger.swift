@@ -17,6 +17,8 @@ public final class TaintLedger: Sendable {
     }
 
     private let table = Mutex<[String: Entry]>([:])
+    /// The data classes each agent (and user) has read, with when it last read one.
+    private let classes = Mutex<[String: (classes: Set<String>, last: Date)]>([:])
     public let lifetime: TimeInterval
 
     public init(lifetime: TimeInterval) {
@@ -62,10 +64,39 @@ public final class TaintLedger: Sendable {
         }
     }
 
-    /// Clears every taint of an agent (for every user it acts for); returns how many were cleared.
+    /// Notes that the agent (acting for `user`) read data of `dataClass`; it follows the agent's later calls for
+    /// as long as taint would (``lifetime`` without new reads).
+    public func noteRead(agentID: String, user: String?, dataClass: String, now: Date) {
+        classes.withLock { t in
+            let k = Self.key(agentID: agentID, user: user)
+            var current = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? (classes: [], last: now)
+            current.classes.insert(dataClass)
+            current.last = now
+            t[k] = current
+        }
+    }
+
+    /// The data classes the agent (acting for `user`) has read, sorted.
+    public func dataClasses(agentID: String, user: String?, now: Date) -> [String] {
+        classes.withLock { t in
+            let k = Self.key(agentID: agentID, user: user)
+            guard let e = t[k] else { return [] }
+            if now.timeIntervalSince(e.last) > lifetime {
+                t.removeValue(forKey: k)
+                return []
+            }
+            return e.classes.sorted()
+        }
+    }
+
+    /// Clears every taint of an agent (for every user it acts for), and the data classes it has read; returns how
+    /// many taints were cleared.
     @discardableResult
     public func clear(agentID: String) -> Int {
-        table.withLock { t in
+        classes.withLock { t in
+            for k in t.keys where k.hasPrefix(agentID + "\u{0}") { t.removeValue(forKey: k) }
+        }
+        return table.withLock { t in
             let keys = t.keys.filter { $0.hasPrefix(agentID + "\u{0}") }
             for k in keys { t.removeValue(forKey: k) }
             return keys.count
@@ -74,6 +105,9 @@ public final class TaintLedger: Sendable {
 
     /// Fills the taint part of a session snapshot.
     public func apply(to snapshot: inout SessionSnapshot, agentID: String, user: String?, now: Date) {
+        for c in dataClasses(agentID: agentID, user: user, now: now) where !snapshot.dataClasses.contains(c) {
+            snapshot.dataClasses.append(c)
+        }
         guard let e = entry(agentID: agentID, user: user, now: now) else { return }
         snapshot.tainted = true
         for s in e.sources where !snapshot.taintSources.contains(s) { snapshot.taintSources.append(s) }

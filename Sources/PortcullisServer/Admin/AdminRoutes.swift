@@ -17,6 +17,7 @@ struct AdminRoutes: Sendable {
             .add(middleware: APIErrorMiddleware())
             .add(middleware: AdminAuthenticator(adminToken: services.adminToken, approvers: services.approvalStore))
         registerGateway(on: admin)
+        registerVault(on: admin)
         registerResponse(on: admin)
         admin.post("/agents") { request, context in
             var request = request
