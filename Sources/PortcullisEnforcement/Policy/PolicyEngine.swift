@@ -23,10 +23,12 @@ public final class PolicyEngine: Sendable {
 
         /// Whether some permit policy names the upstream in its resource scope (`resource == Upstream::"x"`,
         /// `resource in Upstream::"x"`, `resource is Endpoint in Upstream::"x"`, or one of its endpoints):
-        /// what a `restricted` upstream needs before any agent may reach it.
-        public func permitNames(upstream: String) -> Bool {
+        /// what a `restricted` upstream needs before any agent may reach it. With `ids`, only those policies count
+        /// (the ones that determined a decision).
+        public func permitNames(upstream: String, among ids: [String]? = nil) -> Bool {
             let upstreamUID = EntityUID("Upstream", upstream)
-            return byID.values.contains { policy in
+            let candidates = ids.map { $0.compactMap { byID[$0] } } ?? Array(byID.values)
+            return candidates.contains { policy in
                 guard policy.effect == .permit else { return false }
                 switch policy.resource {
                 case .equal(let uid), .memberOf(let uid), .isTypeMemberOf(_, let uid):

@@ -35,8 +35,8 @@ public struct DecideStage: CallStage {
             let (response, snapshot) = policies.authorize(request, entities: entities)
             var decision = GatewayDecision(response, snapshot: snapshot)
             if decision.allowed, let http = call.http, http.dataClass == DataClass.restricted.rawValue,
-               !snapshot.permitNames(upstream: call.upstream) {
-                decision.refuse("`\(call.upstream)` is a restricted upstream: only a permit policy that names it in its resource scope opens it")
+               !snapshot.permitNames(upstream: call.upstream, among: decision.determining) {
+                decision.refuse("`\(call.upstream)` is a restricted upstream: only a permit policy that names it in its resource scope opens it, and none allowed this call")
             }
             return decision
         } catch {

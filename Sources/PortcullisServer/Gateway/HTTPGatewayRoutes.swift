@@ -45,7 +45,8 @@ struct HTTPGatewayRoutes: Sendable {
         }
         // The request target as sent: an absolute-form target or a Host naming another server is refused before
         // anything else (the gateway never routes by them, and an agent relying on them is confused or probing).
-        if request.head.scheme != nil || request.head.authority.map({ !Self.sameAuthority($0, issuer) }) == true {
+        // (HTTP/1.1 keeps an absolute-form target in `path`; the scheme is set for every request.)
+        if !(request.head.path ?? "").hasPrefix("/") || request.head.authority.map({ !Self.sameAuthority($0, issuer) }) != false {
             return Self.answer(HTTPGateway.error(400, "invalid_request", "the request target must be a path on \(issuer) (absolute-form targets and other hosts are refused)"))
         }
         let target = request.head.path ?? ""
