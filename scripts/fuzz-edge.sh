@@ -149,7 +149,8 @@ build() {
     local gateway files
     gateway=$(source_file GatewayConfiguration.swift)
     files=("$gateway" "$(source_file UpstreamConfiguration.swift)" "$(source_file ToolClassification.swift)"
-      "$(source_file ResponseConfiguration.swift)" "$(source_file RateLimiter.swift)" "$(declaration_file '^(public )?enum StrictKeys')")
+      "$(source_file ResponseConfiguration.swift)" "$(source_file RateLimiter.swift)" "$(declaration_file '^(public )?enum StrictKeys')"
+      "$(source_file HTTPUpstreamConfiguration.swift)" "$(source_file DataClass.swift)")
     # shellcheck disable=SC2207 # paths have no spaces
     files=($(printf '%s\n' "${files[@]}" | sort -u))
     fuzzer configuration "$(target_of "$gateway")" "$mods/PortcullisCore.o" "${files[@]}" Fuzz/EdgeFuzzers/ConfigurationFuzzer.swift
@@ -213,6 +214,7 @@ seeds() {
     seed "$dir" full '' '{"upstreams":[{"name":"time","command":["mcp-server-time","--local-timezone","UTC"]},{"name":"git","command":["mcp-server-git"],"env":{"GIT_AUTHOR_NAME":"agent"}},{"name":"web","url":"https://tools.internal/mcp","headers":{"Authorization":"Bearer x"},"untrusted":true,"trustAnnotations":false,"passEnvironment":["HOME"],"timeoutSeconds":20}],"tools":{"git.git_commit":{"effect":"write","risk":3,"dataClass":"source","tags":["vcs"]}},"policyDirectory":"/etc/portcullis/policies","approveNewTools":true,"rateLimit":{"perMinute":120,"burst":30},"agentRateLimit":{"perMinute":1200,"burst":200},"taintSeconds":28800,"toolListSeconds":300,"toolRateLimits":{"git.git_commit":{"perMinute":6,"burst":2}},"dlp":{"arguments":"block","results":"redact"},"maxMessageBytes":1048576,"requiredScope":"mcp","auditArguments":false}'
     seed "$dir" response '' '{"approvals":{"waitSeconds":1,"expirySeconds":600},"monitoring":{"enabled":true,"learningCalls":50,"burstFactor":5,"burstMinimum":30,"offHoursShare":0.02,"denySpikeRatio":0.5,"denySpikeMinimum":10,"exfilFactor":10,"exfilMinimumBytes":1048576,"riskHalfLifeSeconds":3600,"webhook":"https://alerts.example/hook"},"response":{"rules":[{"minScore":1,"action":"alert"},{"minScore":40,"action":"approve_writes"},{"minScore":60,"action":"read_only"},{"minScore":80,"action":"suspend"},{"minScore":95,"action":"kill"}]}}'
     seed "$dir" typo '' '{"upstreams":[],"monitoring":{"burstFactr":3}}'
+    seed "$dir" http '' '{"httpUpstreams":[{"name":"crm","baseURL":"https://api.crm.example/v2","dataClass":"confidential","credentials":{"read":"vault:crm.read","write":"vault:crm.write"},"maxRequestBytes":1048576,"maxResponseBytes":4194304,"timeoutSeconds":30,"untrusted":false,"operations":[{"method":"get","path":"/tickets/{id}","operationId":"getTicket","effect":"read","risk":1,"tags":["crm"]}],"operationEffects":{"getTicket":"read"}}]}'
     seed "$dir" empty '' '{}'
     ;;
   esac

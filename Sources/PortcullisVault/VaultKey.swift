@@ -1,6 +1,6 @@
-public import Crypto
+import Crypto
 public import Foundation
-public import PortcullisCore
+import PortcullisCore
 
 /// The key-encryption key of the vault: 32 random bytes kept outside the database.
 ///

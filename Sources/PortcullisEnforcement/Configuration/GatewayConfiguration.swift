@@ -148,7 +148,6 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         for u in httpUpstreams ?? [] {
             try u.validate()
             guard httpNames.insert(u.name).inserted else { throw GatewayConfigurationError("http upstream `\(u.name)` is declared twice") }
-            _ = try u.resolvedOperations()
         }
         var limits = toolRateLimits ?? [:]
         if let rateLimit { limits["rateLimit"] = rateLimit }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What the HTTP gateway knows about a request beyond what every call has: the endpoint it matched and the
 /// request's parts, as policies see them (`Endpoint` entity, `context.method`, `context.pathParameters`,
@@ -29,16 +29,4 @@ public struct HTTPRequestFacts: Sendable, Equatable {
 
     /// The endpoint's name in the audit log and in Cedar: `<upstream>:<METHOD> <template>`.
     public func endpointName(upstream: String) -> String { "\(upstream):\(method) \(pathTemplate)" }
-}
-
-/// The data classes an upstream can carry, least to most sensitive.
-public enum DataClass: String, Sendable, CaseIterable, Codable, Comparable {
-    case `public`
-    case `internal`
-    case confidential
-    case restricted
-
-    public static func < (a: DataClass, b: DataClass) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
 }

@@ -1,10 +1,10 @@
 public import AsyncHTTPClient
-public import Cedar
+import Cedar
 import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
-public import PortcullisCore
+import PortcullisCore
 public import PortcullisEnforcement
 public import PortcullisVault
 
@@ -368,7 +368,7 @@ public final class HTTPGateway: Sendable {
         if !raw.isEmpty {
             let type = response.headers.first(name: "content-type").flatMap { HTTPText.mediaType($0) }
             switch type {
-            case "application/json", .some(_) where type?.hasSuffix("+json") == true:
+            case .some(let t) where t == "application/json" || t.hasSuffix("+json"):
                 guard let parsed = try? JSONValue.parse(bytes: raw) else {
                     return .failure("`\(u.name)` answered invalid JSON")
                 }
