@@ -191,9 +191,11 @@ let package = Package(
         .testTarget(
             name: "PortcullisVaultTests",
             dependencies: [
-                "PortcullisCore", "PortcullisStore", "PortcullisVault",
+                "PortcullisCore", "PortcullisStore", "PortcullisVault", "PortcullisGateway", "Cedar",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -5,6 +5,7 @@ public import Foundation
 public import Logging
 public import PortcullisCore
 public import PortcullisEnforcement
+public import PortcullisVault
 
 /// An HTTP request to `/mcp` or `/mcp/<upstream>`, already authenticated by the server.
 public struct GatewayHTTPRequest: Sendable {
@@ -113,14 +114,18 @@ public final class MCPGateway: Sendable {
     }
 
     /// Builds the upstream connections the configuration declares.
-    public static func connectUpstreams(_ configuration: GatewayConfiguration, logger: Logger) -> [String: any UpstreamTransport] {
+    /// - Parameter injector: resolves `vault:<secret>` header and environment values (nil: no vault; an upstream
+    ///   that needs one then fails its calls with a clear reason).
+    public static func connectUpstreams(_ configuration: GatewayConfiguration, logger: Logger,
+                                        injector: CredentialInjector? = nil) -> [String: any UpstreamTransport] {
         var out: [String: any UpstreamTransport] = [:]
         for u in configuration.upstreams {
             if let command = u.command {
                 out[u.name] = StdioUpstream(name: u.name, command: command, environment: u.env ?? [:],
-                                            passEnvironment: u.passEnvironment ?? [], logger: logger)
+                                            passEnvironment: u.passEnvironment ?? [], logger: logger, injector: injector)
             } else if let url = u.url {
-                out[u.name] = HTTPUpstream(name: u.name, url: url, headers: u.headers ?? [:], logger: logger)
+                out[u.name] = HTTPUpstream(name: u.name, url: url, headers: u.headers ?? [:], logger: logger,
+                                           injector: injector)
             }
         }
         return out

@@ -85,14 +85,6 @@ public enum PortcullisApplication {
             logger.warning("testing.manualClock is on: monitoring and approvals read a manual clock (tests only)")
             manualClock = ManualClock(start: start)
         }
-        let gateway = try MCPGateway(configuration: configuration.gateway,
-                                     upstreams: MCPGateway.connectUpstreams(configuration.gateway, logger: logger),
-                                     toolStore: store, policies: policies, audit: audit, approvalStore: store,
-                                     monitorStore: store, logger: logger, now: now,
-                                     responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } })
-        try await gateway.monitor.load()
-        let feed = LocalChangeFeed()
-        let state = StateCache(agents: store, tokens: store, feed: feed)
         let vault: Vault
         do {
             vault = try await directory.openVault(store: store)
@@ -100,10 +92,20 @@ public enum PortcullisApplication {
             throw ConfigurationError("vault: \(error)")
         }
         let upstreamClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPUpstream.clientConfiguration)
+        let injector = CredentialInjector(vault: vault, client: upstreamClient, clock: now)
+        let gateway = try MCPGateway(configuration: configuration.gateway,
+                                     upstreams: MCPGateway.connectUpstreams(configuration.gateway, logger: logger,
+                                                                            injector: injector),
+                                     toolStore: store, policies: policies, audit: audit, approvalStore: store,
+                                     monitorStore: store, logger: logger, now: now,
+                                     responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } })
+        try await gateway.monitor.load()
+        let feed = LocalChangeFeed()
+        let state = StateCache(agents: store, tokens: store, feed: feed)
         let httpGateway: HTTPGateway
         do {
             httpGateway = try HTTPGateway(configuration: configuration.gateway, pipeline: gateway.pipeline,
-                                          injector: CredentialInjector(vault: vault, client: upstreamClient, clock: now),
+                                          injector: injector,
                                           client: upstreamClient, logger: logger)
         } catch {
             throw ConfigurationError("gateway: \(error.description)")

@@ -57,6 +57,29 @@ public final class CredentialInjector: Sendable {
         }
     }
 
+    /// The value of the header the secret `name` injects (`Bearer …`, `Basic …`, or a header kind's prefixed value):
+    /// what an MCP upstream's configured header `"Authorization": "vault:<name>"` becomes.
+    public func headerValue(secret name: String) async throws -> String {
+        guard let first = try await headers(secret: name).first else {
+            throw VaultError(.corrupt, "vault secret `\(name)` injects no header")
+        }
+        return first.value
+    }
+
+    /// The secret itself (a header kind's value, a bearer token, a password, a fetched access token): what a stdio
+    /// upstream's environment variable `"GITHUB_TOKEN": "vault:<name>"` becomes.
+    public func rawValue(secret name: String) async throws -> String {
+        let (kind, metadata, secret) = try await vault.reveal(name: name)
+        switch kind {
+        case .header: return secret["value"] ?? ""
+        case .bearer: return secret["token"] ?? ""
+        case .basic: return secret["password"] ?? ""
+        case .oauthClientCredentials:
+            let version = try await vault.entry(name: name)?.version ?? 0
+            return try await accessToken(name: name, version: version, metadata: metadata, secret: secret)
+        }
+    }
+
     /// Drops every cached access token (after a key rotation or a configuration reload).
     public func forgetTokens() {
         state.withLock { $0.tokens.removeAll() }

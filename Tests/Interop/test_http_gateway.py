@@ -185,6 +185,8 @@ when { principal.trustLevel >= 3 && resource.effect == "read" };
     config = {"gateway": {
         "policyDirectory": str(policies),
         "rateLimit": NO_RATE_LIMIT, "agentRateLimit": NO_RATE_LIMIT,
+        # Pending calls answer at once (the MCP tests cover waiting for a person).
+        "approvals": {"waitSeconds": 0, "expirySeconds": 600},
         "httpUpstreams": [
             {"name": "crm", "baseURL": upstream.base + "/api", "dataClass": "confidential",
              "credentials": {"read": "vault:crm.read", "write": "vault:crm.write"},

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import PortcullisCore
 import PortcullisEnforcement
+public import PortcullisVault
 import Synchronization
 
 /// An upstream MCP server reached over Streamable HTTP.
@@ -25,6 +26,8 @@ public final class HTTPUpstream: UpstreamTransport {
     public let name: String
     let url: String
     let headers: [String: String]
+    /// Resolves header values written `vault:<secret>` for each request (so a rotated secret applies at once).
+    let injector: CredentialInjector?
     let client: HTTPClient
     let logger: Logger
     /// Largest upstream answer accepted.
@@ -39,14 +42,34 @@ public final class HTTPUpstream: UpstreamTransport {
     ///   2-second connect timeout and no retrying of refused connections, so that an unreachable
     ///   upstream fails at once with an error that names it.
     public init(name: String, url: String, headers: [String: String], client: HTTPClient? = nil, logger: Logger,
-                maxResponseBytes: Int = 8 << 20) {
+                maxResponseBytes: Int = 8 << 20, injector: CredentialInjector? = nil) {
         self.name = name
         self.url = url
         self.headers = headers
+        self.injector = injector
         self.client = client ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration)
         self.ownsClient = client == nil
         self.logger = logger
         self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// The configured headers, with `vault:<secret>` values replaced by the secret's header value. A secret that
+    /// cannot be read fails the request: nothing is sent without its credential.
+    func resolvedHeaders() async throws(UpstreamError) -> [(String, String)] {
+        var out: [(String, String)] = []
+        for (k, v) in headers {
+            guard let secret = HTTPUpstreamConfiguration.vaultSecret(v) else {
+                out.append((k, v))
+                continue
+            }
+            guard let injector else { throw .unavailable("upstream `\(name)` needs vault:\(secret), but no vault is open") }
+            do {
+                out.append((k, try await injector.headerValue(secret: secret)))
+            } catch {
+                throw .unavailable("the credential vault:\(secret) for upstream `\(name)` is unavailable: \(error)")
+            }
+        }
+        return out
     }
 
     /// The configuration of an upstream's own client.
@@ -80,10 +103,11 @@ public final class HTTPUpstream: UpstreamTransport {
     }
 
     public func shutdown() async {
-        if let session = state.withLock({ $0.sessionID }) {
+        // The session is closed upstream only with its credential; without one, the upstream lets it expire.
+        if let session = state.withLock({ $0.sessionID }), let resolved = try? await resolvedHeaders() {
             var request = HTTPClientRequest(url: url)
             request.method = .DELETE
-            for (k, v) in headers { request.headers.add(name: k, value: v) }
+            for (k, v) in resolved { request.headers.add(name: k, value: v) }
             request.headers.add(name: "Mcp-Session-Id", value: session)
             _ = try? await client.execute(request, timeout: .seconds(2))
         }
@@ -117,7 +141,7 @@ public final class HTTPUpstream: UpstreamTransport {
     private func exchange(_ message: JSONValue, id: Int?, timeoutSeconds: Double) async throws(UpstreamError) -> JSONValue? {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        for (k, v) in try await resolvedHeaders() { request.headers.add(name: k, value: v) }
         request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         request.headers.replaceOrAdd(name: "Accept", value: "application/json, text/event-stream")
         let session = state.withLock { $0.sessionID }

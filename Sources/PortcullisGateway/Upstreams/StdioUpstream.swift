@@ -1,4 +1,5 @@
 import PortcullisEnforcement
+public import PortcullisVault
 public import Cedar
 import Dispatch
 import Foundation
@@ -38,6 +39,8 @@ public final class StdioUpstream: UpstreamTransport {
     public let name: String
     let command: [String]
     let environment: [String: String]
+    /// Resolves environment values written `vault:<secret>` each time the child starts.
+    let injector: CredentialInjector?
     let logger: Logger
     private let state = Mutex(State())
     private let writer: DispatchQueue
@@ -49,7 +52,8 @@ public final class StdioUpstream: UpstreamTransport {
     public static let baseEnvironment = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"]
 
     public init(name: String, command: [String], environment: [String: String] = [:], passEnvironment: [String] = [],
-                logger: Logger) {
+                logger: Logger, injector: CredentialInjector? = nil) {
+        self.injector = injector
         self.passEnvironment = passEnvironment
         self.name = name
         self.command = command
@@ -106,10 +110,21 @@ public final class StdioUpstream: UpstreamTransport {
     }
 
     private func start() async -> Result<Void, UpstreamError> {
+        // `vault:<secret>` values are read now, for this child only; a secret that cannot be read stops the start.
+        var configured = environment
+        for (k, v) in environment {
+            guard let secret = HTTPUpstreamConfiguration.vaultSecret(v) else { continue }
+            guard let injector else { return .failure(.unavailable("upstream `\(name)` needs vault:\(secret), but no vault is open")) }
+            do {
+                configured[k] = try await injector.rawValue(secret: secret)
+            } catch {
+                return .failure(.unavailable("the credential vault:\(secret) for upstream `\(name)` is unavailable: \(error)"))
+            }
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        process.environment = Self.childEnvironment(parent: ProcessInfo.processInfo.environment, configured: environment,
+        process.environment = Self.childEnvironment(parent: ProcessInfo.processInfo.environment, configured: configured,
                                                     pass: passEnvironment)
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
