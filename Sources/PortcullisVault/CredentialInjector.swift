@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 public import Foundation
 import NIOCore
+import PortcullisCore
 import NIOHTTP1
 import Synchronization
 
@@ -41,7 +42,7 @@ public final class CredentialInjector: Sendable {
 
     /// The headers for the secret `name` (a `vault:` reference without its prefix).
     public func headers(secret name: String) async throws -> [(name: String, value: String)] {
-        let (kind, metadata, secret) = try await vault.reveal(name: name)
+        let (kind, metadata, secret, version) = try await vault.reveal(name: name)
         switch kind {
         case .header:
             return [(metadata["header"]!, (metadata["prefix"] ?? "") + (secret["value"] ?? ""))]
@@ -51,7 +52,6 @@ public final class CredentialInjector: Sendable {
             let pair = Data("\(metadata["username"] ?? ""):\(secret["password"] ?? "")".utf8).base64EncodedString()
             return [("Authorization", "Basic " + pair)]
         case .oauthClientCredentials:
-            let version = try await vault.entry(name: name)?.version ?? 0
             let token = try await accessToken(name: name, version: version, metadata: metadata, secret: secret)
             return [("Authorization", "Bearer " + token)]
         }
@@ -69,13 +69,12 @@ public final class CredentialInjector: Sendable {
     /// The secret itself (a header kind's value, a bearer token, a password, a fetched access token): what a stdio
     /// upstream's environment variable `"GITHUB_TOKEN": "vault:<name>"` becomes.
     public func rawValue(secret name: String) async throws -> String {
-        let (kind, metadata, secret) = try await vault.reveal(name: name)
+        let (kind, metadata, secret, version) = try await vault.reveal(name: name)
         switch kind {
         case .header: return secret["value"] ?? ""
         case .bearer: return secret["token"] ?? ""
         case .basic: return secret["password"] ?? ""
         case .oauthClientCredentials:
-            let version = try await vault.entry(name: name)?.version ?? 0
             return try await accessToken(name: name, version: version, metadata: metadata, secret: secret)
         }
     }
@@ -142,10 +141,10 @@ public final class CredentialInjector: Sendable {
             form.append(("client_id", clientID))
             form.append(("client_secret", clientSecret))
         } else {
-            let pair = "\(formEncode(clientID)):\(formEncode(clientSecret))"
+            let pair = "\(FormEncoding.encode(clientID)):\(FormEncoding.encode(clientSecret))"
             request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
         }
-        let body = form.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
+        let body = FormEncoding.encode(form)
         request.body = .bytes(ByteBuffer(string: body))
         let response: HTTPClientResponse
         let bytes: ByteBuffer
@@ -174,12 +173,5 @@ public final class CredentialInjector: Sendable {
         // Without expires_in, the token is used for a minute and fetched again.
         return CachedToken(version: version, token: decoded.access_token,
                            expiresAt: now.addingTimeInterval(max(0, decoded.expires_in ?? 90)))
-    }
-
-    /// `application/x-www-form-urlencoded` (RFC 6749 appendix B for the client credentials too).
-    static func formEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 }

@@ -156,7 +156,9 @@ public final class Vault: Sendable {
     }
 
     /// The secret in clear, with its kind and parameters: for the gateway's credential injection only.
-    public func reveal(name: String) async throws -> (kind: VaultSecretKind, metadata: [String: String], secret: SecretValue) {
+    public func reveal(name: String) async throws
+        -> (kind: VaultSecretKind, metadata: [String: String], secret: SecretValue, version: Int)
+    {
         guard let record = try await store.vaultRecord(name: name) else {
             throw VaultError(.notFound, "no vault secret named `\(name)`")
         }
@@ -173,7 +175,7 @@ public final class Vault: Sendable {
         } catch {
             throw VaultError(.corrupt, "vault secret `\(name)` does not open under the vault key: it was altered or moved")
         }
-        return (kind, record.metadata, try Self.decode(plaintext, name: name))
+        return (kind, record.metadata, try Self.decode(plaintext, name: name), record.version)
     }
 
     // MARK: - Key rotation

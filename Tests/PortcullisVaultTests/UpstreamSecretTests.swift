@@ -32,13 +32,7 @@ struct UpstreamSecretTests {
             return Response(status: .ok, headers: [.contentType: "application/json", HTTPField.Name("Mcp-Session-Id")!: "s1"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"jsonrpc":"2.0","id":\#(id),"result":\#(result)}"#)))
         }
-        let started = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in started.continuation.yield(channel.localAddress?.port ?? 0) })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = started.stream.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
+        try await withLocalServer(router) { port in
             let vault = try await Vault.open(store: try t.store(), key: VaultKey.generate())
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             let injector = CredentialInjector(vault: vault, client: client)
@@ -65,7 +59,6 @@ struct UpstreamSecretTests {
             await unresolved.shutdown()
             await upstream.shutdown()
             try await client.shutdown()
-            group.cancelAll()
         }
     }
 

@@ -31,6 +31,20 @@ struct TempVault {
     }
 }
 
+/// Runs `router` on 127.0.0.1 (a free port) for the duration of `body`, which gets the port.
+func withLocalServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
+    let started = AsyncStream<Int>.makeStream()
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                          onServerRunning: { channel in started.continuation.yield(channel.localAddress?.port ?? 0) })
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await app.runService() }
+        var iterator = started.stream.makeAsyncIterator()
+        let port = await iterator.next() ?? 0
+        defer { group.cancelAll() }
+        try await body(port)
+    }
+}
+
 func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
     let n = Array(needle.utf8)
     guard n.count <= haystack.count else { return false }
@@ -193,13 +207,7 @@ struct VaultTests {
             let json = #"{"access_token":"at-\#(n)","token_type":"Bearer","expires_in":3600}"#
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
         }
-        let started = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in started.continuation.yield(channel.localAddress?.port ?? 0) })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            var iterator = started.stream.makeAsyncIterator()
-            let p = await iterator.next() ?? 0
+        try await withLocalServer(router) { p in
             let vault = try await Vault.open(store: try t.store(), key: VaultKey.generate())
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             let injector = CredentialInjector(vault: vault, client: client)
@@ -221,7 +229,6 @@ struct VaultTests {
             #expect(try await injector.headers(secret: "crm")[0].value.hasPrefix("Bearer at-"))
             #expect(injector.tokenFetches == 3)
             try await client.shutdown()
-            group.cancelAll()
         }
     }
 }

@@ -189,18 +189,10 @@ public final class HTTPGateway: Sendable {
             template = "/" + segments.joined(separator: "/")
         }
         // Query parameters: every value is inspected (a secret in a URL ends up in logs everywhere).
-        var query: [String: String] = [:]
-        var queryMembers: [(String, JSONValue)] = []
-        if let raw = r.rawQuery, !raw.isEmpty {
-            for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let name = Self.formDecode(parts[0]), let value = Self.formDecode(parts.count > 1 ? parts[1] : "") else {
-                    return .failure(Rejection(400, "the query string is not valid percent-encoding"))
-                }
-                query[name] = value
-                queryMembers.append((name, .string(value)))
-            }
+        guard let queryPairs = FormEncoding.pairs(r.rawQuery ?? "") else {
+            return .failure(Rejection(400, "the query string is not valid percent-encoding"))
         }
+        let query = Dictionary(queryPairs.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
         // The body, bounded, in a form the gateway can inspect; anything else is refused, not passed blind.
         let limit = u.configuration.effectiveMaxRequestBytes
         guard r.body.count <= limit else {
@@ -218,15 +210,10 @@ public final class HTTPGateway: Sendable {
                 body = parsed
                 bodyKind = .json
             case "application/x-www-form-urlencoded":
-                var members: [(String, JSONValue)] = []
-                for pair in String(decoding: r.body, as: UTF8.self).split(separator: "&") {
-                    let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                    guard let n = Self.formDecode(parts[0]), let v = Self.formDecode(parts.count > 1 ? parts[1] : "") else {
-                        return .failure(Rejection(400, "the form body is not valid percent-encoding"))
-                    }
-                    members.append((n, .string(v)))
+                guard let pairs = FormEncoding.pairs(String(decoding: r.body, as: UTF8.self)) else {
+                    return .failure(Rejection(400, "the form body is not valid percent-encoding"))
                 }
-                body = .object(members)
+                body = .object(pairs.map { ($0.name, .string($0.value)) })
                 bodyKind = .form
             case "text/plain":
                 guard let text = String(validating: r.body, as: UTF8.self) else {
@@ -248,7 +235,7 @@ public final class HTTPGateway: Sendable {
         let facts = HTTPRequestFacts(method: r.method, pathTemplate: template, operationID: operationID,
                                      dataClass: u.configuration.effectiveDataClass.rawValue, pathParameters: parameters,
                                      query: query)
-        var arguments: [(String, JSONValue)] = [("query", .object(queryMembers))]
+        var arguments: [(String, JSONValue)] = [("query", .object(queryPairs.map { ($0.name, .string($0.value)) }))]
         if bodyKind != .none { arguments.append(("body", body)) }
         arguments.append(("path", .object(parameters.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
         let path = segments.isEmpty ? "" : "/" + segments.map(Self.percentEncodeSegment).joined(separator: "/")
@@ -292,16 +279,6 @@ public final class HTTPGateway: Sendable {
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
-    static func formEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
-
-    static func formDecode(_ s: Substring) -> String? {
-        String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-    }
-
     // MARK: - Forwarding
 
     func forward(_ call: GatewayCall, prepared: Prepared, upstream: Upstream, request: HTTPProxyRequest) async -> UpstreamReply {
@@ -309,13 +286,10 @@ public final class HTTPGateway: Sendable {
         let args = call.forwardedArguments
         // What was inspected (and perhaps redacted) is what goes upstream, re-serialized: never bytes the gateway
         // did not parse.
-        var query: [String] = []
-        if case .object(let members)? = args?["query"] {
-            for (n, v) in members { query.append(Self.formEncode(n) + "=" + Self.formEncode(v.stringValue ?? "")) }
-        }
+        let query = Self.stringPairs(args?["query"])
         var url = u.baseURL.hasSuffix("/") ? String(u.baseURL.dropLast()) : u.baseURL
         url += prepared.path
-        if !query.isEmpty { url += "?" + query.joined(separator: "&") }
+        if !query.isEmpty { url += "?" + FormEncoding.encode(query) }
         var outgoing = HTTPClientRequest(url: url)
         outgoing.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers where Self.forwardedRequestHeaders.contains(name) {
@@ -330,12 +304,8 @@ public final class HTTPGateway: Sendable {
             outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
             outgoing.body = .bytes(ByteBuffer(string: (body ?? .null).serialized))
         case .form:
-            var pairs: [String] = []
-            if case .object(let members)? = body {
-                for (n, v) in members { pairs.append(Self.formEncode(n) + "=" + Self.formEncode(v.stringValue ?? "")) }
-            }
             outgoing.headers.replaceOrAdd(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            outgoing.body = .bytes(ByteBuffer(string: pairs.joined(separator: "&")))
+            outgoing.body = .bytes(ByteBuffer(string: FormEncoding.encode(Self.stringPairs(body))))
         case .text:
             outgoing.headers.replaceOrAdd(name: "Content-Type", value: "text/plain; charset=utf-8")
             outgoing.body = .bytes(ByteBuffer(string: body?.stringValue ?? ""))
@@ -390,6 +360,12 @@ public final class HTTPGateway: Sendable {
             ("body", answer),
             ("isError", .bool(response.status.code >= 400)),
         ]))
+    }
+
+    /// The members of a (possibly redacted) query or form object, as they go upstream.
+    static func stringPairs(_ value: JSONValue?) -> [(String, String)] {
+        guard case .object(let members)? = value else { return [] }
+        return members.map { ($0.0, $0.1.stringValue ?? "") }
     }
 
     // MARK: - Answers

@@ -41,18 +41,18 @@ struct HTTPGatewayRoutes: Sendable {
     func serve(_ request: Request, _ context: PortcullisRequestContext) async throws -> Response {
         let name = try context.parameters.require("upstream")
         guard gateway.upstreamNames.contains(name) else {
-            return Self.answer(HTTPGateway.error(404, "not_found", "no HTTP upstream named `\(Printable.clip(name, 64))`"))
+            return GatewayResourceServer.response(HTTPGateway.error(404, "not_found", "no HTTP upstream named `\(Printable.clip(name, 64))`"))
         }
         // The request target as sent: an absolute-form target or a Host naming another server is refused before
         // anything else (the gateway never routes by them, and an agent relying on them is confused or probing).
         // (HTTP/1.1 keeps an absolute-form target in `path`; the scheme is set for every request.)
         if !(request.head.path ?? "").hasPrefix("/") || request.head.authority.map({ !Self.sameAuthority($0, issuer) }) != false {
-            return Self.answer(HTTPGateway.error(400, "invalid_request", "the request target must be a path on \(issuer) (absolute-form targets and other hosts are refused)"))
+            return GatewayResourceServer.response(HTTPGateway.error(400, "invalid_request", "the request target must be a path on \(issuer) (absolute-form targets and other hosts are refused)"))
         }
         let target = request.head.path ?? ""
         let prefix = "/http/" + name
         guard target.hasPrefix(prefix) else {
-            return Self.answer(HTTPGateway.error(400, "invalid_request", "the request target is not under \(prefix)"))
+            return GatewayResourceServer.response(HTTPGateway.error(400, "invalid_request", "the request target is not under \(prefix)"))
         }
         let rest = target.dropFirst(prefix.count)
         let (rawPath, rawQuery): (String, String?)
@@ -64,7 +64,7 @@ struct HTTPGatewayRoutes: Sendable {
             rawQuery = nil
         }
         guard rawPath.isEmpty || rawPath.hasPrefix("/") else {
-            return Self.answer(HTTPGateway.error(404, "not_found", "no HTTP upstream named `\(Printable.clip(name + rawPath, 64))`"))
+            return GatewayResourceServer.response(HTTPGateway.error(404, "not_found", "no HTTP upstream named `\(Printable.clip(name + rawPath, 64))`"))
         }
         let caller: GatewayCaller
         do {
@@ -80,22 +80,13 @@ struct HTTPGatewayRoutes: Sendable {
         do {
             body = try await request.collectBody(upTo: limit)
         } catch {
-            return Self.answer(HTTPGateway.error(413, "invalid_request", "the request body is larger than \(limit) bytes"))
+            return GatewayResourceServer.response(HTTPGateway.error(413, "invalid_request", "the request body is larger than \(limit) bytes"))
         }
         let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         let answer = await gateway.handle(HTTPProxyRequest(
             method: request.method.rawValue, upstream: name, rawPath: rawPath, rawQuery: rawQuery, headers: headers,
             body: Array(buffer: body), caller: caller))
-        return Self.answer(answer)
-    }
-
-    static func answer(_ answer: GatewayHTTPResponse) -> Response {
-        var fields = HTTPFields()
-        for (name, value) in answer.headers {
-            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
-        }
-        if fields[.cacheControl] == nil { fields[.cacheControl] = "no-store" }
-        return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        return GatewayResourceServer.response(answer)
     }
 
     /// Whether a `Host` (authority) names the issuer's host and port.
@@ -113,27 +104,10 @@ struct HTTPGatewayRoutes: Sendable {
             audiences: [resource(upstream)], method: request.method.rawValue,
             url: issuer + (target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target),
             requiredScope: Self.scope, cache: services.tokenCache)
-        let token = auth.token
-        return GatewayCaller(
-            agent: auth.agent, tokenID: token.jti, scopes: token.scope,
-            actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
-            onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
-            authorizationDetails: { if case .array(let items)? = token.claims["authorization_details"] { items } else { [] } }(),
-            sourceAddress: context.remoteAddress?.ipAddress, traceID: MCPRoutes.traceID(request.headers[.traceparent]))
+        return GatewayResourceServer.caller(auth, request, context)
     }
 
     func challenge(_ e: OAuthError, upstream: String) -> Response {
-        let description = e.description.replacingOccurrences(of: "\"", with: "'")
-        var challenge = "Bearer resource_metadata=\"\(metadataURL(upstream))\""
-        if e.status == 403 {
-            challenge += ", error=\"insufficient_scope\", scope=\"\(Self.scope)\""
-        } else if e.status == 401 {
-            challenge += ", error=\"\(e.error)\", error_description=\"\(description)\""
-        }
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .wwwAuthenticate: challenge]
-        if e.status == 401 { headers.append(HTTPField(name: .wwwAuthenticate, value: "DPoP algs=\"ES256 EdDSA\"")) }
-        let body: [String: Any] = ["error": e.error, "error_description": e.description]
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-        return Response(status: HTTPResponse.Status(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        GatewayResourceServer.challenge(e, metadataURL: metadataURL(upstream), scope: Self.scope)
     }
 }

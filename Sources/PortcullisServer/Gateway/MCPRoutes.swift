@@ -70,13 +70,7 @@ struct MCPRoutes: Sendable {
         let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
         let answer = await gateway.handle(GatewayHTTPRequest(method: request.method.rawValue, scope: scope, headers: headers,
                                                              body: Array(buffer: body), caller: caller))
-        var fields = HTTPFields()
-        for (name, value) in answer.headers {
-            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
-        }
-        if fields[.cacheControl] == nil { fields[.cacheControl] = "no-store" }
-        return Response(status: .init(code: answer.status), headers: fields,
-                        body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        return GatewayResourceServer.response(answer)
     }
 
     /// Authenticates the agent's token for this path's resource (RFC 6750 bearer or RFC 9449 DPoP) and
@@ -91,42 +85,13 @@ struct MCPRoutes: Sendable {
             authorization: request.headers[values: .authorization], dpopProofs: request.headers[values: .dpop],
             audiences: audiences, method: request.method.rawValue, url: issuer + path,
             requiredScope: gateway.configuration.effectiveRequiredScope, cache: services.tokenCache)
-        let token = auth.token
-        return GatewayCaller(
-            agent: auth.agent, tokenID: token.jti, scopes: token.scope,
-            actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
-            onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
-            authorizationDetails: { if case .array(let items)? = token.claims["authorization_details"] { items } else { [] } }(),
-            sourceAddress: context.remoteAddress?.ipAddress, traceID: Self.traceID(request.headers[.traceparent]))
+        return GatewayResourceServer.caller(auth, request, context)
     }
 
     /// 401 with a challenge pointing to the metadata; 403 for a missing scope; 503 when the store is down.
     func challenge(_ e: OAuthError, scope: String?) -> Response {
-        let description = e.description.replacingOccurrences(of: "\"", with: "'")
-        var challenge = "Bearer resource_metadata=\"\(metadataURL(scope))\""
-        if e.status == 403 {
-            challenge += ", error=\"insufficient_scope\", scope=\"\(gateway.configuration.effectiveRequiredScope)\""
-        } else if e.status == 401 {
-            challenge += ", error=\"\(e.error)\", error_description=\"\(description)\""
-        }
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .wwwAuthenticate: challenge]
-        if e.status == 401 { headers.append(HTTPField(name: .wwwAuthenticate, value: "DPoP algs=\"ES256 EdDSA\"")) }
-        let body: [String: Any] = ["error": e.error, "error_description": e.description]
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-        return Response(status: HTTPResponse.Status(code: e.status), headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        GatewayResourceServer.challenge(e, metadataURL: metadataURL(scope), scope: gateway.configuration.effectiveRequiredScope)
     }
-
-    /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`).
-    static func traceID(_ header: String?) -> String? {
-        guard let parts = header?.split(separator: "-"), parts.count == 4, parts[1].count == 32,
-              parts[1].allSatisfy(\.isHexDigit), parts[1] != String(repeating: "0", count: 32) else { return nil }
-        return String(parts[1]).lowercased()
-    }
-}
-
-extension HTTPField.Name {
-    static let traceparent = HTTPField.Name("traceparent")!
 }
 
 /// The resource server in front of the gateway: no request reaches ``MCPGateway`` without an

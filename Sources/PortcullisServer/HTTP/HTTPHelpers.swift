@@ -72,22 +72,15 @@ enum HTTP {
         guard let text = String(data: data, encoding: .utf8) else {
             throw .invalidRequest("the body is not UTF-8")
         }
+        guard let pairs = FormEncoding.pairs(text) else { throw .invalidRequest("malformed form encoding") }
         var out: [String: [String]] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
-                throw .invalidRequest("malformed form encoding")
-            }
+        for (key, value) in pairs {
             if out[key] != nil, !repeatable.contains(key) {
                 throw .invalidRequest("parameter `\(key)` is repeated")
             }
             out[key, default: []].append(value)
         }
         return out
-    }
-
-    private static func decode(_ s: Substring) -> String? {
-        s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
     /// The bearer credential of an `Authorization` header, if any.
