@@ -527,7 +527,7 @@ public final class MCPGateway: Sendable {
         case .invalid:
             code = RPCErrorCode.invalidParams
             message = r.reason
-        case .denied, .approvalRefused, .killed, .suspended, .obligationUnknown, .withheld:
+        case .denied, .approvalRefused, .killed, .suspended, .obligationUnknown, .withheld, .credentialUnavailable:
             code = RPCErrorCode.denied
             message = "Denied by Portcullis: \(r.reason)"
         }

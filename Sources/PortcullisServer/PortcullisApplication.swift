@@ -42,6 +42,10 @@ public enum PortcullisApplication {
         public let vault: Vault
         /// The HTTP gateway behind `/http/<upstream>`.
         public let httpGateway: HTTPGateway
+        /// Injects vault credentials into upstream requests (and caches the OAuth kinds' access tokens).
+        public let injector: CredentialInjector
+        /// Users' consent flows for per-user credentials (`/connect`).
+        public let connections: UserConnections
         let dataDirectory: DataDirectory
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
@@ -92,7 +96,24 @@ public enum PortcullisApplication {
             throw ConfigurationError("vault: \(error)")
         }
         let upstreamClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPUpstream.clientConfiguration)
-        let injector = CredentialInjector(vault: vault, client: upstreamClient, clock: now)
+        let assertionSigner = JWTSigner(key: key)
+        let issuer = configuration.effectiveIssuer
+        // RFC 8693 subject tokens for token exchange at an upstream's authorization server: short, for one audience,
+        // naming the user and (in `act`, current actor outermost) the agents.
+        let injector = CredentialInjector(vault: vault, client: upstreamClient, clock: now) { user, actors, audience in
+            let issuedAt = Int(now().timeIntervalSince1970)
+            var act: JSONAny?
+            for actor in actors {
+                act = act.map { .object(["sub": .string(actor), "act": $0]) } ?? .object(["sub": .string(actor)])
+            }
+            var claims: [String: JSONAny] = [
+                "iss": .string(issuer), "sub": .string(user), "aud": .string(audience), "iat": .int(Int64(issuedAt)),
+                "exp": .int(Int64(issuedAt + 60)), "jti": .string(Hex.random(16)),
+            ]
+            if let act { claims["act"] = act }
+            if let agent = actors.last { claims["client_id"] = .string(agent) }
+            return try assertionSigner.sign(type: "JWT", claims: claims)
+        }
         let gateway = try MCPGateway(configuration: configuration.gateway,
                                      upstreams: MCPGateway.connectUpstreams(configuration.gateway, logger: logger,
                                                                             injector: injector),
@@ -105,8 +126,8 @@ public enum PortcullisApplication {
         let httpGateway: HTTPGateway
         do {
             httpGateway = try HTTPGateway(configuration: configuration.gateway, pipeline: gateway.pipeline,
-                                          injector: injector,
-                                          client: upstreamClient, logger: logger)
+                                          injector: injector, client: upstreamClient, logger: logger,
+                                          connectLink: { upstream in "\(issuer)/connect/\(upstream)" })
         } catch {
             throw ConfigurationError("gateway: \(error.description)")
         }
@@ -118,7 +139,8 @@ public enum PortcullisApplication {
                                        state: state, feed: feed),
             adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
             tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock,
-            feed: feed, state: state, vault: vault, httpGateway: httpGateway, dataDirectory: directory)
+            feed: feed, state: state, vault: vault, httpGateway: httpGateway, injector: injector,
+            connections: UserConnections(vault: vault, client: upstreamClient, clock: now), dataDirectory: directory)
         // The graduated response suspends and kills through the same paths as a person.
         gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in
             do {
@@ -166,6 +188,7 @@ public enum PortcullisApplication {
         AuditRoutes(services: services).register(on: router)
         MCPRoutes(services: services).register(on: router)
         HTTPGatewayRoutes(services: services).register(on: router)
+        ConnectRoutes(services: services).register(on: router)
         return router
     }
 

@@ -14,6 +14,12 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
         case corrupt
         /// The upstream's authorization server refused or could not be reached.
         case credentialUnavailable = "credential_unavailable"
+        /// A per-user credential was asked for by a call that acts for no user.
+        case needsUser = "needs_user"
+        /// The user in the delegation chain has not connected the per-user credential (or the connection ended).
+        case notConnected = "not_connected"
+        /// The authorization server refused a user's refresh token (`invalid_grant`).
+        case grantRevoked = "grant_revoked"
     }
 
     public let code: Code
@@ -52,6 +58,16 @@ public struct VaultEntry: Sendable, Equatable, Codable {
     public var updatedBy: String
 }
 
+/// What may be shown of a user's grant for a per-user credential: everything except the refresh token.
+public struct VaultGrantEntry: Sendable, Equatable, Codable {
+    public var secret: String
+    public var user: String
+    public var scope: String?
+    public var version: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
 /// Secrets sealed with AES-256-GCM under a key-encryption key that never enters the database.
 ///
 /// Each value is sealed with the secret's name and kind as authenticated data, so a sealed value copied onto
@@ -87,7 +103,7 @@ public final class Vault: Sendable {
             guard records.isEmpty else {
                 throw VaultError(.badKey, "the vault holds \(records.count) secret(s) but no key check; refusing to start")
             }
-            try await store.vaultRekey([], check: VaultKeyCheck(keyID: key.id, sealed: try seal(checkPlaintext, key: key, aad: "check")),
+            try await store.vaultRekey([], grants: [], check: VaultKeyCheck(keyID: key.id, sealed: try seal(checkPlaintext, key: key, aad: "check")),
                                        expectedKeyID: nil)
             return vault
         }
@@ -178,6 +194,61 @@ public final class Vault: Sendable {
         return (kind, record.metadata, try Self.decode(plaintext, name: name), record.version)
     }
 
+    // MARK: - Users' grants (per-user credentials)
+
+    /// Stores the refresh token a user's consent produced for the `oauth_user` secret `secret`.
+    ///
+    /// - Parameter expectedVersion: Store only if the grant still has this version (a rotated refresh token must not
+    ///   overwrite a reconnect that happened meanwhile). Nil stores unconditionally (a new consent).
+    /// - Returns: Whether it was stored.
+    @discardableResult
+    public func putGrant(secret: String, user: String, refreshToken: String, scope: String?, expectedVersion: Int? = nil)
+        async throws -> Bool
+    {
+        guard !user.isEmpty, user.utf8.count <= 256 else { throw VaultError(.invalidInput, "a grant needs a user (at most 256 bytes)") }
+        guard let record = try await store.vaultRecord(name: secret), record.kind == VaultSecretKind.oauthUser.rawValue else {
+            throw VaultError(.notFound, "no per-user (`oauth_user`) vault secret named `\(secret)`")
+        }
+        let existing = try await store.vaultGrant(secret: secret, user: user)
+        let now = clock()
+        let key = key.withLock { $0 }
+        let sealed = try Self.seal(try Self.encode(SecretValue(["refresh_token": refreshToken])), key: key,
+                                   aad: Self.grantAAD(secret: secret, user: user))
+        let grant = VaultGrantRecord(secret: secret, user: user, sealed: sealed, keyID: key.id, scope: scope,
+                                     version: (existing?.version ?? 0) + 1, createdAt: existing?.createdAt ?? now,
+                                     updatedAt: now)
+        return try await store.vaultPutGrant(grant, expectedVersion: expectedVersion)
+    }
+
+    /// A user's refresh token for `secret`, in clear (for the credential injector only); nil when the user has not
+    /// connected.
+    public func revealGrant(secret: String, user: String) async throws -> (refreshToken: String, version: Int)? {
+        guard let grant = try await store.vaultGrant(secret: secret, user: user) else { return nil }
+        let key = key.withLock { $0 }
+        guard grant.keyID == key.id,
+              let plaintext = try? Self.open(grant.sealed, key: key, aad: Self.grantAAD(secret: secret, user: user)) else {
+            throw VaultError(.corrupt, "the grant of a user for `\(secret)` does not open under the vault key: it was altered or moved")
+        }
+        guard let token = try Self.decode(plaintext, name: secret)["refresh_token"], !token.isEmpty else {
+            throw VaultError(.corrupt, "the grant of a user for `\(secret)` holds no refresh token")
+        }
+        return (token, grant.version)
+    }
+
+    /// What may be shown of users' grants (never a token).
+    public func grants(secret: String? = nil, user: String? = nil) async throws -> [VaultGrantEntry] {
+        try await store.vaultGrants(secret: secret, user: user).map {
+            VaultGrantEntry(secret: $0.secret, user: $0.user, scope: $0.scope, version: $0.version, createdAt: $0.createdAt,
+                            updatedAt: $0.updatedAt)
+        }
+    }
+
+    /// Returns false when the user had no grant for `secret`.
+    @discardableResult
+    public func deleteGrant(secret: String, user: String) async throws -> Bool {
+        try await store.vaultDeleteGrant(secret: secret, user: user)
+    }
+
     // MARK: - Key rotation
 
     /// Re-seals every secret under `newKey` in one transaction; afterwards only `newKey` opens the vault.
@@ -189,6 +260,15 @@ public final class Vault: Sendable {
 
     private func rekey(from old: VaultKey, to new: VaultKey) async throws {
         var records = try await store.vaultRecords()
+        var grants = try await store.vaultGrants(secret: nil, user: nil)
+        for i in grants.indices {
+            let aad = Self.grantAAD(secret: grants[i].secret, user: grants[i].user)
+            guard let plaintext = try? Self.open(grants[i].sealed, key: old, aad: aad) else {
+                throw VaultError(.corrupt, "a user's grant for `\(grants[i].secret)` does not open under the old key; nothing was re-keyed")
+            }
+            grants[i].sealed = try Self.seal(plaintext, key: new, aad: aad)
+            grants[i].keyID = new.id
+        }
         for i in records.indices {
             let aad = Self.aad(name: records[i].name, kind: records[i].kind)
             let plaintext: [UInt8]
@@ -201,13 +281,15 @@ public final class Vault: Sendable {
             records[i].keyID = new.id
         }
         let check = VaultKeyCheck(keyID: new.id, sealed: try Self.seal(Self.checkPlaintext, key: new, aad: "check"))
-        try await store.vaultRekey(records, check: check, expectedKeyID: old.id)
+        try await store.vaultRekey(records, grants: grants, check: check, expectedKeyID: old.id)
         key.withLock { $0 = new }
     }
 
     // MARK: - Sealing
 
     static func aad(name: String, kind: String) -> String { "portcullis vault v1\nname=\(name)\nkind=\(kind)" }
+    /// A grant is bound to its secret and its user: copied onto another user's row, it fails to open.
+    static func grantAAD(secret: String, user: String) -> String { "portcullis vault grant v1\nsecret=\(secret)\nuser=\(user)" }
 
     static func seal(_ plaintext: [UInt8], key: VaultKey, aad: String) throws -> [UInt8] {
         let box = try AES.GCM.seal(plaintext, using: key.key, authenticating: Array(aad.utf8))

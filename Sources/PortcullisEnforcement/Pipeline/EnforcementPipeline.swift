@@ -12,6 +12,8 @@ public enum UpstreamReply: Sendable {
     case error(code: Int, message: String, data: JSONValue?)
     /// The upstream could not be reached or broke the protocol; the reason names the upstream.
     case failure(String)
+    /// The front end refused to send the call after the decision (no credential for the user it acts for).
+    case refused(Refusal)
 }
 
 /// What the pipeline lets the front end send to the agent.
@@ -211,6 +213,9 @@ public final class EnforcementPipeline: Sendable {
         case .failure(let reason):
             status = "upstream_unavailable"
             outcome = .refused(Refusal(.upstreamUnavailable, reason))
+        case .refused(let refusal):
+            status = refusal.code.rawValue
+            outcome = .refused(refusal)
         case .result(let value):
             if let http = call.http {
                 // What was read carries its upstream's label into the agent's later calls.

@@ -30,6 +30,9 @@ public struct Refusal: Error, Sendable, Equatable {
         case invalid
         /// The result was withheld by inspection.
         case withheld
+        /// The upstream's credential acts for the user in the delegation chain, and there is none for this call
+        /// (it acts for nobody, or its user has not connected the upstream): nothing was sent.
+        case credentialUnavailable = "credential_unavailable"
     }
 
     public var code: Code

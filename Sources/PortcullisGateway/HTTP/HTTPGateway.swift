@@ -48,6 +48,8 @@ public final class HTTPGateway: Sendable {
     let injector: CredentialInjector?
     let client: HTTPClient
     let logger: Logger
+    /// Where a user connects an upstream's per-user credential (named in the refusal when they have not).
+    let connectLink: (@Sendable (String) -> String)?
 
     struct Upstream: Sendable {
         var configuration: HTTPUpstreamConfiguration
@@ -69,7 +71,9 @@ public final class HTTPGateway: Sendable {
     static let methodOverrides: Set<String> = ["x-http-method-override", "x-http-method", "x-method-override"]
 
     public init(configuration: GatewayConfiguration, pipeline: EnforcementPipeline, injector: CredentialInjector?,
-                client: HTTPClient, logger: Logger) throws(GatewayConfigurationError) {
+                client: HTTPClient, logger: Logger, connectLink: (@Sendable (String) -> String)? = nil)
+        throws(GatewayConfigurationError)
+    {
         var table: [String: Upstream] = [:]
         for u in configuration.httpUpstreams ?? [] {
             try u.validate()
@@ -80,6 +84,7 @@ public final class HTTPGateway: Sendable {
         self.injector = injector
         self.client = client
         self.logger = logger
+        self.connectLink = connectLink
     }
 
     /// The upstreams' names (for the protected-resource metadata).
@@ -312,8 +317,16 @@ public final class HTTPGateway: Sendable {
         }
         if let secret = call.credential {
             guard let injector else { return .failure("the vault is not available, so `\(u.name)`'s credential cannot be injected") }
+            // A per-user credential is the user's own: injected only for a call acting for that user.
+            let subject = CredentialSubject(user: call.caller.onBehalfOf, actors: call.caller.chain)
             do {
-                for (name, value) in try await injector.headers(secret: secret) { outgoing.headers.replaceOrAdd(name: name, value: value) }
+                for (name, value) in try await injector.headers(secret: secret, for: subject) {
+                    outgoing.headers.replaceOrAdd(name: name, value: value)
+                }
+            } catch let e as VaultError where e.code == .needsUser || e.code == .notConnected {
+                var data: [(String, JSONValue)] = [("upstream", .string(u.name))]
+                if e.code == .notConnected, let link = connectLink?(u.name) { data.append(("connect", .string(link))) }
+                return .refused(Refusal(.credentialUnavailable, e.message, data: data))
             } catch {
                 return .failure("the credential for `\(u.name)` is unavailable: \(error)")
             }
@@ -393,7 +406,7 @@ public final class HTTPGateway: Sendable {
     public static func render(_ refusal: Refusal) -> GatewayHTTPResponse {
         let status: Int
         switch refusal.code {
-        case .denied, .killed, .suspended, .approvalRefused, .obligationUnknown: status = 403
+        case .denied, .killed, .suspended, .approvalRefused, .obligationUnknown, .credentialUnavailable: status = 403
         case .rateLimited: status = 429
         case .approvalPending: status = 403
         case .auditUnavailable: status = 503

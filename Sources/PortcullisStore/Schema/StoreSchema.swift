@@ -15,6 +15,9 @@ import GRDB
 /// - `v4-tool-classification`: who classified a tool's effect; effects taken from upstream annotations are dropped.
 /// - `v4-token-parent`: the `parent_jti` of exchanged tokens, as a column.
 ///
+/// - `v5-vault`: sealed secrets and the vault's key check.
+/// - `v6-vault-grants`: users' sealed grants for per-user credentials.
+///
 /// All dates are REAL unix seconds; arrays and JWKs are JSON text.
 enum StoreSchema {
     /// The migrator with every migration registered, in order.
@@ -59,6 +62,24 @@ enum StoreSchema {
                     key_id TEXT NOT NULL,
                     check_sealed BLOB NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v6-vault-grants") { db in
+            // Per-user credentials: a user's sealed refresh token for an `oauth_user` secret. Deleting the secret
+            // deletes every user's grant for it.
+            try db.execute(sql: """
+                CREATE TABLE vault_grants (
+                    secret TEXT NOT NULL REFERENCES vault_secrets(name) ON DELETE CASCADE,
+                    user TEXT NOT NULL,
+                    sealed BLOB NOT NULL,
+                    key_id TEXT NOT NULL,
+                    scope TEXT,
+                    version INTEGER NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (secret, user)
+                );
+                CREATE INDEX vault_grants_user ON vault_grants(user);
                 """)
         }
         return migrator

@@ -91,7 +91,7 @@ public enum Base64URL {
     }
 
     /// Whether a text uses only base64url characters (for values copied into thumbprint input).
-    static func isAlphabetOnly(_ text: String) -> Bool {
+    public static func isAlphabetOnly(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { decodeTable[Int($0)] != 0xFF }
     }
 }
