@@ -46,7 +46,7 @@ struct SQLiteStoreFileTests {
         #expect(try await !store.recordOnce(namespace: "dpop", id: "jti-1",
                                             expiresAt: Date().addingTimeInterval(3_600)))
         #expect(try await store.appliedMigrations() == ["v1-agents", "v1-token-state", "v2-agent-teams", "v2-tools", "v3-response", "v4-tool-classification", "v4-token-parent", "v5-vault", "v6-vault-grants"])
-        #expect(try await store.fetchText(sql: "SELECT COUNT(*) FROM grdb_migrations") == "8")
+        #expect(try await store.fetchText(sql: "SELECT COUNT(*) FROM grdb_migrations") == "9")
         try await store.close()
     }
 
