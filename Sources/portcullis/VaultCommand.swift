@@ -6,13 +6,14 @@ import Foundation
 struct VaultCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault", abstract: "Store, list, rotate and delete upstream credentials (values are never shown).",
-        subcommands: [Put.self, List.self, Rotate.self, Delete.self, RotateKey.self])
+        subcommands: [Put.self, List.self, Rotate.self, Delete.self, RotateKey.self, Grants.self, Disconnect.self])
 
     /// The secret fields from standard input: one `field=value` per line, or a bare value for a kind with one field.
-    static func readSecret(fields: [String]) throws -> [String: String] {
+    static func readSecret(fields: [String], optional: Bool = false) throws -> [String: String] {
         var text = ""
         while let line = readLine(strippingNewline: true) { text += (text.isEmpty ? "" : "\n") + line }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        if lines.isEmpty && optional { return [:] }
         guard !lines.isEmpty else { throw ValidationError("no secret on standard input") }
         if fields.count == 1, lines.count == 1, !lines[0].hasPrefix(fields[0] + "=") { return [fields[0]: lines[0]] }
         var out: [String: String] = [:]
@@ -24,7 +25,8 @@ struct VaultCommand: AsyncParsableCommand {
     }
 
     static let fieldsByKind = ["header": ["value"], "bearer": ["token"], "basic": ["password"],
-                               "oauth_client_credentials": ["client_secret"]]
+                               "oauth_client_credentials": ["client_secret"], "oauth_token_exchange": ["client_secret"],
+                               "oauth_user": ["client_secret"]]
 
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -36,10 +38,16 @@ struct VaultCommand: AsyncParsableCommand {
                   basic                     username=<user>                 password on stdin
                   oauth_client_credentials  token_url=<url> client_id=<id> [scope=…] [audience=…]
                                             [auth_method=client_secret_post]  client_secret on stdin
+                  oauth_token_exchange      token_url=<url> client_id=<id> [audience=…] [resource=…] [scope=…]
+                                            [auth_method=…] [requested_token_type=…]  client_secret on stdin
+                  oauth_user                authorize_url=<url> token_url=<url> client_id=<id> [scope=…]
+                                            [resource=…] [issuer=…] [auth_method=none|client_secret_post]
+                                            client_secret on stdin (nothing for auth_method=none); each user
+                                            connects at <issuer>/connect/<upstream>
                 Example: printf %s "$STRIPE_KEY" | portcullis vault put stripe.read --kind header --param header=Authorization --param "prefix=Bearer "
                 """)
         @Argument(help: "The secret's name, referenced in configuration as vault:<name>.") var name: String
-        @Option(help: "header, bearer, basic or oauth_client_credentials.") var kind: String
+        @Option(help: "header, bearer, basic, oauth_client_credentials, oauth_token_exchange or oauth_user.") var kind: String
         @Option(name: .customLong("param"), help: "A parameter, key=value (repeatable).") var params: [String] = []
         @OptionGroup var admin: AdminOptions
 
@@ -52,7 +60,8 @@ struct VaultCommand: AsyncParsableCommand {
                 guard let eq = p.firstIndex(of: "=") else { throw ValidationError("--param takes key=value") }
                 metadata[String(p[..<eq])] = String(p[p.index(after: eq)...])
             }
-            let secret = try VaultCommand.readSecret(fields: fields)
+            // A public client (oauth_user with auth_method=none) has no secret: nothing on standard input.
+            let secret = try VaultCommand.readSecret(fields: fields, optional: kind == "oauth_user")
             try admin.show(try await admin.call("PUT", "/admin/vault/\(ToolsCommand.Approve.escape(name))",
                                                 body: ["kind": kind, "metadata": metadata, "secret": secret]))
         }
@@ -112,6 +121,36 @@ struct VaultCommand: AsyncParsableCommand {
 
         func run() async throws {
             try admin.show(try await admin.call("POST", "/admin/vault/rotate-key"))
+        }
+    }
+
+    struct Grants: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List users' connections to per-user credentials: secret, user, scope, dates; never a token.")
+        @Option(help: "Only this secret's connections.") var secret: String?
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let value = try await admin.call("GET", "/admin/vault/grants" + (secret.map { "?secret=\(ToolsCommand.Approve.escape($0))" } ?? ""))
+            if admin.json { return try admin.show(value) }
+            print(["SECRET", "USER", "SCOPE", "CONNECTED", "UPDATED"].joined(separator: "\t"))
+            for g in (value as? [[String: Any]]) ?? [] {
+                print([g["secret"], g["user"], g["scope"], g["created_at"], g["updated_at"]]
+                    .map { AdminOptions.text($0 ?? "-") }.joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Disconnect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End a user's connection to a per-user credential (their agents get no credential until they connect again).")
+        @Argument var secret: String
+        @Argument var user: String
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            _ = try await admin.call("DELETE", "/admin/vault/grants/\(ToolsCommand.Approve.escape(secret))/\(ToolsCommand.Approve.escape(user))")
+            print("disconnected \(user) from \(secret)")
         }
     }
 }

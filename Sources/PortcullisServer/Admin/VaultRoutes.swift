@@ -55,6 +55,25 @@ extension AdminRoutes {
             try await Self.vaultCall { try await vault.delete(name: name) }
             return Response(status: .noContent)
         }
+        admin.get("/vault/grants") { request, context in
+            _ = try context.administrator()
+            let secret = request.uri.queryParameters["secret"].map(String.init)
+            return try Self.vaultJSON(try await vault.grants(secret: secret))
+        }
+        admin.delete("/vault/grants/:secret/:user") { _, context in
+            let actor = try context.administrator()
+            let secret = try context.parameters.require("secret")
+            let raw = try context.parameters.require("user")
+            let user = raw.removingPercentEncoding ?? raw
+            guard try await !vault.grants(secret: secret, user: user).isEmpty else {
+                throw PortcullisError(.notFound, "user `\(user)` has no connection to `\(secret)`")
+            }
+            try await services.recordAdmin(actor: actor, action: "vault.disconnect", resource: "vault:\(secret)",
+                                           reason: "user \(user)'s connection ended by an administrator")
+            try await Self.vaultCall { try await vault.deleteGrant(secret: secret, user: user) }
+            services.injector.forgetTokens(secret: secret, user: user)
+            return Response(status: .noContent)
+        }
         admin.post("/vault/rotate-key") { _, context in
             let actor = try context.administrator()
             try await services.recordAdmin(actor: actor, action: "vault.rotate_key", resource: "vault",
