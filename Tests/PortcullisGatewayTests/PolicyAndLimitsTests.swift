@@ -33,6 +33,49 @@ import Testing
         #expect(await secret.decide(with: engine).determining == ["no-secrets-in-arguments"])
     }
 
+    @Test("policy test builds http_request decisions: the endpoint, its data class, the user's payment bounds")
+    func offlineHTTPRequests() async throws {
+        let dir = try directory(["refunds.cedar": """
+            @id("delegated-refunds")
+            permit (principal, action == Action::"http_request", resource == Endpoint::"payments:POST /refunds")
+            when {
+              context has payment && context.payment has maxAmount &&
+              context.payment.recipients.contains(context.arguments.body.recipient) &&
+              context.arguments.body.amount <= context.payment.maxAmount
+            };
+            """])
+        let engine = try PolicyEngine(directory: dir)
+        func refund(_ amount: Int, _ recipient: String, details: String) throws -> OfflineRequest {
+            try offline(#"""
+                {"action": "http_request", "user": "alice", "authorization_details": \#(details),
+                 "http": {"upstream": "payments", "method": "POST", "path": "/refunds", "data_class": "confidential",
+                          "body": {"amount": \#(amount), "recipient": "\#(recipient)"}}}
+                """#)
+        }
+        let grant = #"[{"type": "payment", "recipient": "acme", "max_amount": 200, "currency": "EUR"}]"#
+        #expect(await try refund(120, "acme", details: grant).decide(with: engine).determining == ["delegated-refunds"])
+        #expect(await !(try refund(250, "acme", details: grant).decide(with: engine).allowed))
+        #expect(await !(try refund(120, "evil", details: grant).decide(with: engine).allowed))
+        #expect(await !(try refund(120, "acme", details: "[]").decide(with: engine).allowed))
+        // A maximum that is not a whole number leaves maxAmount out: the policy cannot apply, the call is denied.
+        let fractional = try refund(1, "acme", details: #"[{"type": "payment", "recipient": "acme", "max_amount": "1.5"}]"#)
+        #expect(await !fractional.decide(with: engine).allowed)
+
+        // The default pack on an endpoint: reads allowed, a write to a public upstream after confidential data refused.
+        let pack = try PolicyEngine(directory: nil)
+        let read = try offline(#"{"action": "http_request", "http": {"upstream": "crm", "method": "GET", "path": "/tickets/{id}", "path_parameters": {"id": "7"}}}"#)
+        #expect(await read.decide(with: pack).allowed)
+        let leak = try offline(#"{"action": "http_request", "agent": {"trust_level": 3}, "session": {"data_classes": ["confidential"]}, "http": {"upstream": "blog", "method": "POST", "path": "/posts", "data_class": "public", "body": {"text": "hi"}}}"#)
+        let decision = await leak.decide(with: pack)
+        #expect(!decision.allowed && decision.determining.contains("confidential-data-stays-off-public-upstreams"))
+        for bad in [#"{"action": "http_request"}"#, #"{"http": {"upstream": "x"}}"#,
+                    #"{"action": "http_request", "http": {"upstream": "x", "method": "TRACE"}}"#,
+                    #"{"action": "http_request", "http": {"upstream": "x", "data_class": "secret"}}"#,
+                    #"{"action": "http_request", "http": {"upstream": "x"}, "authorization_details": {"type": "payment"}}"#] {
+            #expect(throws: GatewayConfigurationError.self, "\(bad)") { try OfflineRequest.parse(bad) }
+        }
+    }
+
     @Test func directoryPoliciesTeamsAndErrorsDeny() async throws {
         let dir = try directory([
             "a.cedar": #"permit (principal in Team::"payments", action == Action::"call_tool", resource);"#,

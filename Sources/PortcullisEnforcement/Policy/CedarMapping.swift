@@ -132,6 +132,7 @@ public enum CedarMapping {
             "risk": .record(["score": .long(Int64(risk.score)), "response": .string(risk.response.rawValue)]),
         ]
         if let user = caller.onBehalfOf { context["user"] = .string(user) }
+        if let payment = paymentBounds(caller.authorizationDetails) { context["payment"] = payment }
         if let address = caller.sourceAddress, let ip = IPAddress.parse(address) { context["sourceAddress"] = .ext(.ipaddr(ip)) }
         var resource = tool.map { toolUID($0.qualifiedName) } ?? upstreamUID(upstream)
         var entities = [agentEntity(caller.agent)]
@@ -148,6 +149,33 @@ public enum CedarMapping {
                               resource: resource, context: context)
         // When the entities cannot be built nothing is known about the caller: the error denies the call.
         return (request, try Entities(entities))
+    }
+
+    /// What the delegated `payment` authorization details allow, in a form Cedar can compare (it has no quantifier
+    /// over the set): `recipients` (the recipients named), `currencies`, and `maxAmount` (the largest `max_amount`,
+    /// a whole number; absent when a detail sets no maximum or a fractional one, so that a policy comparing with it
+    /// errors and denies). With several payment details the bounds are their union: delegate one detail per token
+    /// when recipients have different limits. Nil when the token delegates no payment.
+    static func paymentBounds(_ details: [JSONAny]) -> Value? {
+        let payments = details.filter { $0["type"]?.stringValue == "payment" }
+        guard !payments.isEmpty else { return nil }
+        var recipients = Set<Value>()
+        var currencies = Set<Value>()
+        var maximum: Int64? = Int64.min
+        for p in payments {
+            if let r = p["recipient"]?.stringValue { recipients.insert(.string(r)) }
+            if let c = p["currency"]?.stringValue { currencies.insert(.string(c)) }
+            let amount: Int64? = switch p["max_amount"] {
+            case .int(let n)?: n
+            case .double(let d)? where d.rounded() == d && abs(d) < 9e15: Int64(d)
+            case .string(let text)?: Int64(text)
+            default: nil
+            }
+            maximum = amount.flatMap { a in maximum.map { max($0, a) } }
+        }
+        var record: [CedarString: Value] = ["recipients": .set(recipients), "currencies": .set(currencies)]
+        if let maximum { record["maxAmount"] = .long(maximum) }
+        return .record(record)
     }
 
     /// An approver deciding an approval: `Approver::"name"` `Action::"approve"` `Approval::"apr_…"`.

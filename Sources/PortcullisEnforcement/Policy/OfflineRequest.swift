@@ -10,6 +10,16 @@ public import PortcullisCore
 ///  "tool": {"name": "git.git_commit", "effect": "write"},
 ///  "arguments": {"message": "fix"}, "session": {"tainted": true}, "user": "alice@example.com"}
 /// ```
+///
+/// An HTTP gateway request (`action` `http_request`) describes its endpoint instead of a tool; `query` and `body`
+/// become the arguments, as the gateway builds them:
+///
+/// ```json
+/// {"action": "http_request", "agent": {"trust_level": 3},
+///  "http": {"upstream": "payments", "method": "POST", "path": "/refunds", "operation_id": "createRefund",
+///           "data_class": "confidential", "query": {}, "body": {"amount": 120}},
+///  "session": {"data_classes": ["confidential"]}, "user": "alice@example.com"}
+/// ```
 public struct OfflineRequest: Sendable {
     public var caller: GatewayCaller
     public var action: CedarMapping.Action
@@ -19,6 +29,7 @@ public struct OfflineRequest: Sendable {
     public var session: SessionSnapshot
     public var listing: Bool
     public var time: Date
+    public var http: HTTPRequestFacts?
 
     /// Reads the JSON description; errors name the field.
     public static func parse(_ text: String) throws(GatewayConfigurationError) -> OfflineRequest {
@@ -82,11 +93,68 @@ public struct OfflineRequest: Sendable {
                 dataClass: try str(t["data_class"], "tool.data_class", default: "internal"), tags: try strings(t["tags"], "tool.tags"),
                 findings: [], firstSeenAt: Date(), updatedAt: Date())
         }
+        var arguments = json["arguments"] ?? .object([])
+        var facts: HTTPRequestFacts?
+        if let h = json["http"] {
+            guard action == .httpRequest, tool == nil else {
+                throw GatewayConfigurationError("`http` describes an `http_request`: set `action` to it and give no `tool`")
+            }
+            upstream = try str(h["upstream"], "http.upstream", default: "")
+            guard !upstream.isEmpty else { throw GatewayConfigurationError("`http.upstream` is required") }
+            let method = try str(h["method"], "http.method", default: "GET").uppercased()
+            guard HTTPUpstreamConfiguration.methods.contains(method) else {
+                throw GatewayConfigurationError("`http.method` must be one of \(HTTPUpstreamConfiguration.methods.sorted().joined(separator: ", "))")
+            }
+            let template = try str(h["path"], "http.path", default: "/")
+            guard template.hasPrefix("/") else { throw GatewayConfigurationError("`http.path` must start with /") }
+            var effect = HTTPUpstreamConfiguration.defaultEffect(method: method)
+            if let e = h["effect"] {
+                guard let parsed = ToolRecord.Effect(rawValue: try str(e, "http.effect", default: "")), parsed != .unclassified else {
+                    throw GatewayConfigurationError("`http.effect` must be read, write or destructive")
+                }
+                effect = parsed
+            }
+            let dataClassText = try str(h["data_class"], "http.data_class", default: "internal")
+            guard DataClass(rawValue: dataClassText) != nil else {
+                throw GatewayConfigurationError("`http.data_class` must be public, internal, confidential or restricted")
+            }
+            func pairs(_ v: JSONValue?, _ field: String) throws(GatewayConfigurationError) -> [(String, String)] {
+                guard let v else { return [] }
+                guard case .object(let members) = v else { throw GatewayConfigurationError("`\(field)` must be an object of strings") }
+                var out: [(String, String)] = []
+                for (k, value) in members {
+                    guard case .string(let text) = value else { throw GatewayConfigurationError("`\(field)` must be an object of strings") }
+                    out.append((k, text))
+                }
+                return out
+            }
+            let parameters = try pairs(h["path_parameters"], "http.path_parameters")
+            let query = try pairs(h["query"], "http.query")
+            let now = Date()
+            tool = ToolRecord(
+                qualifiedName: "\(upstream):\(method) \(template)", upstream: upstream, name: "\(method) \(template)",
+                definition: "", definitionHash: "", pinnedHash: nil, status: .approved, effect: effect,
+                risk: try int(h["risk"], "http.risk", default: ToolClassification.defaultRisk(effect)),
+                dataClass: dataClassText, tags: try strings(h["tags"], "http.tags"), findings: [], firstSeenAt: now,
+                updatedAt: now, classifiedBy: "config")
+            facts = HTTPRequestFacts(method: method, pathTemplate: template,
+                                     operationID: try h["operation_id"].map { v throws(GatewayConfigurationError) in try str(v, "http.operation_id", default: "") },
+                                     dataClass: dataClassText,
+                                     pathParameters: Dictionary(parameters, uniquingKeysWith: { _, last in last }),
+                                     query: Dictionary(query, uniquingKeysWith: { _, last in last }))
+            var members: [(String, JSONValue)] = [("query", .object(query.map { ($0.0, .string($0.1)) }))]
+            if let body = h["body"] { members.append(("body", body)) }
+            members.append(("path", .object(parameters.sorted { $0.0 < $1.0 }.map { ($0.0, .string($0.1)) })))
+            arguments = .object(members)
+        } else if action == .httpRequest {
+            throw GatewayConfigurationError("an `http_request` needs an `http` object describing the endpoint")
+        }
         let s = json["session"] ?? .object([])
         let session = SessionSnapshot(tainted: s["tainted"]?.boolValue ?? false,
                                       taintSources: try strings(s["taint_sources"], "session.taint_sources"),
                                       calls: try int(s["calls"], "session.calls", default: 0),
-                                      ageSeconds: try int(s["age_seconds"], "session.age_seconds", default: 0))
+                                      ageSeconds: try int(s["age_seconds"], "session.age_seconds", default: 0),
+                                      dataClasses: try strings(s["data_classes"], "session.data_classes"))
         var time = Date()
         if let t = json["time"] {
             let text = try str(t, "time", default: "")
@@ -95,14 +163,22 @@ public struct OfflineRequest: Sendable {
             }
             time = parsed
         }
+        var details: [JSONAny] = []
+        if let d = json["authorization_details"] {
+            guard case .array = d, let decoded = try? JSONDecoder().decode([JSONAny].self, from: Data(d.serialized.utf8)) else {
+                throw GatewayConfigurationError("`authorization_details` must be an array of objects (RFC 9396)")
+            }
+            details = decoded
+        }
         let caller = GatewayCaller(
             agent: agent, tokenID: "offline",
             scopes: try strings(json["scopes"], "scopes"), actors: try strings(json["actors"], "actors"),
             onBehalfOf: try json["user"].map { v throws(GatewayConfigurationError) in try str(v, "user", default: "") },
+            authorizationDetails: details,
             sourceAddress: try json["source_address"].map { v throws(GatewayConfigurationError) in try str(v, "source_address", default: "") })
         return OfflineRequest(caller: caller, action: action, tool: tool, upstream: upstream,
-                              arguments: json["arguments"] ?? .object([]), session: session,
-                              listing: json["listing"]?.boolValue ?? false, time: time)
+                              arguments: arguments, session: session,
+                              listing: json["listing"]?.boolValue ?? false, time: time, http: facts)
     }
 
     /// Decides the request against `engine` exactly as the gateway would: the same stages up to the
@@ -113,8 +189,8 @@ public struct OfflineRequest: Sendable {
     public func decide(with engine: PolicyEngine, dlp: GatewayConfiguration.DLP = GatewayConfiguration.DLP()) async
         -> GatewayDecision
     {
-        var call = GatewayCall(kind: .mcp, action: action, caller: caller, upstream: upstream, tool: tool,
-                               arguments: arguments, session: session, listing: listing)
+        var call = GatewayCall(kind: http == nil ? .mcp : .http, action: action, caller: caller, upstream: upstream,
+                               tool: tool, arguments: arguments, session: session, listing: listing, http: http)
         let fixed = time
         let decider = DecideStage(policies: engine, risk: { _ in BehaviourMonitor.Risk(score: 0, response: .none) },
                                   clock: { fixed })
