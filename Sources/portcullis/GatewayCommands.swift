@@ -103,6 +103,11 @@ struct PolicyCommand: AsyncParsableCommand {
                 The request file describes the agent, the tool, the arguments and the session, e.g.
                 {"agent": {"id": "agt_1", "trust_level": 1, "teams": ["payments"]},
                  "tool": {"name": "git.git_commit", "effect": "write"}, "session": {"tainted": true}}
+                An HTTP gateway request describes its endpoint instead of a tool:
+                {"action": "http_request", "user": "alice", "authorization_details": [{"type": "payment",
+                 "recipient": "acme", "max_amount": 200}], "session": {"data_classes": ["confidential"]},
+                 "http": {"upstream": "payments", "method": "POST", "path": "/refunds", "data_class": "confidential",
+                          "operation_id": "createRefund", "query": {}, "body": {"amount": 120, "recipient": "acme"}}}
                 The decision is `allow`, `deny`, or `pending` (allowed once a person approves: a determining
                 permit carries @obligation("approval")).
                 Exit status: 0 when the decision matches --expect (or no expectation), 1 otherwise.
