@@ -180,6 +180,36 @@ struct EdgeFuzzTests {
         #expect(refused > 1_000)
     }
 
+    static let requestFiles = [
+        #"{"agent": {"id": "agt_1", "trust_level": 1, "teams": ["payments"]}, "tool": {"name": "git.git_commit", "effect": "write"}, "arguments": {"message": "fix"}, "session": {"tainted": true, "taint_sources": ["web.fetch"]}, "user": "alice@example.com", "time": "2026-11-23T03:00:00Z"}"#,
+        #"{"action": "http_request", "user": "alice", "authorization_details": [{"type": "payment", "recipient": "acme", "max_amount": 200}], "session": {"data_classes": ["confidential"]}, "http": {"upstream": "payments", "method": "POST", "path": "/refunds/{id}", "path_parameters": {"id": "7"}, "data_class": "confidential", "operation_id": "createRefund", "query": {"dry": "1"}, "body": {"amount": 120, "recipient": "acme"}, "tags": ["money"], "risk": 4}}"#,
+    ]
+
+    @Test("5,000 mutated policy-test request files parse into a request that decides, or fail with a clear error")
+    func requestFiles() async throws {
+        var rng = SplitMix64(state: 0x5EED_0004)
+        let engine = try PolicyEngine(directory: nil)
+        var parsed = 0
+        var refused = 0
+        for i in 0..<Self.iterations {
+            let text = String(decoding: Self.mutate(Self.requestFiles[i % Self.requestFiles.count], &rng), as: UTF8.self)
+            do {
+                let request = try OfflineRequest.parse(text)
+                parsed += 1
+                if i % 10 == 0 {
+                    // A decision always names why, whichever way it goes.
+                    let decision = await request.decide(with: engine)
+                    #expect(!decision.reasons.isEmpty || !decision.determining.isEmpty)
+                }
+            } catch {
+                refused += 1
+                #expect(!error.description.isEmpty)
+            }
+        }
+        #expect(parsed > 100)
+        #expect(refused > 1_000)
+    }
+
     @Test("an unknown key is refused at every level of the gateway configuration", arguments: [
         ("gateway", #"{"upstreamz": []}"#),
         ("approvals", #"{"approvals": {"waitSecond": 1}}"#),

@@ -132,10 +132,14 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var effectiveTaintSeconds: Double { taintSeconds ?? 28_800 }
     public var effectiveToolListSeconds: Double { toolListSeconds ?? 60 }
 
-    /// Whether every answer of `upstream` is untrusted input.
-    public func isUntrusted(upstream: String, http: Bool = false) -> Bool {
-        http ? httpUpstreams?.first { $0.name == upstream }?.untrusted == true
-             : upstreams.first { $0.name == upstream }?.untrusted == true
+    /// Whether a result carries third-party content (mail bodies, web pages, files, chat messages): its values
+    /// count as `untrusted` for provenance and reading it taints the agent. Decided per tool: the tool's
+    /// classification (`untrustedResults`), else its upstream's `untrusted`, else untrusted (the safe default for
+    /// tools nobody classified). An upstream's own annotations are never asked.
+    public func resultsUntrusted(upstream: String, tool: String?, http: Bool = false) -> Bool {
+        if http { return httpUpstreams?.first { $0.name == upstream }?.untrusted ?? true }
+        if let tool, let declared = tools?[tool]?.untrustedResults { return declared }
+        return upstreams.first { $0.name == upstream }?.untrusted ?? true
     }
 
     public func validate() throws(GatewayConfigurationError) {

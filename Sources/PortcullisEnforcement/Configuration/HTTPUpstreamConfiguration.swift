@@ -11,7 +11,8 @@ public struct HTTPUpstreamConfiguration: Sendable, Codable, Equatable {
     public var baseURL: String
     /// `public`, `internal` (default), `confidential` or `restricted`.
     public var dataClass: DataClass?
-    /// Whether responses are untrusted input (every response taints the agent).
+    /// Whether responses are third-party content (their values count as `untrusted`, reading them taints the agent).
+    /// Unset: untrusted; `false` for an API whose answers the organisation controls.
     public var untrusted: Bool?
     public var timeoutSeconds: Double?
     /// Largest request body accepted from an agent (default 1 MiB).

@@ -6,15 +6,20 @@ public struct ToolClassification: Sendable, Codable, Equatable {
     public var risk: Int?
     public var dataClass: String?
     public var tags: [String]?
+    /// Whether the tool's results carry third-party content (mail bodies, web pages, files, chat messages): their
+    /// values are `untrusted` for provenance. Unset: the upstream's `untrusted`, else untrusted.
+    public var untrustedResults: Bool?
 
-    public init(effect: ToolRecord.Effect? = nil, risk: Int? = nil, dataClass: String? = nil, tags: [String]? = nil) {
+    public init(effect: ToolRecord.Effect? = nil, risk: Int? = nil, dataClass: String? = nil, tags: [String]? = nil,
+                untrustedResults: Bool? = nil) {
+        self.untrustedResults = untrustedResults
         self.effect = effect
         self.risk = risk
         self.dataClass = dataClass
         self.tags = tags
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case effect, risk, dataClass, tags }
+    enum CodingKeys: String, CodingKey, CaseIterable { case effect, risk, dataClass, tags, untrustedResults }
 
     /// Strict reading: a misspelt key (`rsik`) is an error, not an unclassified risk.
     public init(from decoder: any Decoder) throws {
@@ -27,6 +32,7 @@ public struct ToolClassification: Sendable, Codable, Equatable {
         risk = try c.decodeIfPresent(Int.self, forKey: .risk)
         dataClass = try c.decodeIfPresent(String.self, forKey: .dataClass)
         tags = try c.decodeIfPresent([String].self, forKey: .tags)
+        untrustedResults = try c.decodeIfPresent(Bool.self, forKey: .untrustedResults)
     }
 }
 

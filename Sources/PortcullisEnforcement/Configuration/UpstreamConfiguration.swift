@@ -17,7 +17,9 @@ public struct UpstreamConfiguration: Sendable, Codable, Equatable {
     public var url: String?
     /// Headers sent to an HTTP upstream: the gateway's own credentials for it, never an agent's token.
     public var headers: [String: String]?
-    /// Whether the upstream's results are untrusted input (web pages, mail): every result taints the session.
+    /// Whether the upstream's results are third-party content (web pages, mail): their values count as `untrusted`
+    /// and reading them taints the agent. Unset: untrusted, unless a tool's classification says otherwise
+    /// (`tools.<name>.untrustedResults`); `false` trusts every tool of the upstream that is not classified.
     public var untrusted: Bool?
     /// Seconds a call may take before it fails (default 30).
     public var timeoutSeconds: Double?

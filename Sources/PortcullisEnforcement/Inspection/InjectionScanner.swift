@@ -73,7 +73,65 @@ public enum InjectionScanner {
             }
         }
         for (label, _) in compiled where hits.contains(label) { found.append(label) }
+        found += addressed(lower)
         return found
+    }
+
+    // MARK: - Instructions addressed to the agent
+
+    /// Words that address an AI reader rather than a person (vocatives and names, not "my assistant").
+    static let addressing: [String] = [
+        "ai assistant", "dear assistant", "hey assistant", "hi assistant", "hello assistant", "attention assistant",
+        "note to the assistant", "note for the assistant", "message for the assistant", "to the assistant",
+        "assistant:", "assistant must", "assistant should", "assistant reading", "dear agent", "hey agent",
+        "attention agent", "note to the agent", "message for the agent", "[to the agent]", "agent:", "ai agent:",
+        "ai agent,", "dear ai agent", "ai agent reading",
+        "ai model", "language model", "llm", "dear ai", "hey ai", "hi ai", "hello ai", "to the ai", "any ai",
+        "ai reading", "agent reading", "bot reading", "if you are an ai", "as an ai", "automated agent",
+        "autonomous agent", "ai system", "claude", "chatgpt", "gpt-4", "gpt-5", "gemini", "copilot",
+        "instructions for the ai", "instructions for the assistant", "instructions for the agent",
+    ]
+    /// Claims to speak for the user, or with authority over the agent.
+    static let authority: [String] = [
+        "this is the user", "message from the user", "from the user:", "the user asked you", "the user wants you",
+        "the user has asked you", "the user has authorized", "the user has approved", "the user would like you",
+        "i am the user", "i'm the user", "on behalf of the user", "the user's instructions", "your principal",
+        "your owner", "admin here", "administrator here", "system notice", "system message", "system override",
+        "updated instructions", "new instructions", "additional instructions", "task update",
+    ]
+    /// Asking for something to happen before, instead of, or on top of the task.
+    static let ordering: [String] = [
+        "before you", "before completing", "before doing", "before finishing", "before continuing", "before proceeding",
+        "before answering", "before responding", "before summarizing", "before summarising", "before replying",
+        "before you do", "first,", "first you must", "first, you", "as a first step", "prior to", "instead,",
+        "instead of", "immediately", "right away", "right now", "urgent", "do this now", "without asking",
+        "without confirmation", "no need to confirm", "don't ask", "do not ask", "also make sure", "make sure to",
+        "you must", "you need to", "you should", "please make sure", "it is essential", "it is critical",
+    ]
+    /// Actions an injection wants done.
+    static let actions: [String] = [
+        "send ", "forward", "transfer", "wire ", "pay ", "payment to", "email ", "e-mail ", "share ", "invite ",
+        "visit ", "open the link", "open this link", "click", "navigate to", "go to http", "download", "upload",
+        "post ", "delete ", "remove ", "grant ", "add the user", "change the password", "reset the password",
+        "export", "copy the", "reply to", "schedule", "create a ", "summarize all", "fetch ", "browse to",
+        "change the", "update the", "use account", "use iban", "use the account", "use the new", "cc ",
+    ]
+
+    static let addressingBytes = addressing.map { Array($0.utf8) }
+    static let authorityBytes = authority.map { Array($0.utf8) }
+    static let orderingBytes = ordering.map { Array($0.utf8) }
+    static let actionBytes = actions.map { Array($0.utf8) }
+
+    /// A text that addresses an AI reader (or claims to speak for the user) and asks for an action, or for something
+    /// to happen first or instead: `instruction:addressed-to-agent`. Ordinary mail asks people for things too, so
+    /// neither half alone is a finding.
+    static func addressed(_ lower: [UInt8]) -> [String] {
+        func any(_ phrases: [[UInt8]]) -> Bool {
+            phrases.contains { DLPScanner.find($0, in: lower, from: 0) != nil }
+        }
+        let speaksToAgent = any(addressingBytes) || any(authorityBytes)
+        guard speaksToAgent else { return [] }
+        return any(actionBytes) || any(orderingBytes) ? ["instruction:addressed-to-agent"] : []
     }
 
     /// Findings in every string of a JSON value (keys included).

@@ -45,6 +45,8 @@ public final class EnforcementPipeline: Sendable {
     public let approvals: ApprovalBroker
     /// Which agents (and the users they act for) have read untrusted input.
     public let taint: TaintLedger
+    /// The values agents have read, by source: what provenance labels arguments against.
+    public let provenance: ProvenanceLedger
     /// Aggregated refusals before any decision.
     public let refusals: RefusalTally
     /// The stages, in order.
@@ -76,6 +78,8 @@ public final class EnforcementPipeline: Sendable {
         let approvals = ApprovalBroker(store: approvalStore, audit: audit, settings: configuration.effectiveApprovals, clock: clock)
         self.approvals = approvals
         taint = TaintLedger(lifetime: configuration.effectiveTaintSeconds)
+        let provenance = ProvenanceLedger(lifetime: configuration.effectiveTaintSeconds)
+        self.provenance = provenance
         refusals = RefusalTally(audit: audit, clock: now, logger: logger)
         let decider = DecideStage(policies: policies, risk: { monitor.risk($0) }, clock: now)
         self.decider = decider
@@ -83,7 +87,8 @@ public final class EnforcementPipeline: Sendable {
         let understood = Set(implementing.flatMap(\.obligations))
         understoodObligations = understood
         stages = [KillStage(killSwitch: killSwitch)]
-            + Self.decisionStages(dlp: configuration.dlp ?? GatewayConfiguration.DLP(), decider: decider, understood: understood)
+            + Self.decisionStages(dlp: configuration.dlp ?? GatewayConfiguration.DLP(), decider: decider, understood: understood,
+                                  provenance: ProvenanceStage(ledger: provenance, clock: now))
             + [RateLimitStage(limiter: rateLimiter, defaultLimit: configuration.effectiveRateLimit,
                               toolLimits: configuration.toolRateLimits ?? [:], clock: now)]
             + implementing
@@ -93,9 +98,10 @@ public final class EnforcementPipeline: Sendable {
     /// the kill switch and the limits, and `portcullis policy test` runs exactly these, so that the two
     /// decide alike.
     public static func decisionStages(dlp: GatewayConfiguration.DLP, decider: DecideStage,
-                                      understood: Set<String>) -> [any CallStage] {
+                                      understood: Set<String>, provenance: ProvenanceStage) -> [any CallStage] {
         [
             InspectArgumentsStage(action: dlp.arguments ?? .block),
+            provenance,
             decider,
             ArgumentsDLPStage(action: dlp.arguments ?? .block),
             AutomaticResponseStage(),
@@ -262,10 +268,22 @@ public final class EnforcementPipeline: Sendable {
 
     /// Injection markers taint the agent; DLP findings are redacted or withheld as configured.
     func inspect(_ value: JSONValue, call: GatewayCall, notes: inout [String]) -> Inspected {
-        var injection = InjectionScanner.findings(inStringsOf: JSONStrings.all(value))
-        if configuration.isUntrusted(upstream: call.upstream, http: call.http != nil) { injection.append("untrusted-upstream") }
+        let strings = JSONStrings.all(value)
+        var injection = InjectionScanner.findings(inStringsOf: strings)
+        let injected = !injection.isEmpty
+        let untrustedResult = configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName,
+                                                             http: call.http != nil)
+        if untrustedResult { injection.append("untrusted-results") }
+        // Every value the agent reads is remembered by its source before the agent can act on it.
+        let now = clock()
+        var values: [ValueExtractor.Value] = []
+        for s in strings where values.count < ValueExtractor.maximumValues * 4 { values += ValueExtractor.values(in: s) }
+        provenance.record(values, from: ProvenanceLedger.Source(name: call.resourceName, trusted: !untrustedResult && !injected,
+                                                                dataClass: call.tool?.dataClass ?? "internal"),
+                          agentID: call.caller.agent.id, user: call.caller.onBehalfOf, now: now)
         if !injection.isEmpty {
-            taint.taint(agentID: call.caller.agent.id, user: call.caller.onBehalfOf, source: call.resourceName, now: clock())
+            taint.taint(agentID: call.caller.agent.id, user: call.caller.onBehalfOf, source: call.resourceName,
+                        injected: injected, now: now)
             notes.append("result inspection: \(injection.joined(separator: ", ")); the agent is tainted")
             logger.notice("agent tainted", metadata: ["agent": "\(call.caller.agent.id)", "tool": "\(call.resourceName)",
                                                      "findings": "\(injection.joined(separator: ","))"])
@@ -299,6 +317,12 @@ public final class EnforcementPipeline: Sendable {
                                                         reasons: [], obligations: [])
         if refusal == nil, let credential = call.credential, outcome == nil {
             decision.reasons.append("credential vault:\(credential) injected")
+        }
+        if outcome == nil, let provenance = call.provenance, !provenance.arguments.isEmpty {
+            decision.reasons.append(provenance.summary)
+            if !call.session.taintSources.isEmpty {
+                decision.reasons.append("session tainted by " + call.session.taintSources.joined(separator: ", "))
+            }
         }
         if let refusal, decision.allowed || decision.reasons.isEmpty {
             decision.refuse(refusal.reason)

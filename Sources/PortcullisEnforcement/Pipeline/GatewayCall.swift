@@ -56,6 +56,8 @@ public struct GatewayCall: Sendable {
     public let http: HTTPRequestFacts?
     /// The vault secret the front end will inject upstream (its name, never its value), kept in the audit record.
     public var credential: String?
+    /// Where the argument values came from (set by ``ProvenanceStage`` for calls with arguments).
+    public var provenance: ProvenanceReport?
 
     public init(kind: Kind, action: CedarMapping.Action, caller: GatewayCaller, upstream: String, tool: ToolRecord? = nil,
                 resourceName: String? = nil, arguments: JSONValue? = nil, session: SessionSnapshot = SessionSnapshot(),

@@ -17,10 +17,14 @@ public struct GatewayCaller: Sendable {
     public var sourceAddress: String?
     /// W3C trace id from `traceparent`.
     public var traceID: String?
+    /// The user's task statement, signed into the delegation when the user's token was exchanged (never set by an
+    /// agent): what provenance calls the intent, with `authorizationDetails`.
+    public var intent: String?
 
     public init(agent: Agent, tokenID: String, scopes: [String], actors: [String] = [],
                 onBehalfOf: String? = nil, authorizationDetails: [JSONAny] = [], sourceAddress: String? = nil,
-                traceID: String? = nil) {
+                traceID: String? = nil, intent: String? = nil) {
+        self.intent = intent
         self.agent = agent
         self.tokenID = tokenID
         self.scopes = scopes
@@ -44,9 +48,13 @@ public struct SessionSnapshot: Sendable, Equatable {
     /// The data classes of every upstream the agent (for this user) has read from lately: labels that follow
     /// the data, so a policy can keep what was read from a `confidential` upstream away from a `public` one.
     public var dataClasses: [String]
+    /// Whether the injection scanner found instructions in something the agent read (a stronger signal than
+    /// reading untrusted content, which every mail or web page is).
+    public var injected: Bool
 
     public init(tainted: Bool = false, taintSources: [String] = [], calls: Int = 0, ageSeconds: Int = 0,
-                dataClasses: [String] = []) {
+                dataClasses: [String] = [], injected: Bool = false) {
+        self.injected = injected
         self.tainted = tainted
         self.taintSources = taintSources
         self.calls = calls
@@ -103,7 +111,7 @@ public enum CedarMapping {
                                arguments: JSONValue?, session: SessionSnapshot, dlpKinds: [DLPScanner.Kind],
                                listing: Bool, now: Date,
                                risk: BehaviourMonitor.Risk = BehaviourMonitor.Risk(score: 0, response: .none),
-                               http: HTTPRequestFacts? = nil) throws(CedarError)
+                               http: HTTPRequestFacts? = nil, provenance: ProvenanceReport? = nil) throws(CedarError)
         -> (Request, Entities)
     {
         var context: [CedarString: Value] = [
@@ -121,6 +129,7 @@ public enum CedarMapping {
                 "calls": .long(Int64(session.calls)),
                 "ageSeconds": .long(Int64(session.ageSeconds)),
                 "dataClasses": .set(Set(session.dataClasses.map { Value.string($0) })),
+                "injected": .bool(session.injected),
             ]),
             "time": timeRecord(now),
             "dlp": .record([
@@ -133,6 +142,7 @@ public enum CedarMapping {
         ]
         if let user = caller.onBehalfOf { context["user"] = .string(user) }
         if let payment = paymentBounds(caller.authorizationDetails) { context["payment"] = payment }
+        if let provenance { context["provenance"] = provenance.cedarValue }
         if let address = caller.sourceAddress, let ip = IPAddress.parse(address) { context["sourceAddress"] = .ext(.ipaddr(ip)) }
         var resource = tool.map { toolUID($0.qualifiedName) } ?? upstreamUID(upstream)
         var entities = [agentEntity(caller.agent)]

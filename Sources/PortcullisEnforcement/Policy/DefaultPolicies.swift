@@ -3,7 +3,8 @@
 /// Read-only by default: every agent may connect and list, and call tools whose effect is
 /// `read`; an `unclassified` tool is permitted to nobody (its effect is unknown until an
 /// administrator classifies it); `write` tools need trust level 3 or more; `destructive` tools need trust level 3 and
-/// a person's approval; after untrusted input (a tainted session), writes need an approval;
+/// a person's approval; a write or outbound call using values from untrusted content needs an approval, and so does
+/// one with values that are not the user's or trusted after the injection scanner found instructions;
 /// secrets in arguments are refused. A permit with `@obligation("approval")` makes the call wait
 /// for an approval (docs/response.md). Approvers may decide approvals, except an agent's owner
 /// approving that agent's calls.
@@ -36,13 +37,32 @@ when { resource.effect == "read" };
 permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when { resource.effect == "write" && principal.trustLevel >= 3 };
 
-@id("writes-after-untrusted-input")
-@reason("writes after untrusted input need approval")
+// Provenance (docs/provenance.md): every argument value is labelled intent, trusted, new or
+// untrusted. A write, or an outbound call (a tool or endpoint tagged "outbound": fetch a URL,
+// send, share), that uses a value from third-party content needs a person; one whose values all
+// come from the user's intent or trusted sources goes through, even after untrusted input.
+
+@id("untrusted-values-need-approval")
+@reason("a write or outbound call using values from untrusted content needs approval")
 @obligation("approval")
 permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
 when {
-  (resource.effect == "write" || resource.effect == "destructive") &&
-  context.session.tainted && principal.trustLevel >= 3
+  (resource.effect != "read" || resource.tags.contains("outbound")) &&
+  context has provenance && context.provenance.anyUntrusted &&
+  (resource.effect == "read" || principal.trustLevel >= 3)
+};
+
+// After the injection scanner found instructions addressed to the agent, an identifier nobody
+// gave (an address, URL, IBAN, handle or id the agent produced itself, for example by decoding
+// "evil at example dot com") needs a person too. Free text the agent writes does not.
+@id("new-identifiers-after-injected-instructions")
+@reason("after instructions were found in what the agent read, identifiers not from the user or any source need approval")
+@obligation("approval")
+permit (principal, action in [Action::"call_tool", Action::"http_request"], resource)
+when {
+  (resource.effect != "read" || resource.tags.contains("outbound")) &&
+  context.session.injected && context has provenance && context.provenance.anyNewIdentifier &&
+  (resource.effect == "read" || principal.trustLevel >= 3)
 };
 
 @id("destructive-tools-need-approval")

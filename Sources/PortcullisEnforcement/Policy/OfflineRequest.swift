@@ -20,6 +20,9 @@ public import PortcullisCore
 ///           "data_class": "confidential", "query": {}, "body": {"amount": 120}},
 ///  "session": {"data_classes": ["confidential"]}, "user": "alice@example.com"}
 /// ```
+///
+/// Provenance: `intent` is the user's task statement and `results` what the agent read before
+/// (`[{"source": "mail.read_inbox", "trusted": false, "text": "…"}]`); the arguments are labelled against them.
 public struct OfflineRequest: Sendable {
     public var caller: GatewayCaller
     public var action: CedarMapping.Action
@@ -30,6 +33,8 @@ public struct OfflineRequest: Sendable {
     public var listing: Bool
     public var time: Date
     public var http: HTTPRequestFacts?
+    /// Results the agent read before the call (`results`: source, trusted, text), for provenance.
+    public var results: [(source: String, trusted: Bool, text: String)] = []
 
     /// Reads the JSON description; errors name the field.
     public static func parse(_ text: String) throws(GatewayConfigurationError) -> OfflineRequest {
@@ -154,7 +159,8 @@ public struct OfflineRequest: Sendable {
                                       taintSources: try strings(s["taint_sources"], "session.taint_sources"),
                                       calls: try int(s["calls"], "session.calls", default: 0),
                                       ageSeconds: try int(s["age_seconds"], "session.age_seconds", default: 0),
-                                      dataClasses: try strings(s["data_classes"], "session.data_classes"))
+                                      dataClasses: try strings(s["data_classes"], "session.data_classes"),
+                                      injected: s["injected"]?.boolValue ?? false)
         var time = Date()
         if let t = json["time"] {
             let text = try str(t, "time", default: "")
@@ -175,10 +181,22 @@ public struct OfflineRequest: Sendable {
             scopes: try strings(json["scopes"], "scopes"), actors: try strings(json["actors"], "actors"),
             onBehalfOf: try json["user"].map { v throws(GatewayConfigurationError) in try str(v, "user", default: "") },
             authorizationDetails: details,
-            sourceAddress: try json["source_address"].map { v throws(GatewayConfigurationError) in try str(v, "source_address", default: "") })
+            sourceAddress: try json["source_address"].map { v throws(GatewayConfigurationError) in try str(v, "source_address", default: "") },
+            intent: try json["intent"].map { v throws(GatewayConfigurationError) in try str(v, "intent", default: "") })
+        var results: [(source: String, trusted: Bool, text: String)] = []
+        if let r = json["results"] {
+            guard case .array(let items) = r else { throw GatewayConfigurationError("`results` must be an array of {source, trusted, text}") }
+            for item in items {
+                guard case .object = item, let text = item["text"]?.stringValue else {
+                    throw GatewayConfigurationError("each of `results` needs a `text` string")
+                }
+                results.append((try str(item["source"], "results.source", default: "offline"),
+                                item["trusted"]?.boolValue ?? false, text))
+            }
+        }
         return OfflineRequest(caller: caller, action: action, tool: tool, upstream: upstream,
                               arguments: arguments, session: session,
-                              listing: json["listing"]?.boolValue ?? false, time: time, http: facts)
+                              listing: json["listing"]?.boolValue ?? false, time: time, http: facts, results: results)
     }
 
     /// Decides the request against `engine` exactly as the gateway would: the same stages up to the
@@ -192,9 +210,15 @@ public struct OfflineRequest: Sendable {
         var call = GatewayCall(kind: http == nil ? .mcp : .http, action: action, caller: caller, upstream: upstream,
                                tool: tool, arguments: arguments, session: session, listing: listing, http: http)
         let fixed = time
+        let ledger = ProvenanceLedger(lifetime: 86_400)
+        for r in results {
+            ledger.record(ValueExtractor.values(in: r.text), from: ProvenanceLedger.Source(name: r.source, trusted: r.trusted, dataClass: "internal"),
+                          agentID: caller.agent.id, user: caller.onBehalfOf, now: fixed)
+        }
         let decider = DecideStage(policies: engine, risk: { _ in BehaviourMonitor.Risk(score: 0, response: .none) },
                                   clock: { fixed })
-        let stages = EnforcementPipeline.decisionStages(dlp: dlp, decider: decider, understood: [ApprovalStage.obligation])
+        let stages = EnforcementPipeline.decisionStages(dlp: dlp, decider: decider, understood: [ApprovalStage.obligation],
+                                                        provenance: ProvenanceStage(ledger: ledger, clock: { fixed }))
         for stage in stages {
             if case .refuse(let refusal) = await stage.apply(to: &call) {
                 var decision = call.decision ?? GatewayDecision(allowed: false, determining: [], erroring: [], reasons: [],

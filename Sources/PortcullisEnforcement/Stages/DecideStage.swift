@@ -31,7 +31,7 @@ public struct DecideStage: CallStage {
             let (request, entities) = try CedarMapping.request(
                 action: call.action, caller: call.caller, tool: call.tool, upstream: call.upstream,
                 arguments: call.listing ? .object([]) : call.arguments, session: call.session, dlpKinds: call.findings,
-                listing: call.listing, now: clock(), risk: call.risk, http: call.http)
+                listing: call.listing, now: clock(), risk: call.risk, http: call.http, provenance: call.provenance)
             let (response, snapshot) = policies.authorize(request, entities: entities)
             var decision = GatewayDecision(response, snapshot: snapshot)
             if decision.allowed, let http = call.http, http.dataClass == DataClass.restricted.rawValue,

@@ -14,6 +14,8 @@ public final class TaintLedger: Sendable {
         public var sources: [String]
         public var since: Date
         public var last: Date
+        /// Whether the injection scanner found instructions in one of the sources.
+        public var injected = false
     }
 
     private let table = Mutex<[String: Entry]>([:])
@@ -28,12 +30,13 @@ public final class TaintLedger: Sendable {
     static func key(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
 
     /// Marks the agent (acting for `user`) tainted by `source`.
-    public func taint(agentID: String, user: String?, source: String, now: Date) {
+    public func taint(agentID: String, user: String?, source: String, injected: Bool = false, now: Date) {
         table.withLock { t in
             let k = Self.key(agentID: agentID, user: user)
             var e = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Entry(sources: [], since: now, last: now)
             if !e.sources.contains(source) { e.sources.append(source) }
             if e.sources.count > 32 { e.sources.removeFirst(e.sources.count - 32) }
+            if injected { e.injected = true }
             e.last = now
             t[k] = e
         }
@@ -110,6 +113,7 @@ public final class TaintLedger: Sendable {
         }
         guard let e = entry(agentID: agentID, user: user, now: now) else { return }
         snapshot.tainted = true
+        if e.injected { snapshot.injected = true }
         for s in e.sources where !snapshot.taintSources.contains(s) { snapshot.taintSources.append(s) }
     }
 }

@@ -236,13 +236,22 @@ struct ConnectRoutes: Sendable {
     }
 
     static func cookie(_ name: String, in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
+        cookie(name, headers: request.headers[values: .cookie])
+    }
+
+    /// The value of cookie `name` in `Cookie` header values (RFC 6265 §5.4: `name=value` pairs separated by `;`).
+    /// A name that appears twice is ambiguous (a cookie planted for a wider path or domain could shadow ours): nil.
+    static func cookie(_ name: String, headers: [String]) -> String? {
+        var found: String?
+        for header in headers {
             for part in header.split(separator: ";") {
-                let pair = part.split(separator: "=", maxSplits: 1)
-                if pair.count == 2, HTTPText.trimmed(pair[0]) == name { return String(HTTPText.trimmed(pair[1])) }
+                let pair = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard pair.count == 2, HTTPText.trimmed(pair[0]) == name else { continue }
+                if found != nil { return nil }
+                found = String(HTTPText.trimmed(pair[1]))
             }
         }
-        return nil
+        return found.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// A small HTML page; every interpolated value is escaped by the caller.

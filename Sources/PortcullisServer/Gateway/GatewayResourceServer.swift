@@ -20,7 +20,8 @@ enum GatewayResourceServer {
             actors: Array(TokenService.actors(token.act).reversed()).filter { $0 != auth.agent.id },
             onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
             authorizationDetails: details,
-            sourceAddress: context.remoteAddress?.ipAddress, traceID: traceID(request.headers[.traceparent]))
+            sourceAddress: context.remoteAddress?.ipAddress, traceID: traceID(request.headers[.traceparent]),
+            intent: token.claims["intent"]?.stringValue)
     }
 
     /// 401 with a challenge pointing to the metadata; 403 for a missing scope; 503 when the store is down.

@@ -229,6 +229,9 @@ public struct TokenService: Sendable {
         var lifetime = min(configuration.accessTokenTTL, actor.maxSessionSeconds)
         var onBehalfOf: String?
         var parentJTI: String?
+        // The user's task statement: only ever from the user's own token (the identity provider signed it), then
+        // carried unchanged along the chain. A request parameter could be set by the agent, so there is none.
+        var intent: String?
 
         switch subjectType {
         case TokenService.accessTokenType:
@@ -246,6 +249,7 @@ public struct TokenService: Sendable {
             previousAct = t.act ?? (t.sub == t.clientID ? nil : .object(["sub": .string(t.clientID)]))
             grantedDetails = t.claims["authorization_details"].flatMap { if case .array(let a) = $0 { a } else { nil } }
             onBehalfOf = t.claims["on_behalf_of"]?.stringValue
+            intent = t.claims["intent"]?.stringValue
             lifetime = min(lifetime, max(0, Int(t.exp.timeIntervalSince(now()))))
             guard lifetime > 0 else { throw .invalidGrant("the subject token has expired") }
             guard grantedDetails != nil || requestedDetails == nil else {
@@ -261,6 +265,12 @@ public struct TokenService: Sendable {
             guard let sub = claims["sub"]?.stringValue, !sub.isEmpty else { throw .invalidGrant("the subject token has no `sub`") }
             subject = sub
             onBehalfOf = sub
+            if let stated = claims["intent"] {
+                guard let text = stated.stringValue, !text.isEmpty, text.utf8.count <= 4096 else {
+                    throw .invalidGrant("the subject token's `intent` must be a non-empty string of at most 4096 bytes")
+                }
+                intent = text
+            }
             available = actor.allowedScopes
             if let userScope = claims["scope"]?.stringValue {
                 let userScopes = Set(userScope.split(separator: " ").map(String.init))
@@ -296,7 +306,7 @@ public struct TokenService: Sendable {
         }
         return try await issue(agent: actor, subject: subject, audience: aud, scopes: scopes, lifetime: lifetime, jkt: jkt,
                                act: act, onBehalfOf: onBehalfOf, authorizationDetails: details,
-                               tokenType: TokenService.accessTokenType, parentJTI: parentJTI)
+                               tokenType: TokenService.accessTokenType, parentJTI: parentJTI, intent: intent)
     }
 
     func parseAuthorizationDetails(_ form: [String: [String]]) throws(OAuthError) -> [JSONAny]? {
@@ -371,7 +381,7 @@ public struct TokenService: Sendable {
 
     func issue(agent: Agent, subject: String, audience: String, scopes: [String], lifetime: Int, jkt: String?,
                act: JSONAny?, onBehalfOf: String?, authorizationDetails: [JSONAny]?, tokenType: String?,
-               parentJTI: String?) async throws(OAuthError) -> [String: Any] {
+               parentJTI: String?, intent: String? = nil) async throws(OAuthError) -> [String: Any] {
         let issuedAt = now()
         let iat = Int64(issuedAt.timeIntervalSince1970)
         let jti = RandomToken.make(bytes: 18)
@@ -399,6 +409,7 @@ public struct TokenService: Sendable {
         if let act { claims["act"] = act }
         if let onBehalfOf { claims["on_behalf_of"] = .string(onBehalfOf) }
         if let authorizationDetails { claims["authorization_details"] = .array(authorizationDetails) }
+        if let intent { claims["intent"] = .string(intent) }
         // The token this one was exchanged from: revoking it revokes every token derived from it.
         if let parentJTI { claims["parent_jti"] = .string(parentJTI) }
         let token: String

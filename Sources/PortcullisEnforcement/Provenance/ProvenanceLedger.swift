@@ -1,0 +1,248 @@
+public import Cedar
+import Crypto
+public import Foundation
+public import PortcullisCore
+import Synchronization
+
+/// Where each argument value of a call came from (docs/provenance.md).
+public struct ProvenanceReport: Sendable, Equatable {
+    public enum Label: String, Sendable, Comparable {
+        /// The user's delegated intent names it (the task statement or `authorization_details`).
+        case intent
+        /// Seen in a trusted result (a value an attacker cannot have written there, even if untrusted content
+        /// repeats it).
+        case trusted
+        /// Never seen: the agent wrote it (or paraphrased something).
+        case new
+        /// Seen in an untrusted result (third-party content), and neither in the intent nor in a trusted result.
+        case untrusted
+
+        var rank: Int {
+            switch self {
+            case .intent: 0
+            case .trusted: 1
+            case .new: 2
+            case .untrusted: 3
+            }
+        }
+
+        public static func < (a: Label, b: Label) -> Bool { a.rank < b.rank }
+    }
+
+    /// Each argument (a dotted path, arrays folded into their parent) with the worst label of its values.
+    public var arguments: [(path: String, label: Label)] = []
+    /// The results the untrusted values were seen in (`upstream.tool`).
+    public var untrustedSources: [String] = []
+    public var emails: Set<String> = []
+    public var emailDomains: Set<String> = []
+    public var urlHosts: Set<String> = []
+    /// Every host among the values: e-mail domains, URL hosts, bare domains.
+    public var hosts: Set<String> = []
+    /// The ledger was full for this agent: a value not found may have been forgotten, so nothing counts as known.
+    public var overflow = false
+    /// Whether the call carries a user's intent at all.
+    public var hasIntent = false
+    /// Some identifier (an address, URL, host, IBAN, number, handle or id, not free text) was never seen.
+    public var anyNewIdentifier = false
+
+    public init() {}
+
+    public var anyUntrusted: Bool { overflow || arguments.contains { $0.label == .untrusted } }
+    public var anyNew: Bool { arguments.contains { $0.label == .new } }
+    /// Every value comes from the intent or a trusted result.
+    public var allKnown: Bool { !overflow && arguments.allSatisfy { $0.label <= .trusted } }
+
+    public static func == (a: ProvenanceReport, b: ProvenanceReport) -> Bool {
+        a.arguments.map { "\($0.path)=\($0.label.rawValue)" } == b.arguments.map { "\($0.path)=\($0.label.rawValue)" }
+            && a.untrustedSources == b.untrustedSources && a.hosts == b.hosts && a.emails == b.emails && a.overflow == b.overflow
+            && a.hasIntent == b.hasIntent
+    }
+
+    /// `context.provenance`.
+    public var cedarValue: Value {
+        func strings(_ s: some Sequence<String>) -> Value { .set(Set(s.map { Value.string($0) })) }
+        return .record([
+            "arguments": .record(Dictionary(arguments.map { (CedarString($0.path), Value.string($0.label.rawValue)) },
+                                            uniquingKeysWith: { a, _ in a })),
+            "untrusted": strings(arguments.filter { $0.label == .untrusted }.map(\.path)),
+            "new": strings(arguments.filter { $0.label == .new }.map(\.path)),
+            "anyUntrusted": .bool(anyUntrusted), "anyNew": .bool(anyNew), "allKnown": .bool(allKnown),
+            "sources": strings(untrustedSources), "emails": strings(emails), "emailDomains": strings(emailDomains),
+            "urlHosts": strings(urlHosts), "hosts": strings(hosts), "overflow": .bool(overflow),
+            "intent": .bool(hasIntent), "anyNewIdentifier": .bool(anyNewIdentifier || overflow),
+        ])
+    }
+
+    /// One line for the audit record: `provenance: to=untrusted, body=new; untrusted from mail.read_inbox`.
+    public var summary: String {
+        let labels = arguments.map { "\($0.path)=\($0.label.rawValue)" }.joined(separator: ", ")
+        var s = "provenance: " + (labels.isEmpty ? "no values" : labels)
+        if !untrustedSources.isEmpty { s += "; untrusted from " + untrustedSources.joined(separator: ", ") }
+        if overflow { s += "; ledger full (nothing counts as known)" }
+        return s
+    }
+}
+
+/// The values agents have seen in tool results, per agent and the user it acts for (as taint is), kept as keyed
+/// hashes: the ledger never holds the text of a result.
+///
+/// Untrusted results are remembered by the values' skeletons (lookalikes fold together), trusted ones by their exact
+/// forms. Entries last as long as taint does (``lifetime`` after the last result), and the process (a restart
+/// forgets them, as it forgets taint). A book that would grow past ``capacity`` stops growing and reports
+/// `overflow`, so that flooding the ledger cannot make an attacker's value look new.
+public final class ProvenanceLedger: Sendable {
+    struct Key: Hashable, Sendable {
+        var a: UInt64
+        var b: UInt64
+    }
+
+    public struct Source: Sendable, Hashable {
+        public var name: String
+        public var trusted: Bool
+        public var dataClass: String
+
+        public init(name: String, trusted: Bool, dataClass: String) {
+            self.name = name
+            self.trusted = trusted
+            self.dataClass = dataClass
+        }
+    }
+
+    struct Book: Sendable {
+        var untrusted: [Key: UInt16] = [:]
+        var trusted: Set<Key> = []
+        var sources: [Source] = []
+        var overflow = false
+        var last: Date
+    }
+
+    private let books = Mutex<[String: Book]>([:])
+    private let key: SymmetricKey
+    public let lifetime: TimeInterval
+    public let capacity: Int
+
+    public init(lifetime: TimeInterval, capacity: Int = 50_000) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+        key = SymmetricKey(size: .bits256)
+    }
+
+    func hash(_ s: String) -> Key {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(s.utf8), using: key)
+        return mac.withUnsafeBytes { raw in
+            Key(a: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), b: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+    }
+
+    static func bookKey(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
+
+    /// Remembers the values of a result the agent (acting for `user`) read.
+    public func record(_ values: [ValueExtractor.Value], from source: Source, agentID: String, user: String?, now: Date) {
+        guard !values.isEmpty else { return }
+        let keys = values.map { hash(source.trusted ? $0.exact : $0.skeleton) }
+        books.withLock { table in
+            let k = Self.bookKey(agentID: agentID, user: user)
+            var book = table[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Book(last: now)
+            book.last = now
+            var index = book.sources.firstIndex(of: source)
+            if index == nil {
+                if book.sources.count >= Int(UInt16.max) { book.overflow = true } else {
+                    book.sources.append(source)
+                    index = book.sources.count - 1
+                }
+            }
+            for key in keys {
+                if source.trusted {
+                    if book.trusted.count >= capacity { book.overflow = true } else { book.trusted.insert(key) }
+                } else if book.untrusted[key] == nil {
+                    if book.untrusted.count >= capacity { book.overflow = true } else { book.untrusted[key] = UInt16(index ?? 0) }
+                }
+            }
+            table[k] = book
+        }
+    }
+
+    /// Labels every value of `arguments` against the intent and what the agent has seen.
+    public func label(_ arguments: JSONValue?, intent: [ValueExtractor.Value], hasIntent: Bool, agentID: String,
+                      user: String?, now: Date) -> ProvenanceReport {
+        var report = ProvenanceReport()
+        report.hasIntent = hasIntent
+        var perPath: [(String, [ValueExtractor.Value])] = []
+        if let arguments { Self.collect(arguments, path: "", into: &perPath) }
+        let intentKeys = Set(intent.map { hash($0.exact) })
+        let book: Book? = books.withLock { table in
+            let k = Self.bookKey(agentID: agentID, user: user)
+            guard let b = table[k] else { return nil }
+            if now.timeIntervalSince(b.last) > lifetime {
+                table.removeValue(forKey: k)
+                return nil
+            }
+            return b
+        }
+        report.overflow = book?.overflow ?? false
+        var sources: [String] = []
+        for (path, values) in perPath {
+            var worst: ProvenanceReport.Label?
+            for v in values {
+                let label: ProvenanceReport.Label
+                let exact = hash(v.exact)
+                if intentKeys.contains(exact) {
+                    label = .intent
+                } else if let book, book.trusted.contains(exact) {
+                    label = .trusted
+                } else if let book, let source = book.untrusted[hash(v.skeleton)] {
+                    label = .untrusted
+                    let name = book.sources.indices.contains(Int(source)) ? book.sources[Int(source)].name : "?"
+                    if !sources.contains(name) { sources.append(name) }
+                } else {
+                    label = .new
+                    if v.kind != .text { report.anyNewIdentifier = true }
+                }
+                worst = max(worst ?? label, label)
+                switch v.kind {
+                case .email:
+                    report.emails.insert(v.exact)
+                    if let at = v.exact.lastIndex(of: "@") { report.emailDomains.insert(String(v.exact[v.exact.index(after: at)...])) }
+                case .url:
+                    if let host = URLComponents(string: v.exact)?.host { report.urlHosts.insert(host) }
+                case .host:
+                    report.hosts.insert(v.exact)
+                default:
+                    break
+                }
+            }
+            if let worst, report.arguments.count < 64 { report.arguments.append((path, worst)) }
+        }
+        report.hosts.formUnion(report.emailDomains)
+        report.hosts.formUnion(report.urlHosts)
+        report.untrustedSources = sources
+        return report
+    }
+
+    /// The string values under each argument path (arrays folded into their parent, at most four levels).
+    static func collect(_ value: JSONValue, path: String, into out: inout [(String, [ValueExtractor.Value])], depth: Int = 0) {
+        switch value {
+        case .object(let members) where depth < 4:
+            for (k, v) in members { collect(v, path: path.isEmpty ? k : path + "." + k, into: &out, depth: depth + 1) }
+        case .array(let items) where depth < 4:
+            for item in items { collect(item, path: path, into: &out, depth: depth + 1) }
+        case .string(let s):
+            let values = ValueExtractor.values(in: s)
+            guard !values.isEmpty else { return }
+            let p = path.isEmpty ? "value" : path
+            if let i = out.firstIndex(where: { $0.0 == p }) { out[i].1 += values } else { out.append((p, values)) }
+        default:
+            return
+        }
+    }
+
+    /// Forgets an agent's values (every user it acts for); returns how many books were dropped.
+    @discardableResult
+    public func clear(agentID: String) -> Int {
+        books.withLock { t in
+            let keys = t.keys.filter { $0.hasPrefix(agentID + "\u{0}") }
+            for k in keys { t.removeValue(forKey: k) }
+            return keys.count
+        }
+    }
+}
