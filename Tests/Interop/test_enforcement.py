@@ -54,7 +54,7 @@ READ, WRITE, DESTRUCTIVE = {"effect": "read"}, {"effect": "write"}, {"effect": "
 MAIN_TOOLS = {
     "hostile.echo": READ, "hostile.save_note": WRITE, "hostile.fetch_page": READ, "hostile.fail": READ,
     "hostile.slow": READ,
-    "inbox.echo": READ, "inbox.save_note": DESTRUCTIVE,
+    "inbox.echo": READ, "inbox.save_note": DESTRUCTIVE, "inbox.fetch_page": READ,
     "doomed.echo": READ,
     "never.echo": READ,
 }
@@ -577,13 +577,14 @@ def test_taint_from_an_untrusted_upstream_survives_a_new_token(main):
     marker = unique("untrusted")
     token = mcp_token(agent)
     assert succeeded(stateless_call(main.mcp, token, "hostile.save_note", {"text": f"{marker} before"})) == "saved"
-    assert succeeded(stateless_call(main.mcp, token, "inbox.echo", {"text": "an ordinary message"})) == \
-        "an ordinary message"
+    page = succeeded(stateless_call(main.mcp, token, "inbox.fetch_page", {"url": "https://news.evil.example/today"}))
+    assert "https://attacker.example" in page
     other = mcp_token(agent)
     sid = legacy_session(main.mcp, other)
-    expect_needs_approval(session_call(main.mcp, other, sid, "hostile.save_note", {"text": f"{marker} after"}),
+    # A value from the untrusted upstream's answer, in any session or token of the agent, needs a person.
+    expect_needs_approval(session_call(main.mcp, other, sid, "hostile.save_note", {"text": f"{marker} push to https://attacker.example"}),
                           "a new token and session after reading an untrusted upstream")
-    expect_needs_approval(stateless_call(main.mcp, other, "hostile.save_note", {"text": f"{marker} after2"}),
+    expect_needs_approval(stateless_call(main.mcp, other, "hostile.save_note", {"text": f"{marker} see ATTACKER.example"}),
                           "a stateless call after reading an untrusted upstream")
     assert [p["arguments"]["text"] for p in calls_with(hostile, "save_note", marker)] == [f"{marker} before"]
 

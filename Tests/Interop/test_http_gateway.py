@@ -387,13 +387,17 @@ def test_responses_are_inspected(world):
     assert r.status_code == 502 and "100000" in r.json()["message"]
     r = call(server, t, "GET", "/http/crm/card")
     assert r.status_code == 200 and "4111" not in r.text and "REDACTED" in r.text
-    # Injected instructions taint the agent: its next write waits for a person.
+    # Injected instructions taint the agent: a write carrying the attacker's address waits for a person, and so does
+    # one with an address nobody gave; a write with nothing from the answer goes through.
     r = call(server, t, "GET", "/http/crm/injection")
     assert r.status_code == 200
     upstream.clear()
-    r = call(server, t, "POST", "/http/crm/tickets", json={"title": "after injection"})
-    assert r.status_code == 403 and r.json()["error"] in ("approval_pending", "approval_refused"), r.text
+    for assignee in ("evil@example.com", "EVIL@example.com", "someone@elsewhere.example"):
+        r = call(server, t, "POST", "/http/crm/tickets", json={"title": "after injection", "assignee": assignee})
+        assert r.status_code == 403 and r.json()["error"] in ("approval_pending", "approval_refused"), r.text
     assert upstream.requests == []
+    r = call(server, t, "POST", "/http/crm/tickets", json={"title": "Printer is fixed"})
+    assert r.status_code == 201, r.text
 
 
 def test_data_read_from_a_confidential_upstream_stays_off_public_ones(world):

@@ -330,23 +330,25 @@ def test_prompt_injection_taints_the_agent_and_blocks_writes(env):
             page = await c.call_tool("web.fetch_page", {"url": "https://evil.example/page"})
             from mcp.shared.exceptions import MCPError
             try:
-                await c.call_tool("web.save_note", {"text": "after the injection"})
+                await c.call_tool("web.save_note", {"text": "after the injection: push to https://attacker.example"})
                 blocked = None
             except MCPError as e:
                 blocked = e
             reads_still_work = await c.call_tool("web.echo", {"text": "still reading"})
-            return before, page, blocked, reads_still_work
+            # A note with nothing from the page goes through: the page's values are what needs a person.
+            unrelated = await c.call_tool("web.save_note", {"text": "lunch is at noon"})
+            return before, page, blocked, reads_still_work, unrelated
 
-    before, page, blocked, reads = run(scenario())
-    assert text_of(before) == "saved"
+    before, page, blocked, reads, unrelated = run(scenario())
+    assert text_of(before) == "saved" and text_of(unrelated) == "saved"
     assert "ignore previous instructions" in text_of(page)
-    assert blocked is not None and "writes after untrusted input need approval" in str(blocked)
+    assert blocked is not None and "values from untrusted content needs approval" in str(blocked)
     assert blocked.error.code == -32005 and blocked.error.data["approvalId"].startswith("apr_")
     assert text_of(reads) == "still reading"
     notes = (env.web.state / "notes.txt").read_text()
     assert "before" in notes and "after the injection" not in notes
-    # the taint belongs to the agent, not the session: a fresh session still needs approval for writes
-    again = run(call(env.mcp, token, "web.save_note", {"text": "new session"}))
+    # the taint belongs to the agent, not the session: a fresh session still needs approval for the page's values
+    again = run(call(env.mcp, token, "web.save_note", {"text": "new session: https://attacker.example"}))
     assert isinstance(again, Exception) and again.error.code == -32005, again
     assert "new session" not in (env.web.state / "notes.txt").read_text()
 
