@@ -159,6 +159,13 @@ let package = Package(
             path: "Benchmarks/GatewayBenchmarks",
             swiftSettings: strictSettings
         ),
+        // What value provenance adds to a call with a 10 KB result (issue #17).
+        .executableTarget(
+            name: "ProvenanceBenchmarks",
+            dependencies: ["Cedar", "PortcullisEnforcement"],
+            path: "Benchmarks/ProvenanceBenchmarks",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "AuditBenchmarks",
             dependencies: ["PortcullisAudit", "PortcullisCore"],

@@ -117,21 +117,39 @@ public enum InjectionScanner {
         "change the", "update the", "use account", "use iban", "use the account", "use the new", "cc ",
     ]
 
-    static let addressingBytes = addressing.map { Array($0.utf8) }
-    static let authorityBytes = authority.map { Array($0.utf8) }
-    static let orderingBytes = ordering.map { Array($0.utf8) }
-    static let actionBytes = actions.map { Array($0.utf8) }
+    /// Phrases grouped by their first byte, so a text is read once per group whatever the number of phrases.
+    struct PhraseSet: Sendable {
+        let byFirst: [[[UInt8]]]
+
+        init(_ phrases: [String]) {
+            var table = [[[UInt8]]](repeating: [], count: 256)
+            for p in phrases.map({ Array($0.utf8) }) where !p.isEmpty { table[Int(p[0])].append(p) }
+            byFirst = table
+        }
+
+        func occurs(in text: [UInt8]) -> Bool {
+            text.withUnsafeBufferPointer { buffer in
+                for i in 0..<buffer.count {
+                    for p in byFirst[Int(buffer[i])] where i + p.count <= buffer.count {
+                        var k = 1
+                        while k < p.count && buffer[i + k] == p[k] { k += 1 }
+                        if k == p.count { return true }
+                    }
+                }
+                return false
+            }
+        }
+    }
+
+    static let speakingToAgent = PhraseSet(addressing + authority)
+    static let asking = PhraseSet(actions + ordering)
 
     /// A text that addresses an AI reader (or claims to speak for the user) and asks for an action, or for something
     /// to happen first or instead: `instruction:addressed-to-agent`. Ordinary mail asks people for things too, so
     /// neither half alone is a finding.
     static func addressed(_ lower: [UInt8]) -> [String] {
-        func any(_ phrases: [[UInt8]]) -> Bool {
-            phrases.contains { DLPScanner.find($0, in: lower, from: 0) != nil }
-        }
-        let speaksToAgent = any(addressingBytes) || any(authorityBytes)
-        guard speaksToAgent else { return [] }
-        return any(actionBytes) || any(orderingBytes) ? ["instruction:addressed-to-agent"] : []
+        guard speakingToAgent.occurs(in: lower) else { return [] }
+        return asking.occurs(in: lower) ? ["instruction:addressed-to-agent"] : []
     }
 
     /// Findings in every string of a JSON value (keys included).

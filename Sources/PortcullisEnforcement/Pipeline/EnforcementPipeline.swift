@@ -214,6 +214,7 @@ public final class EnforcementPipeline: Sendable {
         let outcome: CallOutcome
         let status: String
         var notes: [String] = []
+        var injected = false
         var bytes: Int?
         switch reply {
         case .failure(let reason):
@@ -228,6 +229,7 @@ public final class EnforcementPipeline: Sendable {
                 taint.noteRead(agentID: agent, user: call.caller.onBehalfOf, dataClass: http.dataClass, now: clock())
             }
             let inspected = inspect(value, call: call, notes: &notes)
+            injected = inspected.injected
             if let withheld = inspected.withheld {
                 status = "withheld"
                 outcome = .refused(Refusal(.withheld, "the result was withheld: it contains \(withheld)"))
@@ -241,6 +243,7 @@ public final class EnforcementPipeline: Sendable {
             var members: [(String, JSONValue)] = [("message", .string(message))]
             if let data { members.append(("data", data)) }
             let inspected = inspect(.object(members), call: call, notes: &notes)
+            injected = inspected.injected
             status = "error:\(code)"
             if let withheld = inspected.withheld {
                 outcome = .refused(Refusal(.withheld, "the upstream's error was withheld: it contains \(withheld)"))
@@ -251,7 +254,16 @@ public final class EnforcementPipeline: Sendable {
         }
         var decided = call
         decided.decision?.reasons.append(contentsOf: notes)
-        if let failure = await record(decided, refusal: nil, outcome: AuditEvent.Outcome(status: status, bytes: bytes)) {
+        // The answer's values are remembered by source while its outcome record is made durable (they overlap), and
+        // before anything is released: the agent's next call is labelled against them.
+        async let durable = record(decided, refusal: nil, outcome: AuditEvent.Outcome(status: status, bytes: bytes))
+        switch reply {
+        case .result(let value): remember(value, call: call, injected: injected)
+        case .error(_, let message, let data):
+            remember(.object([("message", .string(message)), ("data", data ?? .null)]), call: call, injected: injected)
+        default: break
+        }
+        if let failure = await durable {
             return .refused(failure)
         }
         if killSwitch.isKilled(agent) { return .refused(.killed) }
@@ -264,6 +276,8 @@ public final class EnforcementPipeline: Sendable {
         var value: JSONValue
         /// The DLP kinds, when the answer must be withheld.
         var withheld: String?
+        /// Whether the injection scanner found instructions in it.
+        var injected = false
     }
 
     /// Injection markers taint the agent; DLP findings are redacted or withheld as configured.
@@ -271,21 +285,10 @@ public final class EnforcementPipeline: Sendable {
         let strings = JSONStrings.all(value)
         var injection = InjectionScanner.findings(inStringsOf: strings)
         let injected = !injection.isEmpty
-        let untrustedResult = configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName,
-                                                             http: call.http != nil)
-        if untrustedResult { injection.append("untrusted-results") }
-        // Every value the agent reads is remembered by its source before the agent can act on it.
-        let now = clock()
-        var values: [ValueExtractor.Value] = []
-        for s in strings where values.count < ValueExtractor.maximumValues * 4 { values += ValueExtractor.values(in: s) }
-        // The agent's own values reflected back (an echo, a search that repeats its query) are not the source's.
-        if let arguments = call.arguments, !values.isEmpty {
-            let own = Set(JSONStrings.all(arguments).flatMap { ValueExtractor.values(in: $0).map(\.exact) })
-            if !own.isEmpty { values.removeAll { own.contains($0.exact) } }
+        if configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName, http: call.http != nil) {
+            injection.append("untrusted-results")
         }
-        provenance.record(values, from: ProvenanceLedger.Source(name: call.resourceName, trusted: !untrustedResult && !injected,
-                                                                dataClass: call.tool?.dataClass ?? "internal"),
-                          agentID: call.caller.agent.id, user: call.caller.onBehalfOf, now: now)
+        let now = clock()
         if !injection.isEmpty {
             taint.taint(agentID: call.caller.agent.id, user: call.caller.onBehalfOf, source: call.resourceName,
                         injected: injected, now: now)
@@ -294,16 +297,36 @@ public final class EnforcementPipeline: Sendable {
                                                      "findings": "\(injection.joined(separator: ","))"])
         }
         let action = configuration.dlp?.results ?? .redact
-        guard action != .allow else { return Inspected(value: value) }
+        guard action != .allow else { return Inspected(value: value, injected: injected) }
         let (redacted, kinds) = JSONStrings.redacting(value)
-        guard !kinds.isEmpty else { return Inspected(value: value) }
+        guard !kinds.isEmpty else { return Inspected(value: value, injected: injected) }
         let list = kinds.map(\.rawValue).joined(separator: ", ")
         if action == .block {
             notes.append("result DLP: \(list) withheld")
-            return Inspected(value: value, withheld: list)
+            return Inspected(value: value, withheld: list, injected: injected)
         }
         notes.append("result DLP: \(list) redacted")
-        return Inspected(value: redacted)
+        return Inspected(value: redacted, injected: injected)
+    }
+
+    // MARK: - Provenance
+
+    /// Remembers the values of an answer the agent read, by source: trusted only when the tool's results are
+    /// classified trusted and the scanner found no instructions in them.
+    func remember(_ value: JSONValue, call: GatewayCall, injected: Bool) {
+        let strings = JSONStrings.all(value)
+        let untrusted = injected
+            || configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName, http: call.http != nil)
+        var values: [ValueExtractor.Value] = []
+        for s in strings where values.count < ValueExtractor.maximumValues * 4 { values += ValueExtractor.values(in: s) }
+        // The agent's own values reflected back (an echo, a search that repeats its query) are not the source's.
+        if let arguments = call.arguments, !values.isEmpty {
+            let own = Set(JSONStrings.all(arguments).flatMap { ValueExtractor.values(in: $0).map(\.exact) })
+            if !own.isEmpty { values.removeAll { own.contains($0.exact) } }
+        }
+        provenance.record(values, from: ProvenanceLedger.Source(name: call.resourceName, trusted: !untrusted,
+                                                                dataClass: call.tool?.dataClass ?? "internal"),
+                          agentID: call.caller.agent.id, user: call.caller.onBehalfOf, now: clock())
     }
 
     // MARK: - Records

@@ -1,5 +1,4 @@
 public import Cedar
-import Crypto
 public import Foundation
 public import PortcullisCore
 import Synchronization
@@ -117,21 +116,31 @@ public final class ProvenanceLedger: Sendable {
     }
 
     private let books = Mutex<[String: Book]>([:])
-    private let key: SymmetricKey
+    /// A random key per ledger: the hashes mean nothing outside this process.
+    private let key: (UInt64, UInt64, UInt64, UInt64)
     public let lifetime: TimeInterval
     public let capacity: Int
 
     public init(lifetime: TimeInterval, capacity: Int = 50_000) {
         self.lifetime = lifetime
         self.capacity = capacity
-        key = SymmetricKey(size: .bits256)
+        var g = SystemRandomNumberGenerator()
+        key = (g.next(), g.next(), g.next(), g.next())
     }
 
+    /// A keyed 128-bit hash of a value: two SipHash runs (Swift's `Hasher`, itself seeded at random per process)
+    /// under two halves of the ledger's random key. Only equality is ever asked of it, inside this process; HMAC
+    /// would cost about thirty times as much per value on every result.
     func hash(_ s: String) -> Key {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(s.utf8), using: key)
-        return mac.withUnsafeBytes { raw in
-            Key(a: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self), b: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        }
+        var h1 = Hasher()
+        h1.combine(key.0)
+        h1.combine(key.1)
+        h1.combine(s)
+        var h2 = Hasher()
+        h2.combine(key.2)
+        h2.combine(key.3)
+        h2.combine(s)
+        return Key(a: UInt64(bitPattern: Int64(h1.finalize())), b: UInt64(bitPattern: Int64(h2.finalize())))
     }
 
     static func bookKey(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }

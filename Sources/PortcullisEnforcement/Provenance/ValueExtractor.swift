@@ -13,8 +13,9 @@ import Foundation
 ///   so that an attacker's value written with a Cyrillic `а` still counts as the attacker's when the agent types it
 ///   in Latin.
 ///
-/// Written by hand: the rules are the gateway's own and run on every result, so they are a single pass over tokens
-/// without regular expressions.
+/// Written by hand, on UTF-8 bytes: it runs on every result before the agent sees it (a 10 KB answer in tens of
+/// microseconds), and the rules are the gateway's own. Bytes of non-ASCII characters count as letters; text that
+/// is not plain ASCII is NFKC-normalized and lowercased first.
 public enum ValueExtractor {
     public enum Kind: String, Sendable, CaseIterable {
         case email, url, host, iban, number, handle, id, text
@@ -35,218 +36,300 @@ public enum ValueExtractor {
 
     /// The values in `text`.
     public static func values(in text: String) -> [Value] {
-        var out: [Value] = []
-        var seen = Set<String>()
-        func add(_ kind: Kind, _ exact: String) {
-            guard !exact.isEmpty, out.count < maximumValues, seen.insert(kind.rawValue + ":" + exact).inserted else { return }
-            out.append(Value(kind: kind, exact: exact, skeleton: skeleton(of: exact, kind: kind)))
+        var collector = Collector()
+        let raw = Array(text.utf8)
+        var ascii = true
+        var escapes = false
+        raw.withUnsafeBufferPointer { b in
+            for c in b {
+                if c >= 0x80 { ascii = false } else if c == 0x25 || c == 0x26 { escapes = true }
+            }
         }
-        let lowered = fold(text.precomposedStringWithCompatibilityMapping.lowercased())
+        let exactText = ascii ? text : text.precomposedStringWithCompatibilityMapping.lowercased()
+        collector.plain = ascii && !escapes
+        collector.scan(ascii ? raw : Array(exactText.utf8))
         // A model reads the skeleton: identifiers hidden by entities, percent-encoding or invisible characters are
         // found in it too.
-        let normalized = TextNormalizer.mayChange(text) ? fold(TextNormalizer.normalize(text).lowercased()) : lowered
-        for source in normalized == lowered ? [lowered] : [lowered, normalized] {
-            for token in tokens(of: source) { classify(token, add) }
-            for number in numbers(in: source) { add(.number, number) }
-            for iban in ibans(in: source) { add(.iban, iban) }
+        if !ascii || escapes {
+            let normalized = TextNormalizer.normalize(text).lowercased()
+            if normalized != exactText.lowercased() { collector.scan(Array(normalized.utf8), wholeText: false) }
         }
-        let whole = lowered.trimmingCharacters(in: .whitespaces)
-        if whole.count >= minimumTextLength, whole.count <= maximumTextLength { add(.text, whole) }
-        return out
+        return collector.out
+    }
+
+    struct Collector {
+        struct Seen: Hashable {
+            var kind: Kind
+            var exact: String
+        }
+
+        var out: [Value] = []
+        var seen = Set<Seen>(minimumCapacity: 256)
+        /// The text is plain ASCII without `%` or `&`: every value's skeleton is its exact form.
+        var plain = false
+
+        mutating func add(_ kind: Kind, _ exact: String) {
+            guard !exact.isEmpty, out.count < maximumValues, seen.insert(Seen(kind: kind, exact: exact)).inserted else { return }
+            out.append(Value(kind: kind, exact: exact, skeleton: plain ? exact : ValueExtractor.skeleton(of: exact, kind: kind)))
+        }
+
+        /// One pass: tokens (split at delimiters), runs of digits (account and phone numbers), and IBAN candidates
+        /// (looked at only where a word starts with two letters and two digits).
+        mutating func scan(_ raw: [UInt8], wholeText: Bool = true) {
+            // ASCII lowercase (non-ASCII text arrives lowercased already).
+            let bytes = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+            var numbers: [Range<Int>] = []
+            var ibanStarts: [Int] = []
+            bytes.withUnsafeBufferPointer { buffer in
+                var start = 0
+                var digitsFrom = -1
+                var digitCount = 0
+                var gap = false
+                for i in 0..<buffer.count {
+                    let c = buffer[i]
+                    if ValueExtractor.isDigit(c) {
+                        if digitsFrom < 0 { digitsFrom = i }
+                        digitCount += 1
+                        gap = false
+                    } else if digitsFrom >= 0, !gap, c == 0x20 || c == 0x2D || c == 0x2E || c == 0x2F || c == 0x28 || c == 0x29 {
+                        gap = true
+                    } else if digitsFrom >= 0 {
+                        if (8...20).contains(digitCount) { numbers.append(digitsFrom..<i) }
+                        digitsFrom = -1
+                        digitCount = 0
+                        gap = false
+                    }
+                    if ValueExtractor.isDelimiter(c) {
+                        if i > start { token(buffer, start, i) }
+                        start = i + 1
+                    } else if i == start, i + 3 < buffer.count, c >= 0x61, c <= 0x7A, buffer[i + 1] >= 0x61, buffer[i + 1] <= 0x7A,
+                              ValueExtractor.isDigit(buffer[i + 2]), ValueExtractor.isDigit(buffer[i + 3]) {
+                        ibanStarts.append(i)
+                    }
+                }
+                if buffer.count > start { token(buffer, start, buffer.count) }
+                if digitsFrom >= 0, (8...20).contains(digitCount) { numbers.append(digitsFrom..<buffer.count) }
+            }
+            for r in numbers { add(.number, String(decoding: bytes[r].filter(ValueExtractor.isDigit), as: UTF8.self)) }
+            for i in ibanStarts { if let iban = ValueExtractor.iban(in: bytes, at: i) { add(.iban, iban) } }
+            if wholeText, bytes.count >= minimumTextLength, bytes.count <= maximumTextLength * 4 {
+                let whole = ValueExtractor.fold(bytes)
+                if whole.utf8.count >= minimumTextLength, whole.count <= maximumTextLength { add(.text, whole) }
+            }
+        }
+
+        mutating func token(_ buffer: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
+            var a = from, b = to
+            // Sentence punctuation around a token is not part of it.
+            while a < b, isTrim(buffer[a]) { a += 1 }
+            while b > a, isTrim(buffer[b - 1]) { b -= 1 }
+            guard b > a, b - a <= 2048 else { return }
+            // Most tokens are words: no digit, no `@`, `#`, `.`, `:` or `/`, nothing to extract.
+            var interesting = false
+            for k in a..<b {
+                let c = buffer[k]
+                if ValueExtractor.isDigit(c) || c == 0x40 || c == 0x23 || c == 0x2E || c == 0x3A || c == 0x2F {
+                    interesting = true
+                    break
+                }
+            }
+            guard interesting else { return }
+            classify(UnsafeBufferPointer(rebasing: buffer[a..<b]))
+        }
+
+        mutating func classify(_ t: UnsafeBufferPointer<UInt8>) {
+            if starts(t, "http://") || starts(t, "https://") || starts(t, "www.") {
+                if let (url, host) = ValueExtractor.canonicalURL(Array(t)) {
+                    add(.url, url)
+                    add(.host, host)
+                }
+                return
+            }
+            if starts(t, "mailto:") {
+                classify(UnsafeBufferPointer(rebasing: t[7...]))
+                return
+            }
+            if let at = t.firstIndex(of: UInt8(ascii: "@")), at > 0 {
+                let domain = UnsafeBufferPointer(rebasing: t[(at + 1)...])
+                if ValueExtractor.isDomain(domain) {
+                    add(.email, String(decoding: t, as: UTF8.self))
+                    add(.host, String(decoding: domain, as: UTF8.self))
+                }
+                return
+            }
+            if let first = t.first, first == UInt8(ascii: "@") || first == UInt8(ascii: "#"), t.count >= 3,
+               t.dropFirst().allSatisfy({ isWord($0) || $0 == UInt8(ascii: ".") }) {
+                // The name with and without its sigil: an agent may write either.
+                add(.handle, String(decoding: t, as: UTF8.self))
+                add(.handle, String(decoding: t.dropFirst(), as: UTF8.self))
+                return
+            }
+            if ValueExtractor.isDomain(t), t.contains(where: isLetter) {
+                add(.host, String(decoding: t, as: UTF8.self))
+                return
+            }
+            // An id: letters and digits mixed (msg_8f3a2c, INV-2026-0042, file-7d1e), six characters or more.
+            if t.count >= 6, t.count <= 128, t.contains(where: isDigit), t.contains(where: isLetter),
+               t.allSatisfy({ isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") }) {
+                add(.id, String(decoding: t, as: UTF8.self))
+            }
+        }
+
+        func starts(_ t: UnsafeBufferPointer<UInt8>, _ prefix: StaticString) -> Bool {
+            let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+            return t.count >= p.count && zip(t, p).allSatisfy { $0 == $1 }
+        }
+    }
+
+    static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    /// ASCII letters and every byte of a non-ASCII character.
+    static func isLetter(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || b >= 0x80 }
+    static func isWord(_ b: UInt8) -> Bool { isLetter(b) || isDigit(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") }
+    static func isTrim(_ b: UInt8) -> Bool { b == 0x2E || b == 0x3A || b == 0x21 || b == 0x3F || b == 0x2A }
+
+    /// Whitespace, brackets, quotes, separators of lists.
+    @inline(__always)
+    static func isDelimiter(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x20, 0x09, 0x0A, 0x0D, 0x0B, 0x0C, 0x3C, 0x3E, 0x28, 0x29, 0x5B, 0x5D, 0x7B, 0x7D, 0x22, 0x27, 0x60, 0x2C, 0x3B,
+             0x7C, 0x5C, 0x5E:
+            true
+        default:
+            false
+        }
     }
 
     /// The skeleton form of an exact value.
     static func skeleton(of exact: String, kind: Kind) -> String {
         guard TextNormalizer.mayChange(exact) else { return exact }
-        let s = fold(TextNormalizer.normalize(exact).lowercased())
+        let s = fold(Array(TextNormalizer.normalize(exact).lowercased().utf8))
         switch kind {
         case .iban, .number: return s.filter { !$0.isWhitespace }
         default: return s
         }
     }
 
-    /// Whitespace runs folded to one space.
-    static func fold(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
+    /// Whitespace runs folded to one space, trimmed.
+    static func fold(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
         var space = false
-        for c in s {
-            if c.isWhitespace {
-                if !space && !out.isEmpty { out.append(" ") }
+        for b in bytes {
+            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C {
+                if !space && !out.isEmpty { out.append(0x20) }
                 space = true
             } else {
-                out.append(c)
+                out.append(b)
                 space = false
             }
         }
-        if out.last == " " { out.removeLast() }
-        return out
-    }
-
-    /// Characters that end a token: whitespace, brackets, quotes, separators of lists.
-    static func isDelimiter(_ c: Character) -> Bool {
-        c.isWhitespace || "<>()[]{}\"'`,;|\\^".contains(c)
-    }
-
-    static func tokens(of s: String) -> [Substring] {
-        s.split(whereSeparator: isDelimiter).map { token in
-            // Sentence punctuation around a token is not part of it.
-            var t = token
-            while let last = t.last, ".:!?*".contains(last) { t = t.dropLast() }
-            while let first = t.first, ".:!?*".contains(first) { t = t.dropFirst() }
-            return t
-        }.filter { !$0.isEmpty && $0.count <= 2048 }
-    }
-
-    static func classify(_ token: Substring, _ add: (Kind, String) -> Void) {
-        let t = String(token)
-        if t.hasPrefix("http://") || t.hasPrefix("https://") || t.hasPrefix("www.") {
-            if let (url, host) = canonicalURL(t) {
-                add(.url, url)
-                add(.host, host)
-            }
-            return
-        }
-        if t.hasPrefix("mailto:") {
-            classify(token.dropFirst(7), add)
-            return
-        }
-        if let at = t.firstIndex(of: "@"), at != t.startIndex {
-            let domain = t[t.index(after: at)...]
-            if isDomain(domain) {
-                add(.email, t)
-                add(.host, String(domain))
-            }
-            return
-        }
-        if let first = t.first, first == "@" || first == "#", t.count >= 3,
-           t.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) {
-            // The name with and without its sigil: an agent may write either.
-            add(.handle, t)
-            add(.handle, String(t.dropFirst()))
-            return
-        }
-        if isDomain(Substring(t)), t.contains(where: \.isLetter) {
-            add(.host, t.hasSuffix(".") ? String(t.dropLast()) : t)
-            return
-        }
-        // An id: letters and digits mixed (msg_8f3a2c, INV-2026-0042, file-7d1e), six characters or more.
-        if t.count >= 6, t.count <= 128, t.contains(where: \.isNumber), t.contains(where: \.isLetter),
-           t.allSatisfy({ $0.isLetter || $0.isNumber || "_-./:".contains($0) }) {
-            add(.id, t)
-        }
+        if out.last == 0x20 { out.removeLast() }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `label(.label)+` whose last label is two letters or more.
-    static func isDomain(_ s: Substring) -> Bool {
-        let labels = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2, let tld = labels.last, tld.count >= 2, tld.allSatisfy(\.isLetter) else { return false }
-        return labels.allSatisfy { l in
-            !l.isEmpty && l.count <= 63 && l.first != "-" && l.last != "-" && l.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" }
-        }
-    }
-
-    /// A URL's comparable form (scheme and host lowercased, default port, fragment and trailing slash dropped) and
-    /// its host; nil when it has no host.
-    static func canonicalURL(_ t: String) -> (String, String)? {
-        let withScheme = t.hasPrefix("www.") ? "https://" + t : t
-        guard var c = URLComponents(string: withScheme), let host = c.host, !host.isEmpty else {
-            // Not parseable as a whole (spaces, odd characters): the host is still a value.
-            let afterScheme = withScheme.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: true)
-            guard afterScheme.count >= 2 else { return nil }
-            let host = String(afterScheme[1]).split(separator: ":").first.map(String.init) ?? ""
-            return host.isEmpty ? nil : (withScheme, host)
-        }
-        c.fragment = nil
-        if (c.scheme == "https" && c.port == 443) || (c.scheme == "http" && c.port == 80) { c.port = nil }
-        c.host = host.hasSuffix(".") ? String(host.dropLast()) : host
-        if c.scheme == "http" { c.scheme = "https" }
-        var s = c.string ?? withScheme
-        while s.hasSuffix("/") { s.removeLast() }
-        if s.hasSuffix("?") { s.removeLast() }
-        return (s, c.host ?? host)
-    }
-
-    /// Runs of 8 to 20 digits, allowing single spaces, dashes, dots and a leading `+` between them (account numbers,
-    /// phone numbers, card-like numbers): their digits.
-    static func numbers(in s: String) -> [String] {
-        var out: [String] = []
-        var digits = ""
-        var gap = 0
-        func flush() {
-            if (8...20).contains(digits.count) { out.append(digits) }
-            digits = ""
-            gap = 0
-        }
-        for c in s {
-            if let d = c.wholeNumberValue, c.isASCII {
-                digits.append(Character(String(d)))
-                gap = 0
-            } else if !digits.isEmpty, " -./()".contains(c), gap == 0 {
-                gap += 1
+    static func isDomain(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = s.endIndex
+        if end > s.startIndex, s[end - 1] == 0x2E { end -= 1 }
+        var labels = 0
+        var labelStart = s.startIndex
+        var tldLetters = true
+        var i = s.startIndex
+        while i <= end {
+            if i == end || s[i] == 0x2E {
+                let length = i - labelStart
+                guard length > 0, length <= 63, s[labelStart] != 0x2D, s[i - 1] != 0x2D else { return false }
+                labels += 1
+                if i == end { return labels >= 2 && length >= 2 && tldLetters }
+                labelStart = i + 1
+                tldLetters = true
             } else {
-                flush()
+                let c = s[i]
+                guard isLetter(c) || isDigit(c) || c == 0x2D else { return false }
+                if !isLetter(c) { tldLetters = false }
             }
+            i += 1
         }
-        flush()
-        return out
+        return false
     }
 
-    /// IBANs (two letters, two check digits, 11 to 30 letters or digits, spaces or dashes allowed in groups) whose ISO 7064
-    /// mod-97 check holds: uppercase, without spaces.
-    static func ibans(in s: String) -> [String] {
-        let chars = Array(s.uppercased())
-        var out: [String] = []
-        var i = 0
-        while i + 15 <= chars.count {
-            let atStart = i == 0 || !(chars[i - 1].isLetter || chars[i - 1].isNumber)
-            guard atStart, chars[i].isASCII, chars[i].isLetter, chars[i + 1].isASCII, chars[i + 1].isLetter,
-                  chars[i + 2].isNumber, chars[i + 3].isNumber else {
-                i += 1
-                continue
-            }
-            var candidate = String(chars[i...(i + 3)])
-            var j = i + 4
-            while j < chars.count, candidate.count < 34 {
-                let c = chars[j]
-                if c.isASCII, c.isLetter || c.isNumber {
-                    candidate.append(c)
-                } else if c == " " || c == "-", j + 1 < chars.count, chars[j + 1].isASCII, chars[j + 1].isLetter || chars[j + 1].isNumber {
-                    // a space or dash inside the grouping
-                } else {
-                    break
-                }
-                j += 1
-            }
-            // The longest prefix that checks out (a word may follow without a space).
-            var found = false
-            var length = candidate.count
-            while length >= 15 {
-                let prefix = String(candidate.prefix(length))
-                if mod97(prefix) == 1 {
-                    out.append(prefix)
-                    found = true
-                    break
-                }
-                length -= 1
-            }
-            i = found ? j : i + 1
+    /// A URL's comparable form (http as https, user information and default ports dropped, fragment and trailing
+    /// slash dropped; the whole URL is lowercased like every value) and its host; nil when it has no host. By hand,
+    /// on bytes: Foundation's `URLComponents` costs more than all the rest of a result's extraction.
+    static func canonicalURL(_ t: [UInt8]) -> (String, String)? {
+        var a = 0
+        if t.starts(with: Array("https://".utf8)) {
+            a = 8
+        } else if t.starts(with: Array("http://".utf8)) {
+            a = 7
+        } else if !t.starts(with: Array("www.".utf8)) {
+            return nil
         }
-        return out
+        var end = t.count
+        if let hash = t[a...].firstIndex(of: 0x23) { end = hash }
+        var authorityEnd = a
+        while authorityEnd < end, t[authorityEnd] != 0x2F, t[authorityEnd] != 0x3F { authorityEnd += 1 }
+        var hostStart = a
+        // `https://trusted.example@evil.example/` goes to evil.example.
+        if let at = t[a..<authorityEnd].lastIndex(of: 0x40) { hostStart = at + 1 }
+        var hostEnd = authorityEnd
+        var port: ArraySlice<UInt8> = []
+        if let colon = t[hostStart..<authorityEnd].lastIndex(of: 0x3A), t[hostStart] != 0x5B {
+            hostEnd = colon
+            port = t[(colon + 1)..<authorityEnd]
+        }
+        while hostEnd > hostStart, t[hostEnd - 1] == 0x2E { hostEnd -= 1 }
+        guard hostEnd > hostStart else { return nil }
+        while end > authorityEnd, t[end - 1] == 0x2F || t[end - 1] == 0x3F { end -= 1 }
+        var out = Array("https://".utf8)
+        out += t[hostStart..<hostEnd]
+        if !port.isEmpty, !port.elementsEqual("443".utf8), !port.elementsEqual("80".utf8) {
+            out.append(0x3A)
+            out += port
+        }
+        out += t[authorityEnd..<end]
+        return (String(decoding: out, as: UTF8.self), String(decoding: t[hostStart..<hostEnd], as: UTF8.self))
     }
 
-    static func mod97(_ iban: String) -> Int {
-        let rearranged = Array(iban.dropFirst(4)) + Array(iban.prefix(4))
-        var remainder = 0
-        for c in rearranged {
-            if let d = c.wholeNumberValue, c.isASCII {
-                remainder = (remainder * 10 + d) % 97
-            } else if let a = c.asciiValue, a >= 65, a <= 90 {
-                remainder = (remainder * 100 + Int(a) - 55) % 97
+    /// The IBAN starting at `i` (two letters, two check digits, 11 to 30 letters or digits, spaces or dashes
+    /// allowed in groups) whose ISO 7064 mod-97 check holds, uppercase without separators; the longest that checks
+    /// out (a word may follow). Reads lowercased bytes; the check of every length is incremental.
+    static func iban(in t: [UInt8], at i: Int) -> String? {
+        @inline(__always) func alnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
+        @inline(__always) func letter(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
+        guard i + 15 <= t.count, letter(t[i]), letter(t[i + 1]), isDigit(t[i + 2]), isDigit(t[i + 3]) else { return nil }
+        // The moved head (country and check digits) as digits: letters count two digits (a = 10 … z = 35).
+        var head = 0
+        var headFactor = 1
+        for k in 0..<4 {
+            let c = t[i + k]
+            if letter(c) {
+                head = head * 100 + Int(c) - 0x61 + 10
+                headFactor = headFactor * 100 % 97
             } else {
-                return -1
+                head = head * 10 + Int(c) - 0x30
+                headFactor = headFactor * 10 % 97
             }
         }
-        return remainder
+        head %= 97
+        var body = 0
+        var length = 4
+        var bestEnd = -1
+        var j = i + 4
+        while j < t.count, length < 34 {
+            let c = t[j]
+            if alnum(c) {
+                body = letter(c) ? (body * 100 + Int(c) - 0x61 + 10) % 97 : (body * 10 + Int(c) - 0x30) % 97
+                length += 1
+                if length >= 15, (body * headFactor + head) % 97 == 1 { bestEnd = j + 1 }
+            } else if !((c == 0x20 || c == 0x2D) && j + 1 < t.count && alnum(t[j + 1])) {
+                break
+            }
+            j += 1
+        }
+        guard bestEnd > 0 else { return nil }
+        var iban: [UInt8] = []
+        for k in i..<bestEnd where alnum(t[k]) { iban.append(letter(t[k]) ? t[k] - 32 : t[k]) }
+        return String(decoding: iban, as: UTF8.self)
     }
 }

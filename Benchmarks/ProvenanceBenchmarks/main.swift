@@ -1,0 +1,86 @@
+// What value provenance adds to a gateway call (issue #17): extracting the values of a 10 KB result, remembering
+// them, and labelling a call's arguments, next to what the call already pays for the same result (the injection
+// scan and DLP redaction), measured side by side in one run.
+//
+//   swift build -c release --product ProvenanceBenchmarks
+//   .build/release/ProvenanceBenchmarks [--iterations 2000] [--result-bytes 10240] [--only extract]
+//
+// The result is mail-like JSON (senders, subjects, bodies with addresses, URLs, an IBAN, ids and prose), the kind of
+// answer provenance exists for. Each figure is the median of --iterations runs, in microseconds, single thread.
+import Cedar
+import Foundation
+import PortcullisEnforcement
+
+var iterations = 2_000
+var resultBytes = 10_240
+/// `--only extract` (or record, label, injection, dlp) runs one measurement, for a profiler.
+var only: String?
+var arguments = Array(CommandLine.arguments.dropFirst())
+while !arguments.isEmpty {
+    let flag = arguments.removeFirst()
+    if flag == "--only", let name = arguments.first {
+        only = name
+        arguments.removeFirst()
+        continue
+    }
+    guard let value = arguments.first.flatMap(Int.init) else { fatalError("\(flag) needs a number") }
+    arguments.removeFirst()
+    switch flag {
+    case "--iterations": iterations = value
+    case "--result-bytes": resultBytes = value
+    default: fatalError("unknown option \(flag)")
+    }
+}
+
+func mail(_ i: Int) -> String {
+    #"{"id":"m-\#(1000 + i)","from":"sender\#(i)@partner\#(i % 7).example","subject":"Quarterly update \#(i)","#
+        + #""body":"Hi Alice, following up on invoice INV-2026-\#(4000 + i). The summary is on https://portal\#(i % 5).example/docs/\#(i)?tab=2 "#
+        + #"and the payment goes to DE89 3704 0044 0532 0130 00 as usual. Call me on +44 7700 900\#(100 + i % 800) if anything is unclear. "#
+        + #"We also discussed the roadmap, the hiring plan and the offsite; notes will follow next week. Best regards, Sam"}"#
+}
+var body = "["
+var i = 0
+while body.utf8.count < resultBytes - 600 {
+    body += (i == 0 ? "" : ",") + mail(i)
+    i += 1
+}
+body += "]"
+let result: JSONValue = .object([("content", .array([.object([("type", .string("text")), ("text", .string(body))])]))])
+let callArguments = try JSONValue.parse(#"{"to": "sender3@partner3.example", "subject": "Re: Quarterly update 3", "body": "Thanks Sam, confirmed for next week."}"#)
+let strings = [body]
+
+func median(_ name: String, iterations: Int, only: String?, _ f: () -> Void) -> Double {
+    if let only, only != name { return 0 }
+    for _ in 0..<max(10, iterations / 20) { f() }
+    var samples: [Double] = []
+    samples.reserveCapacity(iterations)
+    for _ in 0..<iterations {
+        let start = ContinuousClock.now
+        f()
+        let d = ContinuousClock.now - start
+        samples.append(Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6)
+    }
+    samples.sort()
+    return samples[samples.count / 2]
+}
+
+var sink = 0
+let extracted = ValueExtractor.values(in: body)
+let ledger = ProvenanceLedger(lifetime: 3600)
+let source = ProvenanceLedger.Source(name: "mail.list_inbox", trusted: false, dataClass: "internal")
+// A ledger that already holds a day of reading (5,000 values) for the agent.
+for n in 0..<50 { ledger.record(ValueExtractor.values(in: mail(1000 + n * 13)), from: source, agentID: "agt", user: "alice", now: Date()) }
+
+let extract = median("extract", iterations: iterations, only: only) { sink &+= ValueExtractor.values(in: body).count }
+let record = median("record", iterations: iterations, only: only) { ledger.record(extracted, from: source, agentID: "agt", user: "alice", now: Date()) }
+let label = median("label", iterations: iterations, only: only) {
+    sink &+= ledger.label(callArguments, intent: [], hasIntent: false, agentID: "agt", user: "alice", now: Date()).arguments.count
+}
+let injection = median("injection", iterations: iterations, only: only) { sink &+= InjectionScanner.findings(inStringsOf: strings).count }
+let dlp = median("dlp", iterations: iterations, only: only) { sink &+= JSONStrings.redacting(result).1.count }
+
+print("result: \(body.utf8.count) bytes, \(extracted.count) values; median of \(iterations) runs, µs (single thread)")
+print(String(format: "  provenance: extract %.1f + record %.1f + label the arguments %.1f = %.1f µs per call", extract, record, label,
+             extract + record + label))
+print(String(format: "  already paid for the same result: injection scan %.1f, DLP redaction %.1f", injection, dlp))
+if sink == 42 { print("") }
