@@ -27,7 +27,14 @@ public enum InjectionScanner {
 
     /// The phrases as bytes, with the set of their first bytes, for a single pass per string.
     static let compiled: [(label: String, phrases: [[UInt8]])] = instructionPhrases.map { ($0.0, $0.1.map { Array($0.utf8) }) }
-    static let firstBytes: Set<UInt8> = Set(compiled.flatMap { $0.phrases.compactMap(\.first) })
+    /// Every phrase with its label's index, by first byte: one table lookup per byte of text.
+    static let byFirstByte: [[(label: Int, phrase: [UInt8])]] = {
+        var table = [[(label: Int, phrase: [UInt8])]](repeating: [], count: 256)
+        for (index, entry) in compiled.enumerated() {
+            for p in entry.phrases where !p.isEmpty { table[Int(p[0])].append((index, p)) }
+        }
+        return table
+    }()
 
     /// The findings in `text`, each label once, in a stable order.
     public static func findings(in text: String) -> [String] {
@@ -54,25 +61,18 @@ public enum InjectionScanner {
         let lower = folded(TextNormalizer.normalize(text))
         if DLPScanner.find(Array("<!--".utf8), in: lower, from: 0) != nil { found.append("html-comment") }
         // Which phrase starts are present at all: most text contains none, and is done here.
-        var hits = Set<String>()
+        var hits = [Bool](repeating: false, count: compiled.count)
+        let table = byFirstByte
         lower.withUnsafeBufferPointer { buffer in
-            for i in 0..<buffer.count where firstBytes.contains(buffer[i]) {
-                for (label, phrases) in compiled where !hits.contains(label) {
-                    for p in phrases where p[0] == buffer[i] && i + p.count <= buffer.count {
-                        var match = true
-                        for k in 1..<p.count where buffer[i + k] != p[k] {
-                            match = false
-                            break
-                        }
-                        if match {
-                            hits.insert(label)
-                            break
-                        }
-                    }
+            for i in 0..<buffer.count {
+                for (label, p) in table[Int(buffer[i])] where !hits[label] && i + p.count <= buffer.count {
+                    var k = 1
+                    while k < p.count && buffer[i + k] == p[k] { k += 1 }
+                    if k == p.count { hits[label] = true }
                 }
             }
         }
-        for (label, _) in compiled where hits.contains(label) { found.append(label) }
+        for (index, entry) in compiled.enumerated() where hits[index] { found.append(entry.label) }
         found += addressed(lower)
         return found
     }
@@ -128,9 +128,10 @@ public enum InjectionScanner {
         }
 
         func occurs(in text: [UInt8]) -> Bool {
-            text.withUnsafeBufferPointer { buffer in
+            let table = byFirst
+            return text.withUnsafeBufferPointer { buffer in
                 for i in 0..<buffer.count {
-                    for p in byFirst[Int(buffer[i])] where i + p.count <= buffer.count {
+                    for p in table[Int(buffer[i])] where i + p.count <= buffer.count {
                         var k = 1
                         while k < p.count && buffer[i + k] == p[k] { k += 1 }
                         if k == p.count { return true }
