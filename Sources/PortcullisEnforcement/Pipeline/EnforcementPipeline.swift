@@ -317,15 +317,11 @@ public final class EnforcementPipeline: Sendable {
         let strings = JSONStrings.all(value)
         let untrusted = injected
             || configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName, http: call.http != nil)
-        var values: [ValueExtractor.Value] = []
-        for s in strings where values.count < ValueExtractor.maximumValues * 4 { values += ValueExtractor.values(in: s) }
         // The agent's own values reflected back (an echo, a search that repeats its query) are not the source's.
-        if let arguments = call.arguments, !values.isEmpty {
-            let own = Set(JSONStrings.all(arguments).flatMap { ValueExtractor.values(in: $0).map(\.exact) })
-            if !own.isEmpty { values.removeAll { own.contains($0.exact) } }
-        }
-        provenance.record(values, from: ProvenanceLedger.Source(name: call.resourceName, trusted: !untrusted,
-                                                                dataClass: call.tool?.dataClass ?? "internal"),
+        let own = Set((call.arguments.map(JSONStrings.all) ?? []).flatMap { ValueExtractor.values(in: $0).map(\.exact) })
+        provenance.record(strings: strings, except: own,
+                          from: ProvenanceLedger.Source(name: call.resourceName, trusted: !untrusted,
+                                                        dataClass: call.tool?.dataClass ?? "internal"),
                           agentID: call.caller.agent.id, user: call.caller.onBehalfOf, now: clock())
     }
 

@@ -132,23 +132,46 @@ public final class ProvenanceLedger: Sendable {
     /// under two halves of the ledger's random key. Only equality is ever asked of it, inside this process; HMAC
     /// would cost about thirty times as much per value on every result.
     func hash(_ s: String) -> Key {
+        var s = s
+        return s.withUTF8 { hash(bytes: $0) }
+    }
+
+    func hash(bytes: UnsafeBufferPointer<UInt8>) -> Key {
         var h1 = Hasher()
         h1.combine(key.0)
         h1.combine(key.1)
-        h1.combine(s)
+        h1.combine(bytes: UnsafeRawBufferPointer(bytes))
         var h2 = Hasher()
         h2.combine(key.2)
         h2.combine(key.3)
-        h2.combine(s)
+        h2.combine(bytes: UnsafeRawBufferPointer(bytes))
         return Key(a: UInt64(bitPattern: Int64(h1.finalize())), b: UInt64(bitPattern: Int64(h2.finalize())))
+    }
+
+    /// Remembers every value of the strings of an answer (hashed straight from the text's bytes), except `own`
+    /// (the exact forms of the values the agent itself sent).
+    public func record(strings: [String], except own: Set<String>, from source: Source, agentID: String, user: String?,
+                       now: Date) {
+        var keys: [Key] = []
+        let ownKeys = Set(own.map(hash))
+        for s in strings {
+            ValueExtractor.forEachValue(in: s) { exact, skeleton in
+                if !ownKeys.isEmpty, ownKeys.contains(hash(bytes: exact)) { return }
+                keys.append(hash(bytes: source.trusted ? exact : skeleton))
+            }
+        }
+        record(keys: keys, from: source, agentID: agentID, user: user, now: now)
     }
 
     static func bookKey(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
 
     /// Remembers the values of a result the agent (acting for `user`) read.
     public func record(_ values: [ValueExtractor.Value], from source: Source, agentID: String, user: String?, now: Date) {
-        guard !values.isEmpty else { return }
-        let keys = values.map { hash(source.trusted ? $0.exact : $0.skeleton) }
+        record(keys: values.map { hash(source.trusted ? $0.exact : $0.skeleton) }, from: source, agentID: agentID, user: user, now: now)
+    }
+
+    func record(keys: [Key], from source: Source, agentID: String, user: String?, now: Date) {
+        guard !keys.isEmpty else { return }
         books.withLock { table in
             let k = Self.bookKey(agentID: agentID, user: user)
             var book = table[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Book(last: now)

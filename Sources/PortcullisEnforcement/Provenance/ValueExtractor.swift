@@ -37,6 +37,23 @@ public enum ValueExtractor {
     /// The values in `text`.
     public static func values(in text: String) -> [Value] {
         var collector = Collector()
+        run(&collector, text)
+        return collector.out
+    }
+
+    /// Calls `body` with the exact and skeleton forms (UTF-8) of every value in `text`, without building a `Value`
+    /// for plain ASCII text (the gateway hashes what it reads straight from the bytes). A value may be reported more
+    /// than once.
+    public static func forEachValue(in text: String,
+                                    _ body: (_ exact: UnsafeBufferPointer<UInt8>, _ skeleton: UnsafeBufferPointer<UInt8>) -> Void) {
+        withoutActuallyEscaping(body) { escapable in
+            var collector = Collector()
+            collector.sink = escapable
+            run(&collector, text)
+        }
+    }
+
+    static func run(_ collector: inout Collector, _ text: String) {
         let raw = Array(text.utf8)
         var ascii = true
         var escapes = false
@@ -54,7 +71,6 @@ public enum ValueExtractor {
             let normalized = TextNormalizer.normalize(text).lowercased()
             if normalized != exactText.lowercased() { collector.scan(Array(normalized.utf8), wholeText: false) }
         }
-        return collector.out
     }
 
     struct Collector {
@@ -67,9 +83,31 @@ public enum ValueExtractor {
         var seen = Set<Seen>(minimumCapacity: 256)
         /// The text is plain ASCII without `%` or `&`: every value's skeleton is its exact form.
         var plain = false
+        /// Set: values go here as bytes instead of into ``out``.
+        var sink: ((UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void)?
+        var reported = 0
 
         mutating func add(_ kind: Kind, _ exact: String) {
-            guard !exact.isEmpty, out.count < maximumValues, seen.insert(Seen(kind: kind, exact: exact)).inserted else { return }
+            let copy = exact
+            var utf8 = exact
+            utf8.withUTF8 { add(kind, bytes: $0, string: copy) }
+        }
+
+        mutating func add(_ kind: Kind, bytes: UnsafeBufferPointer<UInt8>, string: String? = nil) {
+            guard !bytes.isEmpty else { return }
+            if let sink {
+                guard reported < maximumValues else { return }
+                reported += 1
+                if plain {
+                    sink(bytes, bytes)
+                } else {
+                    var skeleton = ValueExtractor.skeleton(of: string ?? String(decoding: bytes, as: UTF8.self), kind: kind)
+                    skeleton.withUTF8 { sink(bytes, $0) }
+                }
+                return
+            }
+            let exact = string ?? String(decoding: bytes, as: UTF8.self)
+            guard out.count < maximumValues, seen.insert(Seen(kind: kind, exact: exact)).inserted else { return }
             out.append(Value(kind: kind, exact: exact, skeleton: plain ? exact : ValueExtractor.skeleton(of: exact, kind: kind)))
         }
 
@@ -152,26 +190,26 @@ public enum ValueExtractor {
             if let at = t.firstIndex(of: UInt8(ascii: "@")), at > 0 {
                 let domain = UnsafeBufferPointer(rebasing: t[(at + 1)...])
                 if ValueExtractor.isDomain(domain) {
-                    add(.email, String(decoding: t, as: UTF8.self))
-                    add(.host, String(decoding: domain, as: UTF8.self))
+                    add(.email, bytes: t)
+                    add(.host, bytes: domain)
                 }
                 return
             }
             if let first = t.first, first == UInt8(ascii: "@") || first == UInt8(ascii: "#"), t.count >= 3,
                t.dropFirst().allSatisfy({ isWord($0) || $0 == UInt8(ascii: ".") }) {
                 // The name with and without its sigil: an agent may write either.
-                add(.handle, String(decoding: t, as: UTF8.self))
-                add(.handle, String(decoding: t.dropFirst(), as: UTF8.self))
+                add(.handle, bytes: t)
+                add(.handle, bytes: UnsafeBufferPointer(rebasing: t[1...]))
                 return
             }
             if ValueExtractor.isDomain(t), t.contains(where: isLetter) {
-                add(.host, String(decoding: t, as: UTF8.self))
+                add(.host, bytes: t)
                 return
             }
             // An id: letters and digits mixed (msg_8f3a2c, INV-2026-0042, file-7d1e), six characters or more.
             if t.count >= 6, t.count <= 128, t.contains(where: isDigit), t.contains(where: isLetter),
                t.allSatisfy({ isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") }) {
-                add(.id, String(decoding: t, as: UTF8.self))
+                add(.id, bytes: t)
             }
         }
 
