@@ -54,22 +54,35 @@ public enum ValueExtractor {
     }
 
     static func run(_ collector: inout Collector, _ text: String) {
-        let raw = Array(text.utf8)
+        // One pass: the bytes lowercased (ASCII), and whether the text is plain (ASCII without `%` or `&`).
         var ascii = true
         var escapes = false
-        raw.withUnsafeBufferPointer { b in
-            for c in b {
-                if c >= 0x80 { ascii = false } else if c == 0x25 || c == 0x26 { escapes = true }
+        var copy = text
+        let lowered: [UInt8] = copy.withUTF8 { source in
+            [UInt8](unsafeUninitializedCapacity: source.count) { out, initialized in
+                var high: UInt8 = 0
+                for i in 0..<source.count {
+                    let c = source[i]
+                    high |= c
+                    if c == 0x25 || c == 0x26 { escapes = true }
+                    out[i] = c &- 0x41 < 26 ? c | 0x20 : c
+                }
+                ascii = high < 0x80
+                initialized = source.count
             }
         }
-        let exactText = ascii ? text : text.precomposedStringWithCompatibilityMapping.lowercased()
         collector.plain = ascii && !escapes
-        collector.scan(ascii ? raw : Array(exactText.utf8))
+        if ascii {
+            collector.scan(lowered)
+        } else {
+            let exactText = text.precomposedStringWithCompatibilityMapping.lowercased()
+            collector.scan(Array(exactText.utf8))
+        }
         // A model reads the skeleton: identifiers hidden by entities, percent-encoding or invisible characters are
         // found in it too.
-        if !ascii || escapes {
+        if !collector.plain {
             let normalized = TextNormalizer.normalize(text).lowercased()
-            if normalized != exactText.lowercased() { collector.scan(Array(normalized.utf8), wholeText: false) }
+            if normalized != text.lowercased() { collector.scan(Array(normalized.utf8), wholeText: false) }
         }
     }
 
@@ -113,9 +126,8 @@ public enum ValueExtractor {
 
         /// One pass: tokens (split at delimiters), runs of digits (account and phone numbers), and IBAN candidates
         /// (looked at only where a word starts with two letters and two digits).
-        mutating func scan(_ raw: [UInt8], wholeText: Bool = true) {
-            // ASCII lowercase (non-ASCII text arrives lowercased already).
-            let bytes = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+        /// Reads lowercased bytes.
+        mutating func scan(_ bytes: [UInt8], wholeText: Bool = true) {
             var numbers: [Range<Int>] = []
             var ibanStarts: [Int] = []
             bytes.withUnsafeBufferPointer { buffer in
@@ -123,12 +135,15 @@ public enum ValueExtractor {
                 var digitsFrom = -1
                 var digitCount = 0
                 var gap = false
+                // Most tokens are words: no digit, no `@`, `#`, `.`, `:` or `/`, nothing to extract.
+                var interesting = false
                 for i in 0..<buffer.count {
                     let c = buffer[i]
                     if ValueExtractor.isDigit(c) {
                         if digitsFrom < 0 { digitsFrom = i }
                         digitCount += 1
                         gap = false
+                        interesting = true
                     } else if digitsFrom >= 0, !gap, c == 0x20 || c == 0x2D || c == 0x2E || c == 0x2F || c == 0x28 || c == 0x29 {
                         gap = true
                     } else if digitsFrom >= 0 {
@@ -138,14 +153,18 @@ public enum ValueExtractor {
                         gap = false
                     }
                     if ValueExtractor.isDelimiter(c) {
-                        if i > start { token(buffer, start, i) }
+                        if i > start, interesting { token(buffer, start, i) }
                         start = i + 1
-                    } else if i == start, i + 3 < buffer.count, c >= 0x61, c <= 0x7A, buffer[i + 1] >= 0x61, buffer[i + 1] <= 0x7A,
+                        interesting = false
+                        continue
+                    }
+                    if c == 0x40 || c == 0x23 || c == 0x2E || c == 0x3A || c == 0x2F { interesting = true }
+                    if i == start, i + 3 < buffer.count, c >= 0x61, c <= 0x7A, buffer[i + 1] >= 0x61, buffer[i + 1] <= 0x7A,
                               ValueExtractor.isDigit(buffer[i + 2]), ValueExtractor.isDigit(buffer[i + 3]) {
                         ibanStarts.append(i)
                     }
                 }
-                if buffer.count > start { token(buffer, start, buffer.count) }
+                if buffer.count > start, interesting { token(buffer, start, buffer.count) }
                 if digitsFrom >= 0, (8...20).contains(digitCount) { numbers.append(digitsFrom..<buffer.count) }
             }
             for r in numbers { add(.number, String(decoding: bytes[r].filter(ValueExtractor.isDigit), as: UTF8.self)) }
@@ -162,16 +181,6 @@ public enum ValueExtractor {
             while a < b, isTrim(buffer[a]) { a += 1 }
             while b > a, isTrim(buffer[b - 1]) { b -= 1 }
             guard b > a, b - a <= 2048 else { return }
-            // Most tokens are words: no digit, no `@`, `#`, `.`, `:` or `/`, nothing to extract.
-            var interesting = false
-            for k in a..<b {
-                let c = buffer[k]
-                if ValueExtractor.isDigit(c) || c == 0x40 || c == 0x23 || c == 0x2E || c == 0x3A || c == 0x2F {
-                    interesting = true
-                    break
-                }
-            }
-            guard interesting else { return }
             classify(UnsafeBufferPointer(rebasing: buffer[a..<b]))
         }
 
