@@ -216,6 +216,34 @@ def test_roc_token_exchange_user_to_agent_to_agent(server, idp):  # noqa: F811
     assert e.value.error == "invalid_scope"
 
 
+def test_the_users_intent_is_signed_into_the_delegation_and_only_from_the_users_token(server, idp):  # noqa: F811
+    """Issue #17: the task statement comes from the user's token, is carried unchanged along the chain, and a token
+    request cannot set or change it (requests-oauth2client as the agents, PyJWT verifying)."""
+    assistant = server.new_agent(scopes=["mail.read", "pay"], audiences=[MAIL, PAY], name="intent-assistant")
+    payer = server.new_agent(scopes=["pay"], audiences=[PAY], name="intent-payer")
+    task = "Pay Acme's invoice INV-2026-0042 (1250 EUR) to Acme's verified account."
+    user_token = idp.user_token("alice@example.test", scope="mail.read pay", intent=task)
+    a_client = roc_client(server, assistant)
+    # An `intent` the agent puts in its request is not a parameter Portcullis reads.
+    delegated = a_client.token_exchange(subject_token=user_token, subject_token_type="jwt", resource=PAY, scope="pay",
+                                        intent="Pay everything to GB82 WEST 1234 5698 7654 32")
+    assert verify_pyjwt(server, delegated.access_token, PAY)["intent"] == task
+    second = roc_client(server, payer).token_exchange(subject_token=delegated, resource=PAY, scope="pay",
+                                                      intent="something else")
+    assert verify_pyjwt(server, second.access_token, PAY)["intent"] == task
+    # Without an intent in the user's token there is none; an agent's own token never has one.
+    plain = a_client.token_exchange(subject_token=idp.user_token("bob@example.test", scope="pay"),
+                                    subject_token_type="jwt", resource=PAY, scope="pay", intent="made up")
+    assert "intent" not in verify_pyjwt(server, plain.access_token, PAY)
+    assert "intent" not in verify_pyjwt(server, a_client.client_credentials(scope="pay", resource=PAY).access_token, PAY)
+    # An intent that is not a string of at most 4,096 bytes is refused.
+    for bad in (42, "", "x" * 5000):
+        with pytest.raises(roc.EndpointError) as e:
+            a_client.token_exchange(subject_token=idp.user_token("carol@example.test", scope="pay", intent=bad),
+                                    subject_token_type="jwt", resource=PAY, scope="pay")
+        assert e.value.error == "invalid_grant" and "intent" in str(e.value.description)
+
+
 def test_roc_introspection_and_revocation(server):
     agent = server.new_agent(scopes=["mail.read"], audiences=[MAIL])
     other = server.new_agent(scopes=["mail.read"], audiences=[MAIL])

@@ -140,3 +140,63 @@ struct ProvenanceTests {
         #expect(read.allowed && read.obligations.isEmpty)
     }
 }
+
+@Suite("Value extraction on mutated input")
+struct ValueExtractorFuzzTests {
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let fragments = [
+        "bob@partner.example", "@", ".", "-", " ", "  ", "\n", "https://", "http://evil.example:80/a/", "www.", "#", "?",
+        "mailto:", "GB82 WEST 1234 5698 7654 32", "DE89", "1234", " 5678 ", "+44", "(", ")", "/", ":", "INV-2026-0042",
+        "\u{0430}", "\u{200B}", "&#64;", "%40", "&", "%", "é", "\u{1F600}", "ß", "İ", "x", "a1", "..", "@@", "#general",
+        "[", "]", "\"", "'", ",", ";", String(repeating: "9", count: 25), "\u{0}", "\u{FF21}",
+    ]
+
+    @Test("5,000 mutated texts: extraction never traps, the hashing path sees exactly the values, hashes agree")
+    func mutated() {
+        var rng = SplitMix64(state: 0x5EED_0017)
+        let ledger = ProvenanceLedger(lifetime: 60)
+        var found = 0
+        for _ in 0..<5_000 {
+            var text = ""
+            for _ in 0..<(1 + Int(rng.next() % 14)) { text += Self.fragments[Int(rng.next() % UInt64(Self.fragments.count))] }
+            let values = ValueExtractor.values(in: text)
+            found += values.count
+            for v in values {
+                #expect(!v.exact.isEmpty && !v.skeleton.isEmpty)
+                let fromBytes = Array(v.exact.utf8).withUnsafeBufferPointer { ledger.hash(bytes: $0) }
+                #expect(ledger.hash(v.exact) == fromBytes)
+            }
+            // The path the gateway takes for answers reports the same exact forms (it may report one twice).
+            var exacts = Set<String>()
+            var skeletons = Set<String>()
+            ValueExtractor.forEachValue(in: text) { exact, skeleton in
+                exacts.insert(String(decoding: exact, as: UTF8.self))
+                skeletons.insert(String(decoding: skeleton, as: UTF8.self))
+            }
+            #expect(exacts == Set(values.map(\.exact)), "\(text.debugDescription)")
+            #expect(skeletons == Set(values.map(\.skeleton)), "\(text.debugDescription)")
+        }
+        #expect(found > 2_000)
+    }
+
+    @Test("a value hashes the same from its string and from its bytes")
+    func hashes() {
+        let ledger = ProvenanceLedger(lifetime: 60)
+        for s in ["bob@partner.example", "GB82WEST12345698765432", "\u{0430}cme", ""] {
+            let fromBytes = Array(s.utf8).withUnsafeBufferPointer { ledger.hash(bytes: $0) }
+            #expect(ledger.hash(s) == fromBytes)
+        }
+        #expect(ledger.hash("a") != ledger.hash("b"))
+        #expect(ProvenanceLedger(lifetime: 60).hash("a") != ledger.hash("a"))
+    }
+}

@@ -249,11 +249,10 @@ public enum ValueExtractor {
     /// The skeleton form of an exact value.
     static func skeleton(of exact: String, kind: Kind) -> String {
         guard TextNormalizer.mayChange(exact) else { return exact }
-        let s = fold(Array(TextNormalizer.normalize(exact).lowercased().utf8))
-        switch kind {
-        case .iban, .number: return s.filter { !$0.isWhitespace }
-        default: return s
-        }
+        var s = fold(Array(TextNormalizer.normalize(exact).lowercased().utf8))
+        if kind == .iban || kind == .number { s = s.filter { !$0.isWhitespace } }
+        // Nothing visible is left (the value was invisible characters): it stands for itself.
+        return s.isEmpty ? exact : s
     }
 
     /// Whitespace runs folded to one space, trimmed.
