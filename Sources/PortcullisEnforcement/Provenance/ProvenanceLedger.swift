@@ -92,7 +92,6 @@ public struct ProvenanceReport: Sendable, Equatable {
 public final class ProvenanceLedger: Sendable {
     struct Key: Hashable, Sendable {
         var a: UInt64
-        var b: UInt64
     }
 
     public struct Source: Sendable, Hashable {
@@ -128,24 +127,23 @@ public final class ProvenanceLedger: Sendable {
         key = (g.next(), g.next(), g.next(), g.next())
     }
 
-    /// A keyed 128-bit hash of a value: two SipHash runs (Swift's `Hasher`, itself seeded at random per process)
-    /// under two halves of the ledger's random key. Only equality is ever asked of it, inside this process; HMAC
-    /// would cost about thirty times as much per value on every result.
+    /// A keyed 64-bit hash of a value: SipHash (Swift's `Hasher`, itself seeded at random per process) under the
+    /// ledger's random 256-bit key. Only equality is ever asked of it, inside this process, among at most
+    /// ``capacity`` values per book: a chance collision is about one in 10^10 per lookup, and without the key nobody
+    /// can aim for one. HMAC-SHA256 would cost about thirty times as much per value on every answer.
     func hash(_ s: String) -> Key {
         var s = s
         return s.withUTF8 { hash(bytes: $0) }
     }
 
     func hash(bytes: UnsafeBufferPointer<UInt8>) -> Key {
-        var h1 = Hasher()
-        h1.combine(key.0)
-        h1.combine(key.1)
-        h1.combine(bytes: UnsafeRawBufferPointer(bytes))
-        var h2 = Hasher()
-        h2.combine(key.2)
-        h2.combine(key.3)
-        h2.combine(bytes: UnsafeRawBufferPointer(bytes))
-        return Key(a: UInt64(bitPattern: Int64(h1.finalize())), b: UInt64(bitPattern: Int64(h2.finalize())))
+        var h = Hasher()
+        h.combine(key.0)
+        h.combine(key.1)
+        h.combine(key.2)
+        h.combine(key.3)
+        h.combine(bytes: UnsafeRawBufferPointer(bytes))
+        return Key(a: UInt64(bitPattern: Int64(h.finalize())))
     }
 
     /// Remembers every value of the strings of an answer (hashed straight from the text's bytes), except `own`

@@ -13,9 +13,9 @@ import Foundation
 ///   so that an attacker's value written with a Cyrillic `а` still counts as the attacker's when the agent types it
 ///   in Latin.
 ///
-/// Written by hand, on UTF-8 bytes: it runs on every result before the agent sees it (a 10 KB answer in tens of
-/// microseconds), and the rules are the gateway's own. Bytes of non-ASCII characters count as letters; text that
-/// is not plain ASCII is NFKC-normalized and lowercased first.
+/// Written by hand, on UTF-8 bytes, in one pass plus work per candidate token: it runs on every answer before the
+/// agent sees it, and the rules are the gateway's own. Bytes of non-ASCII characters count as letters; text that is
+/// not plain ASCII is NFKC-normalized and lowercased first.
 public enum ValueExtractor {
     public enum Kind: String, Sendable, CaseIterable {
         case email, url, host, iban, number, handle, id, text
@@ -34,161 +34,178 @@ public enum ValueExtractor {
     /// At most this many values per text (a 10 KB result has far fewer).
     public static let maximumValues = 2_000
 
-    /// The values in `text`.
+    /// The values in `text`, each once.
     public static func values(in text: String) -> [Value] {
-        var collector = Collector()
-        run(&collector, text)
-        return collector.out
+        var out: [Value] = []
+        var seen = Set<Seen>(minimumCapacity: 64)
+        scan(text) { kind, bytes, plain in
+            let exact = String(decoding: bytes, as: UTF8.self)
+            guard out.count < maximumValues, seen.insert(Seen(kind: kind, exact: exact)).inserted else { return }
+            out.append(Value(kind: kind, exact: exact, skeleton: plain ? exact : skeleton(of: exact, kind: kind)))
+        }
+        return out
     }
 
-    /// Calls `body` with the exact and skeleton forms (UTF-8) of every value in `text`, without building a `Value`
-    /// for plain ASCII text (the gateway hashes what it reads straight from the bytes). A value may be reported more
-    /// than once.
+    struct Seen: Hashable {
+        var kind: Kind
+        var exact: String
+    }
+
+    /// Calls `body` with the exact and skeleton forms (UTF-8) of every value in `text`, without building a `Value`:
+    /// the gateway hashes what it reads straight from the bytes. A value may be reported more than once.
     public static func forEachValue(in text: String,
                                     _ body: (_ exact: UnsafeBufferPointer<UInt8>, _ skeleton: UnsafeBufferPointer<UInt8>) -> Void) {
-        withoutActuallyEscaping(body) { escapable in
-            var collector = Collector()
-            collector.sink = escapable
-            run(&collector, text)
-        }
-    }
-
-    static func run(_ collector: inout Collector, _ text: String) {
-        // One pass: the bytes lowercased (ASCII), and whether the text is plain (ASCII without `%` or `&`).
-        var ascii = true
-        var escapes = false
-        var copy = text
-        let lowered: [UInt8] = copy.withUTF8 { source in
-            [UInt8](unsafeUninitializedCapacity: source.count) { out, initialized in
-                var high: UInt8 = 0
-                for i in 0..<source.count {
-                    let c = source[i]
-                    high |= c
-                    if c == 0x25 || c == 0x26 { escapes = true }
-                    out[i] = c &- 0x41 < 26 ? c | 0x20 : c
-                }
-                ascii = high < 0x80
-                initialized = source.count
-            }
-        }
-        collector.plain = ascii && !escapes
-        if ascii {
-            collector.scan(lowered)
-        } else {
-            let exactText = text.precomposedStringWithCompatibilityMapping.lowercased()
-            collector.scan(Array(exactText.utf8))
-        }
-        // A model reads the skeleton: identifiers hidden by entities, percent-encoding or invisible characters are
-        // found in it too.
-        if !collector.plain {
-            let normalized = TextNormalizer.normalize(text).lowercased()
-            if normalized != text.lowercased() { collector.scan(Array(normalized.utf8), wholeText: false) }
-        }
-    }
-
-    struct Collector {
-        struct Seen: Hashable {
-            var kind: Kind
-            var exact: String
-        }
-
-        var out: [Value] = []
-        var seen = Set<Seen>(minimumCapacity: 256)
-        /// The text is plain ASCII without `%` or `&`: every value's skeleton is its exact form.
-        var plain = false
-        /// Set: values go here as bytes instead of into ``out``.
-        var sink: ((UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void)?
         var reported = 0
-
-        mutating func add(_ kind: Kind, _ exact: String) {
-            let copy = exact
-            var utf8 = exact
-            utf8.withUTF8 { add(kind, bytes: $0, string: copy) }
-        }
-
-        mutating func add(_ kind: Kind, bytes: UnsafeBufferPointer<UInt8>, string: String? = nil) {
-            guard !bytes.isEmpty else { return }
-            if let sink {
-                guard reported < maximumValues else { return }
-                reported += 1
-                if plain {
-                    sink(bytes, bytes)
-                } else {
-                    var skeleton = ValueExtractor.skeleton(of: string ?? String(decoding: bytes, as: UTF8.self), kind: kind)
-                    skeleton.withUTF8 { sink(bytes, $0) }
-                }
-                return
+        scan(text) { kind, bytes, plain in
+            guard reported < maximumValues else { return }
+            reported += 1
+            if plain {
+                body(bytes, bytes)
+            } else {
+                var skeleton = skeleton(of: String(decoding: bytes, as: UTF8.self), kind: kind)
+                skeleton.withUTF8 { body(bytes, $0) }
             }
-            let exact = string ?? String(decoding: bytes, as: UTF8.self)
-            guard out.count < maximumValues, seen.insert(Seen(kind: kind, exact: exact)).inserted else { return }
-            out.append(Value(kind: kind, exact: exact, skeleton: plain ? exact : ValueExtractor.skeleton(of: exact, kind: kind)))
+        }
+    }
+
+    /// The skeleton form of an exact value.
+    static func skeleton(of exact: String, kind: Kind) -> String {
+        guard TextNormalizer.mayChange(exact) else { return exact }
+        var s = fold(Array(TextNormalizer.normalize(exact).lowercased().utf8))
+        if kind == .iban || kind == .number { s = s.filter { !$0.isWhitespace } }
+        // Nothing visible is left (the value was invisible characters): it stands for itself.
+        return s.isEmpty ? exact : s
+    }
+
+    typealias Emit = (_ kind: Kind, _ exact: UnsafeBufferPointer<UInt8>, _ plain: Bool) -> Void
+
+    /// Every value of `text`, to `emit` (exact form as lowercased UTF-8; `plain` when the skeleton is the same).
+    static func scan(_ text: String, _ emit: Emit) {
+        withoutActuallyEscaping(emit) { emit in scanEscaping(text, emit) }
+    }
+
+    private static func scanEscaping(_ text: String, _ emit: @escaping Emit) {
+        var copy = text
+        copy.withUTF8 { raw in
+            // Plain: ASCII without `%` or `&` (nothing the normalizer would change).
+            var high: UInt8 = 0
+            var escapes = false
+            for c in raw {
+                high |= c
+                if c == 0x25 || c == 0x26 { escapes = true }
+            }
+            let ascii = high < 0x80
+            let plain = ascii && !escapes
+            var scanner = Scanner(emit: emit, plain: plain)
+            if ascii {
+                scanner.scan(raw, wholeText: true)
+            } else {
+                var exact = text.precomposedStringWithCompatibilityMapping.lowercased()
+                exact.withUTF8 { scanner.scan($0, wholeText: true) }
+            }
+            // A model reads the skeleton: identifiers hidden by entities, percent-encoding or invisible characters
+            // are found in it too.
+            if !plain {
+                var normalized = TextNormalizer.normalize(text).lowercased()
+                if normalized != text.lowercased() { normalized.withUTF8 { scanner.scan($0, wholeText: false) } }
+            }
+        }
+    }
+
+    /// One pass over the bytes (ASCII case folded on the fly): tokens split at delimiters, runs of digits, IBAN
+    /// starts; then the work per candidate, in reused buffers.
+    struct Scanner {
+        let emit: Emit
+        let plain: Bool
+        var token: [UInt8] = []
+        var scratch: [UInt8] = []
+
+        init(emit: @escaping Emit, plain: Bool) {
+            self.emit = emit
+            self.plain = plain
+            token.reserveCapacity(256)
+            scratch.reserveCapacity(256)
         }
 
-        /// One pass: tokens (split at delimiters), runs of digits (account and phone numbers), and IBAN candidates
-        /// (looked at only where a word starts with two letters and two digits).
-        /// Reads lowercased bytes.
-        mutating func scan(_ bytes: [UInt8], wholeText: Bool = true) {
+        mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, wholeText: Bool) {
             var numbers: [Range<Int>] = []
             var ibanStarts: [Int] = []
-            bytes.withUnsafeBufferPointer { buffer in
-                var start = 0
-                var digitsFrom = -1
-                var digitCount = 0
-                var gap = false
-                // Most tokens are words: no digit, no `@`, `#`, `.`, `:` or `/`, nothing to extract.
-                var interesting = false
-                for i in 0..<buffer.count {
-                    let c = buffer[i]
-                    if ValueExtractor.isDigit(c) {
+            var start = 0
+            var digitsFrom = -1
+            var digitCount = 0
+            var gap = false
+            // Most tokens are words: no digit, no `@`, `#`, `.`, `:` or `/`, nothing to extract.
+            var interesting = false
+            let table = ValueExtractor.classTable
+            do {
+                for i in 0..<bytes.count {
+                    let c = bytes[i]
+                    let k = table[Int(c)]
+                    if k & ValueExtractor.digitClass != 0 {
                         if digitsFrom < 0 { digitsFrom = i }
                         digitCount += 1
                         gap = false
-                        interesting = true
-                    } else if digitsFrom >= 0, !gap, c == 0x20 || c == 0x2D || c == 0x2E || c == 0x2F || c == 0x28 || c == 0x29 {
-                        gap = true
                     } else if digitsFrom >= 0 {
-                        if (8...20).contains(digitCount) { numbers.append(digitsFrom..<i) }
-                        digitsFrom = -1
-                        digitCount = 0
-                        gap = false
+                        if !gap, k & ValueExtractor.numberGapClass != 0 {
+                            gap = true
+                        } else {
+                            if digitCount >= 8 && digitCount <= 20 { numbers.append(digitsFrom..<i) }
+                            digitsFrom = -1
+                            digitCount = 0
+                            gap = false
+                        }
                     }
-                    if ValueExtractor.isDelimiter(c) {
-                        if i > start, interesting { token(buffer, start, i) }
+                    if k & ValueExtractor.delimiterClass != 0 {
+                        if i > start, interesting { candidate(bytes, start, i) }
                         start = i + 1
                         interesting = false
                         continue
                     }
-                    if c == 0x40 || c == 0x23 || c == 0x2E || c == 0x3A || c == 0x2F { interesting = true }
-                    if i == start, i + 3 < buffer.count, c >= 0x61, c <= 0x7A, buffer[i + 1] >= 0x61, buffer[i + 1] <= 0x7A,
-                              ValueExtractor.isDigit(buffer[i + 2]), ValueExtractor.isDigit(buffer[i + 3]) {
+                    if k & ValueExtractor.interestingClass != 0 { interesting = true }
+                    if i == start, i + 3 < bytes.count, k & ValueExtractor.letterClass != 0,
+                       table[Int(bytes[i + 1])] & ValueExtractor.letterClass != 0,
+                       table[Int(bytes[i + 2])] & ValueExtractor.digitClass != 0,
+                       table[Int(bytes[i + 3])] & ValueExtractor.digitClass != 0 {
                         ibanStarts.append(i)
                     }
                 }
-                if buffer.count > start, interesting { token(buffer, start, buffer.count) }
-                if digitsFrom >= 0, (8...20).contains(digitCount) { numbers.append(digitsFrom..<buffer.count) }
             }
-            for r in numbers { add(.number, String(decoding: bytes[r].filter(ValueExtractor.isDigit), as: UTF8.self)) }
-            for i in ibanStarts { if let iban = ValueExtractor.iban(in: bytes, at: i) { add(.iban, iban) } }
+            if bytes.count > start, interesting { candidate(bytes, start, bytes.count) }
+            if digitsFrom >= 0, digitCount >= 8, digitCount <= 20 { numbers.append(digitsFrom..<bytes.count) }
+            for r in numbers {
+                scratch.removeAll(keepingCapacity: true)
+                for k in r where bytes[k] &- 0x30 < 10 { scratch.append(bytes[k]) }
+                scratch.withUnsafeBufferPointer { emit(.number, $0, plain) }
+            }
+            for i in ibanStarts where ValueExtractor.iban(in: bytes, at: i, into: &scratch) {
+                scratch.withUnsafeBufferPointer { emit(.iban, $0, plain) }
+            }
             if wholeText, bytes.count >= minimumTextLength, bytes.count <= maximumTextLength * 4 {
-                let whole = ValueExtractor.fold(bytes)
-                if whole.utf8.count >= minimumTextLength, whole.count <= maximumTextLength { add(.text, whole) }
+                ValueExtractor.fold(bytes, into: &scratch)
+                let characters = scratch.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+                if scratch.count >= minimumTextLength, characters <= maximumTextLength {
+                    scratch.withUnsafeBufferPointer { emit(.text, $0, plain) }
+                }
             }
         }
 
-        mutating func token(_ buffer: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
+        /// A token that may hold a value: trimmed of sentence punctuation, lowercased, classified.
+        mutating func candidate(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) {
             var a = from, b = to
-            // Sentence punctuation around a token is not part of it.
-            while a < b, isTrim(buffer[a]) { a += 1 }
-            while b > a, isTrim(buffer[b - 1]) { b -= 1 }
+            while a < b, ValueExtractor.isTrim(bytes[a]) { a += 1 }
+            while b > a, ValueExtractor.isTrim(bytes[b - 1]) { b -= 1 }
             guard b > a, b - a <= 2048 else { return }
-            classify(UnsafeBufferPointer(rebasing: buffer[a..<b]))
+            token.removeAll(keepingCapacity: true)
+            for k in a..<b { let c = bytes[k]; token.append(c &- 0x41 < 26 ? c | 0x20 : c) }
+            let t = token
+            t.withUnsafeBufferPointer { classify($0) }
         }
 
         mutating func classify(_ t: UnsafeBufferPointer<UInt8>) {
             if starts(t, "http://") || starts(t, "https://") || starts(t, "www.") {
-                if let (url, host) = ValueExtractor.canonicalURL(Array(t)) {
-                    add(.url, url)
-                    add(.host, host)
+                if let host = ValueExtractor.canonicalURL(t, into: &scratch) {
+                    scratch.withUnsafeBufferPointer { emit(.url, $0, plain) }
+                    emit(.host, UnsafeBufferPointer(rebasing: t[host]), plain)
                 }
                 return
             }
@@ -196,29 +213,29 @@ public enum ValueExtractor {
                 classify(UnsafeBufferPointer(rebasing: t[7...]))
                 return
             }
-            if let at = t.firstIndex(of: UInt8(ascii: "@")), at > 0 {
+            if let at = t.firstIndex(of: 0x40), at > 0 {
                 let domain = UnsafeBufferPointer(rebasing: t[(at + 1)...])
                 if ValueExtractor.isDomain(domain) {
-                    add(.email, bytes: t)
-                    add(.host, bytes: domain)
+                    emit(.email, t, plain)
+                    emit(.host, domain, plain)
                 }
                 return
             }
-            if let first = t.first, first == UInt8(ascii: "@") || first == UInt8(ascii: "#"), t.count >= 3,
-               t.dropFirst().allSatisfy({ isWord($0) || $0 == UInt8(ascii: ".") }) {
+            if let first = t.first, first == 0x40 || first == 0x23, t.count >= 3,
+               t.dropFirst().allSatisfy({ ValueExtractor.isWord($0) || $0 == 0x2E }) {
                 // The name with and without its sigil: an agent may write either.
-                add(.handle, bytes: t)
-                add(.handle, bytes: UnsafeBufferPointer(rebasing: t[1...]))
+                emit(.handle, t, plain)
+                emit(.handle, UnsafeBufferPointer(rebasing: t[1...]), plain)
                 return
             }
-            if ValueExtractor.isDomain(t), t.contains(where: isLetter) {
-                add(.host, bytes: t)
+            if ValueExtractor.isDomain(t), t.contains(where: ValueExtractor.isLetter) {
+                emit(.host, t, plain)
                 return
             }
             // An id: letters and digits mixed (msg_8f3a2c, INV-2026-0042, file-7d1e), six characters or more.
-            if t.count >= 6, t.count <= 128, t.contains(where: isDigit), t.contains(where: isLetter),
-               t.allSatisfy({ isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") }) {
-                add(.id, bytes: t)
+            if t.count >= 6, t.count <= 128, t.contains(where: ValueExtractor.isDigit), t.contains(where: ValueExtractor.isLetter),
+               t.allSatisfy({ ValueExtractor.isWord($0) || $0 == 0x2E || $0 == 0x2F || $0 == 0x3A }) {
+                emit(.id, t, plain)
             }
         }
 
@@ -228,10 +245,38 @@ public enum ValueExtractor {
         }
     }
 
-    static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    static let digitClass: UInt8 = 1
+    static let delimiterClass: UInt8 = 2
+    /// Bytes that make a token worth classifying: digits, `@`, `#`, `.`, `:`, `/`.
+    static let interestingClass: UInt8 = 4
+    /// Single separators allowed inside a run of digits: space, `-`, `.`, `/`, `(`, `)`.
+    static let numberGapClass: UInt8 = 8
+    /// ASCII letters (an IBAN's country code).
+    static let letterClass: UInt8 = 16
+    /// ``classes`` at a fixed address: the main loop reads it without retaining an array on every byte.
+    /// Written once, before first use, never freed or changed.
+    nonisolated(unsafe) static let classTable: UnsafePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        p.initialize(from: classes, count: 256)
+        return UnsafePointer(p)
+    }()
+
+    /// Every byte's classes, for the main loop: one lookup instead of a chain of comparisons.
+    static let classes: [UInt8] = (0..<256).map { i -> UInt8 in
+        let b = UInt8(i)
+        var k: UInt8 = 0
+        if b &- 0x30 < 10 { k |= digitClass | interestingClass }
+        if isDelimiter(b) { k |= delimiterClass }
+        if b == 0x40 || b == 0x23 || b == 0x2E || b == 0x3A || b == 0x2F { k |= interestingClass }
+        if b == 0x20 || b == 0x2D || b == 0x2E || b == 0x2F || b == 0x28 || b == 0x29 { k |= numberGapClass }
+        if (b | 0x20) &- 0x61 < 26 { k |= letterClass }
+        return k
+    }
+
+    static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
     /// ASCII letters and every byte of a non-ASCII character.
-    static func isLetter(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || b >= 0x80 }
-    static func isWord(_ b: UInt8) -> Bool { isLetter(b) || isDigit(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") }
+    static func isLetter(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b >= 0x80 }
+    static func isWord(_ b: UInt8) -> Bool { isLetter(b) || isDigit(b) || b == 0x5F || b == 0x2D }
     static func isTrim(_ b: UInt8) -> Bool { b == 0x2E || b == 0x3A || b == 0x21 || b == 0x3F || b == 0x2A }
 
     /// Whitespace, brackets, quotes, separators of lists.
@@ -246,41 +291,36 @@ public enum ValueExtractor {
         }
     }
 
-    /// The skeleton form of an exact value.
-    static func skeleton(of exact: String, kind: Kind) -> String {
-        guard TextNormalizer.mayChange(exact) else { return exact }
-        var s = fold(Array(TextNormalizer.normalize(exact).lowercased().utf8))
-        if kind == .iban || kind == .number { s = s.filter { !$0.isWhitespace } }
-        // Nothing visible is left (the value was invisible characters): it stands for itself.
-        return s.isEmpty ? exact : s
-    }
-
-    /// Whitespace runs folded to one space, trimmed.
-    static func fold(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
+    /// Whitespace runs folded to one space, trimmed, ASCII lowercased.
+    static func fold(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
         var space = false
         for b in bytes {
             if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C {
                 if !space && !out.isEmpty { out.append(0x20) }
                 space = true
             } else {
-                out.append(b)
+                out.append(b &- 0x41 < 26 ? b | 0x20 : b)
                 space = false
             }
         }
         if out.last == 0x20 { out.removeLast() }
+    }
+
+    static func fold(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        bytes.withUnsafeBufferPointer { fold($0, into: &out) }
         return String(decoding: out, as: UTF8.self)
     }
 
     /// `label(.label)+` whose last label is two letters or more.
     static func isDomain(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        var end = s.endIndex
-        if end > s.startIndex, s[end - 1] == 0x2E { end -= 1 }
+        var end = s.count
+        if end > 0, s[end - 1] == 0x2E { end -= 1 }
         var labels = 0
-        var labelStart = s.startIndex
+        var labelStart = 0
         var tldLetters = true
-        var i = s.startIndex
+        var i = 0
         while i <= end {
             if i == end || s[i] == 0x2E {
                 let length = i - labelStart
@@ -299,16 +339,21 @@ public enum ValueExtractor {
         return false
     }
 
-    /// A URL's comparable form (http as https, user information and default ports dropped, fragment and trailing
-    /// slash dropped; the whole URL is lowercased like every value) and its host; nil when it has no host. By hand,
-    /// on bytes: Foundation's `URLComponents` costs more than all the rest of a result's extraction.
-    static func canonicalURL(_ t: [UInt8]) -> (String, String)? {
+    /// Writes a URL's comparable form into `out` (http as https, user information and default ports dropped,
+    /// fragment and trailing slash dropped; lowercased like every value) and returns the range of its host in `t`;
+    /// nil when it has no host. By hand: Foundation's `URLComponents` costs more than all the rest of an answer's
+    /// extraction.
+    static func canonicalURL(_ t: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Range<Int>? {
+        func has(_ prefix: StaticString) -> Bool {
+            let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+            return t.count >= p.count && zip(t, p).allSatisfy { $0 == $1 }
+        }
         var a = 0
-        if t.starts(with: Array("https://".utf8)) {
+        if has("https://") {
             a = 8
-        } else if t.starts(with: Array("http://".utf8)) {
+        } else if has("http://") {
             a = 7
-        } else if !t.starts(with: Array("www.".utf8)) {
+        } else if !has("www.") {
             return nil
         }
         var end = t.count
@@ -319,43 +364,42 @@ public enum ValueExtractor {
         // `https://trusted.example@evil.example/` goes to evil.example.
         if let at = t[a..<authorityEnd].lastIndex(of: 0x40) { hostStart = at + 1 }
         var hostEnd = authorityEnd
-        var port: ArraySlice<UInt8> = []
-        if let colon = t[hostStart..<authorityEnd].lastIndex(of: 0x3A), t[hostStart] != 0x5B {
+        var portStart = authorityEnd
+        if hostStart < authorityEnd, let colon = t[hostStart..<authorityEnd].lastIndex(of: 0x3A), t[hostStart] != 0x5B {
             hostEnd = colon
-            port = t[(colon + 1)..<authorityEnd]
+            portStart = colon + 1
         }
         while hostEnd > hostStart, t[hostEnd - 1] == 0x2E { hostEnd -= 1 }
         guard hostEnd > hostStart else { return nil }
         while end > authorityEnd, t[end - 1] == 0x2F || t[end - 1] == 0x3F { end -= 1 }
-        var out = Array("https://".utf8)
-        out += t[hostStart..<hostEnd]
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: "https://".utf8)
+        out.append(contentsOf: t[hostStart..<hostEnd])
+        let port = t[portStart..<authorityEnd]
         if !port.isEmpty, !port.elementsEqual("443".utf8), !port.elementsEqual("80".utf8) {
             out.append(0x3A)
-            out += port
+            out.append(contentsOf: port)
         }
-        out += t[authorityEnd..<end]
-        return (String(decoding: out, as: UTF8.self), String(decoding: t[hostStart..<hostEnd], as: UTF8.self))
+        out.append(contentsOf: t[authorityEnd..<end])
+        return hostStart..<hostEnd
     }
 
-    /// The IBAN starting at `i` (two letters, two check digits, 11 to 30 letters or digits, spaces or dashes
-    /// allowed in groups) whose ISO 7064 mod-97 check holds, uppercase without separators; the longest that checks
-    /// out (a word may follow). Reads lowercased bytes; the check of every length is incremental.
-    static func iban(in t: [UInt8], at i: Int) -> String? {
-        @inline(__always) func alnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
-        @inline(__always) func letter(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
-        guard i + 15 <= t.count, letter(t[i]), letter(t[i + 1]), isDigit(t[i + 2]), isDigit(t[i + 3]) else { return nil }
+    /// Writes into `out` the IBAN starting at `i` (two letters, two check digits, 11 to 30 letters or digits, spaces
+    /// or dashes allowed in groups) whose ISO 7064 mod-97 check holds, uppercase without separators; the longest
+    /// that checks out (a word may follow). The check of every length is incremental. False when there is none.
+    static func iban(in t: UnsafeBufferPointer<UInt8>, at i: Int, into out: inout [UInt8]) -> Bool {
+        @inline(__always) func letter(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 }
+        @inline(__always) func alnum(_ b: UInt8) -> Bool { letter(b) || b &- 0x30 < 10 }
+        @inline(__always) func value(_ b: UInt8) -> Int { letter(b) ? Int(b | 0x20) - 0x61 + 10 : Int(b) - 0x30 }
+        guard i + 15 <= t.count, letter(t[i]), letter(t[i + 1]), isDigit(t[i + 2]), isDigit(t[i + 3]),
+              i == 0 || !(alnum(t[i - 1]) || t[i - 1] >= 0x80) else { return false }
         // The moved head (country and check digits) as digits: letters count two digits (a = 10 … z = 35).
         var head = 0
         var headFactor = 1
         for k in 0..<4 {
             let c = t[i + k]
-            if letter(c) {
-                head = head * 100 + Int(c) - 0x61 + 10
-                headFactor = headFactor * 100 % 97
-            } else {
-                head = head * 10 + Int(c) - 0x30
-                headFactor = headFactor * 10 % 97
-            }
+            head = letter(c) ? head * 100 + value(c) : head * 10 + value(c)
+            headFactor = headFactor * (letter(c) ? 100 : 10) % 97
         }
         head %= 97
         var body = 0
@@ -365,7 +409,7 @@ public enum ValueExtractor {
         while j < t.count, length < 34 {
             let c = t[j]
             if alnum(c) {
-                body = letter(c) ? (body * 100 + Int(c) - 0x61 + 10) % 97 : (body * 10 + Int(c) - 0x30) % 97
+                body = (body * (letter(c) ? 100 : 10) + value(c)) % 97
                 length += 1
                 if length >= 15, (body * headFactor + head) % 97 == 1 { bestEnd = j + 1 }
             } else if !((c == 0x20 || c == 0x2D) && j + 1 < t.count && alnum(t[j + 1])) {
@@ -373,9 +417,9 @@ public enum ValueExtractor {
             }
             j += 1
         }
-        guard bestEnd > 0 else { return nil }
-        var iban: [UInt8] = []
-        for k in i..<bestEnd where alnum(t[k]) { iban.append(letter(t[k]) ? t[k] - 32 : t[k]) }
-        return String(decoding: iban, as: UTF8.self)
+        guard bestEnd > 0 else { return false }
+        out.removeAll(keepingCapacity: true)
+        for k in i..<bestEnd where alnum(t[k]) { out.append(letter(t[k]) ? t[k] & 0xDF : t[k]) }
+        return true
     }
 }
