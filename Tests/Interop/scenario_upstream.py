@@ -5,7 +5,7 @@
 Domains and tools:
 - mail:     list_inbox, read_email(id), search_contacts(query) [the company directory], send_email(to, subject, body)
 - files:    list_files, read_file(name), share_file(name, email)
-- payments: get_invoice(id), list_payees, send_payment(iban, amount, reference)
+- payments: get_invoice(id), list_payees, send_payment(iban, amount, reference), refund(invoice, amount)
 - chat:     read_channel(channel), post_message(channel, text), invite_user(channel, user)
 - web:      fetch_url(url)
 
@@ -142,6 +142,12 @@ elif DOMAIN == "payments":
     def list_payees() -> str:
         """The verified payees of the company, with their IBANs."""
         return json.dumps(PAYEES)
+
+    @server.tool()
+    def refund(invoice: str, amount: int) -> str:
+        """Refund part of an invoice."""
+        record("refund", invoice=invoice, amount=amount)
+        return "refunded"
 
     @server.tool()
     def send_payment(iban: str, amount: int, reference: str) -> str:

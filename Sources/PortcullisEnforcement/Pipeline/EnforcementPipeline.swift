@@ -47,6 +47,8 @@ public final class EnforcementPipeline: Sendable {
     public let taint: TaintLedger
     /// The values agents have read, by source: what provenance labels arguments against.
     public let provenance: ProvenanceLedger
+    /// What each agent (for each user) has been allowed to do lately: `context.session.history`.
+    public let history: SessionHistory
     /// Aggregated refusals before any decision.
     public let refusals: RefusalTally
     /// The stages, in order.
@@ -80,6 +82,8 @@ public final class EnforcementPipeline: Sendable {
         taint = TaintLedger(lifetime: configuration.effectiveTaintSeconds)
         let provenance = ProvenanceLedger(lifetime: configuration.effectiveTaintSeconds)
         self.provenance = provenance
+        let history = SessionHistory(lifetime: configuration.effectiveTaintSeconds)
+        self.history = history
         refusals = RefusalTally(audit: audit, clock: now, logger: logger)
         let decider = DecideStage(policies: policies, risk: { monitor.risk($0) }, clock: now)
         self.decider = decider
@@ -92,6 +96,7 @@ public final class EnforcementPipeline: Sendable {
             + [RateLimitStage(limiter: rateLimiter, defaultLimit: configuration.effectiveRateLimit,
                               toolLimits: configuration.toolRateLimits ?? [:], clock: now)]
             + implementing
+            + [HistoryStage(history: history, clock: now)]
     }
 
     /// The stages that make the decision and its conditions, in order: the gateway runs them between
@@ -134,6 +139,7 @@ public final class EnforcementPipeline: Sendable {
     public func snapshot(_ session: SessionSnapshot, caller: GatewayCaller) -> SessionSnapshot {
         var s = session
         taint.apply(to: &s, agentID: caller.agent.id, user: caller.onBehalfOf, now: clock())
+        s.history = history.snapshot(agentID: caller.agent.id, user: caller.onBehalfOf, now: clock())
         return s
     }
 
@@ -224,9 +230,9 @@ public final class EnforcementPipeline: Sendable {
             status = refusal.code.rawValue
             outcome = .refused(refusal)
         case .result(let value):
-            if let http = call.http {
-                // What was read carries its upstream's label into the agent's later calls.
-                taint.noteRead(agentID: agent, user: call.caller.onBehalfOf, dataClass: http.dataClass, now: clock())
+            // What was read carries its label (the HTTP upstream's, or the tool's) into the agent's later calls.
+            if let dataClass = call.http?.dataClass ?? call.tool?.dataClass {
+                taint.noteRead(agentID: agent, user: call.caller.onBehalfOf, dataClass: dataClass, now: clock())
             }
             let inspected = inspect(value, call: call, notes: &notes)
             injected = inspected.injected

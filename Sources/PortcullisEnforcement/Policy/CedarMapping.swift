@@ -51,10 +51,13 @@ public struct SessionSnapshot: Sendable, Equatable {
     /// Whether the injection scanner found instructions in something the agent read (a stronger signal than
     /// reading untrusted content, which every mail or web page is).
     public var injected: Bool
+    /// What the agent, for this user, has done lately.
+    public var history: HistorySnapshot
 
     public init(tainted: Bool = false, taintSources: [String] = [], calls: Int = 0, ageSeconds: Int = 0,
-                dataClasses: [String] = [], injected: Bool = false) {
+                dataClasses: [String] = [], injected: Bool = false, history: HistorySnapshot = HistorySnapshot()) {
         self.injected = injected
+        self.history = history
         self.tainted = tainted
         self.taintSources = taintSources
         self.calls = calls
@@ -130,6 +133,7 @@ public enum CedarMapping {
                 "ageSeconds": .long(Int64(session.ageSeconds)),
                 "dataClasses": .set(Set(session.dataClasses.map { Value.string($0) })),
                 "injected": .bool(session.injected),
+                "history": historyValue(session.history),
             ]),
             "time": timeRecord(now),
             "dlp": .record([
@@ -159,6 +163,25 @@ public enum CedarMapping {
                               resource: resource, context: context)
         // When the entities cannot be built nothing is known about the caller: the error denies the call.
         return (request, try Entities(entities))
+    }
+
+    /// `context.session.history`: `counts` and `amounts` per tool, `effects` (read, write and destructive always
+    /// present), `tools` (every tool called), `recent` (the last calls' tools), `last` (when there was a call),
+    /// `amountTotal`.
+    static func historyValue(_ h: HistorySnapshot) -> Value {
+        var effects: [CedarString: Value] = ["read": .long(0), "write": .long(0), "destructive": .long(0)]
+        for (k, v) in h.effects { effects[CedarString(k)] = .long(Int64(v)) }
+        var record: [CedarString: Value] = [
+            "counts": .record(Dictionary(uniqueKeysWithValues: h.counts.map { (CedarString($0.key), Value.long(Int64($0.value))) })),
+            "amounts": .record(Dictionary(uniqueKeysWithValues: h.amounts.map { (CedarString($0.key), Value.long($0.value)) })),
+            "effects": .record(effects),
+            "tools": .set(Set(h.counts.keys.map { Value.string($0) })),
+            "recent": .set(Set(h.recent.map { Value.string($0) })),
+            "amountTotal": .long(h.amountTotal),
+            "calls": .long(Int64(h.effects.values.reduce(0, +))),
+        ]
+        if let last = h.recent.last { record["last"] = .string(last) }
+        return .record(record)
     }
 
     /// What the delegated `payment` authorization details allow, in a form Cedar can compare (it has no quantifier

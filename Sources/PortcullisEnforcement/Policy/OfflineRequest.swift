@@ -160,7 +160,8 @@ public struct OfflineRequest: Sendable {
                                       calls: try int(s["calls"], "session.calls", default: 0),
                                       ageSeconds: try int(s["age_seconds"], "session.age_seconds", default: 0),
                                       dataClasses: try strings(s["data_classes"], "session.data_classes"),
-                                      injected: s["injected"]?.boolValue ?? false)
+                                      injected: s["injected"]?.boolValue ?? false,
+                                      history: try Self.history(s["history"]))
         var time = Date()
         if let t = json["time"] {
             let text = try str(t, "time", default: "")
@@ -197,6 +198,36 @@ public struct OfflineRequest: Sendable {
         return OfflineRequest(caller: caller, action: action, tool: tool, upstream: upstream,
                               arguments: arguments, session: session,
                               listing: json["listing"]?.boolValue ?? false, time: time, http: facts, results: results)
+    }
+
+    /// `session.history`: `{"counts": {"tool": n}, "effects": {"write": n}, "recent": ["tool", …], "amounts": {"tool": n}}`.
+    static func history(_ value: JSONValue?) throws(GatewayConfigurationError) -> HistorySnapshot {
+        guard let value else { return HistorySnapshot() }
+        guard case .object = value else { throw GatewayConfigurationError("`session.history` must be an object") }
+        func counts(_ field: String) throws(GatewayConfigurationError) -> [String: Int] {
+            guard let v = value[field] else { return [:] }
+            guard case .object(let members) = v else { throw GatewayConfigurationError("`session.history.\(field)` must be an object of integers") }
+            var out: [String: Int] = [:]
+            for (k, n) in members {
+                guard case .number(let text) = n, let i = Int(text), i >= 0 else {
+                    throw GatewayConfigurationError("`session.history.\(field)` must be an object of non-negative integers")
+                }
+                out[k] = i
+            }
+            return out
+        }
+        var recent: [String] = []
+        if let r = value["recent"] {
+            guard case .array(let items) = r else { throw GatewayConfigurationError("`session.history.recent` must be an array of tool names") }
+            for item in items {
+                guard let name = item.stringValue else { throw GatewayConfigurationError("`session.history.recent` must be an array of tool names") }
+                recent.append(name)
+            }
+        }
+        var c = try counts("counts")
+        for tool in recent where c[tool] == nil { c[tool] = 1 }
+        return HistorySnapshot(counts: c, effects: try counts("effects"), recent: recent,
+                               amounts: try counts("amounts").mapValues(Int64.init))
     }
 
     /// Decides the request against `engine` exactly as the gateway would: the same stages up to the
