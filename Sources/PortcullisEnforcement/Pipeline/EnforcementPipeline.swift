@@ -96,7 +96,7 @@ public final class EnforcementPipeline: Sendable {
             + [RateLimitStage(limiter: rateLimiter, defaultLimit: configuration.effectiveRateLimit,
                               toolLimits: configuration.toolRateLimits ?? [:], clock: now)]
             + implementing
-            + [HistoryStage(history: history, clock: now)]
+            + [HistoryStage(history: history, policies: policies, clock: now)]
     }
 
     /// The stages that make the decision and its conditions, in order: the gateway runs them between

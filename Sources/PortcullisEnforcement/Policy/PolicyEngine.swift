@@ -39,7 +39,13 @@ public final class PolicyEngine: Sendable {
             }
         }
 
-        init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date) {
+        /// Whether some policy text mentions `history` (a rule over the session's history): then calls racing each
+        /// other on the same tool are checked (``HistoryStage``). A comment that mentions it only makes that check
+        /// run.
+        public let referencesHistory: Bool
+
+        init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date, referencesHistory: Bool = false) {
+            self.referencesHistory = referencesHistory
             self.policies = policies
             self.source = source
             self.fingerprint = fingerprint
@@ -112,6 +118,7 @@ public final class PolicyEngine: Sendable {
         }
         let print = try fingerprint(directory)
         var all: [Policy] = []
+        var history = false
         for file in print.keys.sorted() {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -120,6 +127,7 @@ public final class PolicyEngine: Sendable {
             guard let text = String(data: data, encoding: .utf8) else {
                 throw GatewayConfigurationError("policy file \(path) is not UTF-8")
             }
+            history = history || text.contains("history")
             do {
                 all.append(contentsOf: try parse(text, file: file).policies)
             } catch {
@@ -127,7 +135,8 @@ public final class PolicyEngine: Sendable {
             }
         }
         do {
-            return Snapshot(policies: try PolicySet(all), source: directory, fingerprint: print, loadedAt: Date())
+            return Snapshot(policies: try PolicySet(all), source: directory, fingerprint: print, loadedAt: Date(),
+                            referencesHistory: history)
         } catch {
             throw GatewayConfigurationError("policies in \(directory): \(error.message)")
         }

@@ -3,16 +3,19 @@ public import Foundation
 import PortcullisCore
 
 /// Counts an allowed call in the session's history (``SessionHistory``), after every other stage let it through and
-/// before it is forwarded. When a concurrent call of the same tool (or of the same effect other than read) was
-/// counted after this call's decision read the history, the call is refused with a reason to retry: a limit over
-/// the history must not be passed by two calls at once.
+/// before it is forwarded. While some policy is a rule over the history, a call is refused with a reason to retry
+/// when a concurrent call of the same tool (or of the same effect other than read) was counted after its decision
+/// read the history: a limit over the history must not be passed by two calls at once. Without such a policy,
+/// parallel calls are only counted.
 public struct HistoryStage: CallStage {
     public let history: SessionHistory
+    public let policies: PolicyEngine
     public let clock: @Sendable () -> Date
     public var name: String { "history" }
 
-    public init(history: SessionHistory, clock: @escaping @Sendable () -> Date) {
+    public init(history: SessionHistory, policies: PolicyEngine, clock: @escaping @Sendable () -> Date) {
         self.history = history
+        self.policies = policies
         self.clock = clock
     }
 
@@ -20,7 +23,7 @@ public struct HistoryStage: CallStage {
         guard !call.listing, call.action == .callTool || call.action == .httpRequest, let tool = call.tool else { return .proceed }
         let counted = history.record(tool: tool.qualifiedName, effect: tool.effect.rawValue, amount: Self.amount(call.arguments),
                                      agentID: call.caller.agent.id, user: call.caller.onBehalfOf, now: clock(),
-                                     decidedOn: call.session.history)
+                                     decidedOn: policies.snapshot.referencesHistory ? call.session.history : nil)
         guard counted else {
             return .refuse(Refusal(.rateLimited, "another call of this agent changed the session's history while this one was decided; retry it",
                                    retryAfterSeconds: 1))
