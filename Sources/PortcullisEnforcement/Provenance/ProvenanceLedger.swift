@@ -116,7 +116,8 @@ public final class ProvenanceLedger: Sendable {
 
     private let books = Mutex<[String: Book]>([:])
     /// A random key per ledger: the hashes mean nothing outside this process.
-    private let key: (UInt64, UInt64, UInt64, UInt64)
+    /// A hasher that has already absorbed the ledger's random 256-bit key: each value's hash starts from a copy.
+    private let seeded: Hasher
     public let lifetime: TimeInterval
     public let capacity: Int
 
@@ -124,7 +125,9 @@ public final class ProvenanceLedger: Sendable {
         self.lifetime = lifetime
         self.capacity = capacity
         var g = SystemRandomNumberGenerator()
-        key = (g.next(), g.next(), g.next(), g.next())
+        var h = Hasher()
+        for _ in 0..<4 { h.combine(g.next() as UInt64) }
+        seeded = h
     }
 
     /// A keyed 64-bit hash of a value: SipHash (Swift's `Hasher`, itself seeded at random per process) under the
@@ -137,11 +140,7 @@ public final class ProvenanceLedger: Sendable {
     }
 
     func hash(bytes: UnsafeBufferPointer<UInt8>) -> Key {
-        var h = Hasher()
-        h.combine(key.0)
-        h.combine(key.1)
-        h.combine(key.2)
-        h.combine(key.3)
+        var h = seeded
         h.combine(bytes: UnsafeRawBufferPointer(bytes))
         return Key(a: UInt64(bitPattern: Int64(h.finalize())))
     }
@@ -151,6 +150,7 @@ public final class ProvenanceLedger: Sendable {
     public func record(strings: [String], except own: Set<String>, from source: Source, agentID: String, user: String?,
                        now: Date) {
         var keys: [Key] = []
+        keys.reserveCapacity(256)
         let ownKeys = Set(own.map(hash))
         for s in strings {
             ValueExtractor.forEachValue(in: s) { exact, skeleton in

@@ -141,6 +141,8 @@ public enum ValueExtractor {
                 for i in 0..<bytes.count {
                     let c = bytes[i]
                     let k = table[Int(c)]
+                    // Inside a word (a letter, not at a token's start, no digits pending): nothing to do.
+                    if k == ValueExtractor.letterClass, i != start, digitsFrom < 0 { continue }
                     if k & ValueExtractor.digitClass != 0 {
                         if digitsFrom < 0 { digitsFrom = i }
                         digitCount += 1
@@ -195,6 +197,16 @@ public enum ValueExtractor {
             while a < b, ValueExtractor.isTrim(bytes[a]) { a += 1 }
             while b > a, ValueExtractor.isTrim(bytes[b - 1]) { b -= 1 }
             guard b > a, b - a <= 2048 else { return }
+            var upper = false
+            for k in a..<b where bytes[k] &- 0x41 < 26 {
+                upper = true
+                break
+            }
+            // Already lowercase (most identifiers): classified in place, without a copy.
+            guard upper else {
+                classify(UnsafeBufferPointer(rebasing: bytes[a..<b]))
+                return
+            }
             token.removeAll(keepingCapacity: true)
             for k in a..<b { let c = bytes[k]; token.append(c &- 0x41 < 26 ? c | 0x20 : c) }
             let t = token
@@ -228,7 +240,7 @@ public enum ValueExtractor {
                 emit(.handle, UnsafeBufferPointer(rebasing: t[1...]), plain)
                 return
             }
-            if ValueExtractor.isDomain(t), t.contains(where: ValueExtractor.isLetter) {
+            if t.contains(0x2E), ValueExtractor.isDomain(t), t.contains(where: ValueExtractor.isLetter) {
                 emit(.host, t, plain)
                 return
             }
