@@ -1,5 +1,4 @@
 public import Foundation
-import Synchronization
 
 /// What an agent, acting for a user, has done lately: the calls it was allowed to make, per tool and per effect, in
 /// order, and the amounts it sent. Policies read it as `context.session.history` (docs/gateway.md, "Rules over the
@@ -38,31 +37,22 @@ public final class SessionHistory: Sendable {
     /// At most this many distinct tools are counted per agent and user (a bound on memory).
     public static let toolLimit = 1_000
 
-    struct Book: Sendable {
+    struct Book: LapsingBook {
         var snapshot = HistorySnapshot()
         var last: Date
     }
 
-    private let books = Mutex<[String: Book]>([:])
+    private let books: AgentBooks<Book>
     public let lifetime: TimeInterval
 
     public init(lifetime: TimeInterval) {
         self.lifetime = lifetime
+        books = AgentBooks(lifetime: lifetime)
     }
-
-    static func key(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
 
     /// The history in force for the agent acting for `user`.
     public func snapshot(agentID: String, user: String?, now: Date) -> HistorySnapshot {
-        books.withLock { t in
-            let k = Self.key(agentID: agentID, user: user)
-            guard let b = t[k] else { return HistorySnapshot() }
-            if now.timeIntervalSince(b.last) > lifetime {
-                t.removeValue(forKey: k)
-                return HistorySnapshot()
-            }
-            return b.snapshot
-        }
+        books.book(agentID: agentID, user: user, now: now)?.snapshot ?? HistorySnapshot()
     }
 
     /// Counts an allowed call. With `decidedOn` (the history the decision read), only if no call of the same tool,
@@ -70,9 +60,8 @@ public final class SessionHistory: Sendable {
     /// limit such as "at most three refunds" (returns false then, and counts nothing). Concurrent reads never clash.
     public func record(tool: String, effect: String, amount: Int64?, agentID: String, user: String?, now: Date,
                        decidedOn: HistorySnapshot? = nil) -> Bool {
-        books.withLock { t in
-            let k = Self.key(agentID: agentID, user: user)
-            var b = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Book(last: now)
+        books.modify(agentID: agentID, user: user, now: now) { current in
+            var b = current ?? Book(last: now)
             if let decidedOn {
                 if b.snapshot.counts[tool, default: 0] != decidedOn.counts[tool, default: 0] { return false }
                 if effect != "read", b.snapshot.effects[effect, default: 0] != decidedOn.effects[effect, default: 0] { return false }
@@ -86,13 +75,13 @@ public final class SessionHistory: Sendable {
             if b.snapshot.recent.count > Self.recentLimit { b.snapshot.recent.removeFirst(b.snapshot.recent.count - Self.recentLimit) }
             b.snapshot.version += 1
             b.last = now
-            t[k] = b
+            current = b
             return true
         }
     }
 
     /// Forgets an agent's history (every user it acts for).
     public func clear(agentID: String) {
-        books.withLock { t in for k in t.keys where k.hasPrefix(agentID + "\u{0}") { t.removeValue(forKey: k) } }
+        books.clear(agentID: agentID)
     }
 }

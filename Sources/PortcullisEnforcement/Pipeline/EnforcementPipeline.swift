@@ -220,7 +220,8 @@ public final class EnforcementPipeline: Sendable {
         let outcome: CallOutcome
         let status: String
         var notes: [String] = []
-        var injected = false
+        /// What the agent reads of the answer (result or error reply), as inspected.
+        var read: Inspected?
         var bytes: Int?
         switch reply {
         case .failure(let reason):
@@ -235,7 +236,7 @@ public final class EnforcementPipeline: Sendable {
                 taint.noteRead(agentID: agent, user: call.caller.onBehalfOf, dataClass: dataClass, now: clock())
             }
             let inspected = inspect(value, call: call, notes: &notes)
-            injected = inspected.injected
+            read = inspected
             if let withheld = inspected.withheld {
                 status = "withheld"
                 outcome = .refused(Refusal(.withheld, "the result was withheld: it contains \(withheld)"))
@@ -249,7 +250,7 @@ public final class EnforcementPipeline: Sendable {
             var members: [(String, JSONValue)] = [("message", .string(message))]
             if let data { members.append(("data", data)) }
             let inspected = inspect(.object(members), call: call, notes: &notes)
-            injected = inspected.injected
+            read = inspected
             status = "error:\(code)"
             if let withheld = inspected.withheld {
                 outcome = .refused(Refusal(.withheld, "the upstream's error was withheld: it contains \(withheld)"))
@@ -263,12 +264,7 @@ public final class EnforcementPipeline: Sendable {
         // The answer's values are remembered by source while its outcome record is made durable (they overlap), and
         // before anything is released: the agent's next call is labelled against them.
         async let durable = record(decided, refusal: nil, outcome: AuditEvent.Outcome(status: status, bytes: bytes))
-        switch reply {
-        case .result(let value): remember(value, call: call, injected: injected)
-        case .error(_, let message, let data):
-            remember(.object([("message", .string(message)), ("data", data ?? .null)]), call: call, injected: injected)
-        default: break
-        }
+        if let read { remember(read, call: call) }
         if let failure = await durable {
             return .refused(failure)
         }
@@ -282,8 +278,11 @@ public final class EnforcementPipeline: Sendable {
         var value: JSONValue
         /// The DLP kinds, when the answer must be withheld.
         var withheld: String?
-        /// Whether the injection scanner found instructions in it.
-        var injected = false
+        /// Every string of the answer as it arrived (what provenance remembers).
+        var strings: [String]
+        /// Whether it is untrusted input: its tool's results are third-party content, or the scanner found
+        /// instructions in it.
+        var untrusted: Bool
     }
 
     /// Injection markers taint the agent; DLP findings are redacted or withheld as configured.
@@ -294,6 +293,7 @@ public final class EnforcementPipeline: Sendable {
         if configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName, http: call.http != nil) {
             injection.append("untrusted-results")
         }
+        var inspected = Inspected(value: value, strings: strings, untrusted: !injection.isEmpty)
         let now = clock()
         if !injection.isEmpty {
             taint.taint(agentID: call.caller.agent.id, user: call.caller.onBehalfOf, source: call.resourceName,
@@ -303,30 +303,31 @@ public final class EnforcementPipeline: Sendable {
                                                      "findings": "\(injection.joined(separator: ","))"])
         }
         let action = configuration.dlp?.results ?? .redact
-        guard action != .allow else { return Inspected(value: value, injected: injected) }
+        guard action != .allow else { return inspected }
         let (redacted, kinds) = JSONStrings.redacting(value)
-        guard !kinds.isEmpty else { return Inspected(value: value, injected: injected) }
+        guard !kinds.isEmpty else { return inspected }
         let list = kinds.map(\.rawValue).joined(separator: ", ")
         if action == .block {
             notes.append("result DLP: \(list) withheld")
-            return Inspected(value: value, withheld: list, injected: injected)
+            inspected.withheld = list
+            return inspected
         }
         notes.append("result DLP: \(list) redacted")
-        return Inspected(value: redacted, injected: injected)
+        inspected.value = redacted
+        return inspected
     }
 
     // MARK: - Provenance
 
     /// Remembers the values of an answer the agent read, by source: trusted only when the tool's results are
     /// classified trusted and the scanner found no instructions in them.
-    func remember(_ value: JSONValue, call: GatewayCall, injected: Bool) {
-        let strings = JSONStrings.all(value)
-        let untrusted = injected
-            || configuration.resultsUntrusted(upstream: call.upstream, tool: call.tool?.qualifiedName, http: call.http != nil)
-        // The agent's own values reflected back (an echo, a search that repeats its query) are not the source's.
-        let own = Set((call.arguments.map(JSONStrings.all) ?? []).flatMap { ValueExtractor.values(in: $0).map(\.exact) })
-        provenance.record(strings: strings, except: own,
-                          from: ProvenanceLedger.Source(name: call.resourceName, trusted: !untrusted,
+    func remember(_ read: Inspected, call: GatewayCall) {
+        // The agent's own values reflected back (an echo, a search that repeats its query) are not the source's; the
+        // provenance stage extracted them already.
+        let own = call.provenance?.argumentValues
+            ?? Set((call.arguments.map(JSONStrings.all) ?? []).flatMap { ValueExtractor.values(in: $0).map(\.exact) })
+        provenance.record(strings: read.strings, except: own,
+                          from: ProvenanceLedger.Source(name: call.resourceName, trusted: !read.untrusted,
                                                         dataClass: call.tool?.dataClass ?? "internal"),
                           agentID: call.caller.agent.id, user: call.caller.onBehalfOf, now: clock())
     }

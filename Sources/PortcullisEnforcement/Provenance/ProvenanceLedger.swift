@@ -1,7 +1,6 @@
 public import Cedar
 public import Foundation
 public import PortcullisCore
-import Synchronization
 
 /// Where each argument value of a call came from (docs/provenance.md).
 public struct ProvenanceReport: Sendable, Equatable {
@@ -43,6 +42,8 @@ public struct ProvenanceReport: Sendable, Equatable {
     public var hasIntent = false
     /// Some identifier (an address, URL, host, IBAN, number, handle or id, not free text) was never seen.
     public var anyNewIdentifier = false
+    /// The exact forms of every value of the arguments: an answer that reflects them is not their source.
+    public var argumentValues: Set<String> = []
 
     public init() {}
 
@@ -106,7 +107,7 @@ public final class ProvenanceLedger: Sendable {
         }
     }
 
-    struct Book: Sendable {
+    struct Book: LapsingBook {
         var untrusted: [Key: UInt16] = [:]
         var trusted: Set<Key> = []
         var sources: [Source] = []
@@ -114,7 +115,7 @@ public final class ProvenanceLedger: Sendable {
         var last: Date
     }
 
-    private let books = Mutex<[String: Book]>([:])
+    private let books: AgentBooks<Book>
     /// A random key per ledger: the hashes mean nothing outside this process.
     /// A hasher that has already absorbed the ledger's random 256-bit key: each value's hash starts from a copy.
     private let seeded: Hasher
@@ -124,6 +125,7 @@ public final class ProvenanceLedger: Sendable {
     public init(lifetime: TimeInterval, capacity: Int = 50_000) {
         self.lifetime = lifetime
         self.capacity = capacity
+        books = AgentBooks(lifetime: lifetime)
         var g = SystemRandomNumberGenerator()
         var h = Hasher()
         for _ in 0..<4 { h.combine(g.next() as UInt64) }
@@ -161,8 +163,6 @@ public final class ProvenanceLedger: Sendable {
         record(keys: keys, from: source, agentID: agentID, user: user, now: now)
     }
 
-    static func bookKey(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
-
     /// Remembers the values of a result the agent (acting for `user`) read.
     public func record(_ values: [ValueExtractor.Value], from source: Source, agentID: String, user: String?, now: Date) {
         record(keys: values.map { hash(source.trusted ? $0.exact : $0.skeleton) }, from: source, agentID: agentID, user: user, now: now)
@@ -170,9 +170,8 @@ public final class ProvenanceLedger: Sendable {
 
     func record(keys: [Key], from source: Source, agentID: String, user: String?, now: Date) {
         guard !keys.isEmpty else { return }
-        books.withLock { table in
-            let k = Self.bookKey(agentID: agentID, user: user)
-            var book = table[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Book(last: now)
+        books.modify(agentID: agentID, user: user, now: now) { current in
+            var book = current ?? Book(last: now)
             book.last = now
             var index = book.sources.firstIndex(of: source)
             if index == nil {
@@ -188,7 +187,7 @@ public final class ProvenanceLedger: Sendable {
                     if book.untrusted.count >= capacity { book.overflow = true } else { book.untrusted[key] = UInt16(index ?? 0) }
                 }
             }
-            table[k] = book
+            current = book
         }
     }
 
@@ -200,20 +199,13 @@ public final class ProvenanceLedger: Sendable {
         var perPath: [(String, [ValueExtractor.Value])] = []
         if let arguments { Self.collect(arguments, path: "", into: &perPath) }
         let intentKeys = Set(intent.map { hash($0.exact) })
-        let book: Book? = books.withLock { table in
-            let k = Self.bookKey(agentID: agentID, user: user)
-            guard let b = table[k] else { return nil }
-            if now.timeIntervalSince(b.last) > lifetime {
-                table.removeValue(forKey: k)
-                return nil
-            }
-            return b
-        }
+        let book = books.book(agentID: agentID, user: user, now: now)
         report.overflow = book?.overflow ?? false
         var sources: [String] = []
         for (path, values) in perPath {
             var worst: ProvenanceReport.Label?
             for v in values {
+                report.argumentValues.insert(v.exact)
                 let label: ProvenanceReport.Label
                 let exact = hash(v.exact)
                 if intentKeys.contains(exact) {
@@ -269,10 +261,6 @@ public final class ProvenanceLedger: Sendable {
     /// Forgets an agent's values (every user it acts for); returns how many books were dropped.
     @discardableResult
     public func clear(agentID: String) -> Int {
-        books.withLock { t in
-            let keys = t.keys.filter { $0.hasPrefix(agentID + "\u{0}") }
-            for k in keys { t.removeValue(forKey: k) }
-            return keys.count
-        }
+        books.clear(agentID: agentID)
     }
 }

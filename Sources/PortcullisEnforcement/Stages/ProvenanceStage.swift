@@ -6,12 +6,11 @@ import PortcullisCore
 /// or nowhere (docs/provenance.md). It never refuses: the labels go to the decision (`context.provenance`) and the
 /// audit record.
 public struct ProvenanceStage: CallStage {
-    /// Nil offline without results: every value is then `intent` or `new`.
-    public let ledger: ProvenanceLedger?
+    public let ledger: ProvenanceLedger
     public let clock: @Sendable () -> Date
     public var name: String { "provenance" }
 
-    public init(ledger: ProvenanceLedger?, clock: @escaping @Sendable () -> Date) {
+    public init(ledger: ProvenanceLedger, clock: @escaping @Sendable () -> Date) {
         self.ledger = ledger
         self.clock = clock
     }
@@ -21,13 +20,8 @@ public struct ProvenanceStage: CallStage {
         let caller = call.caller
         let intent = Self.intentValues(caller)
         let hasIntent = caller.intent != nil || !caller.authorizationDetails.isEmpty
-        if let ledger {
-            call.provenance = ledger.label(call.arguments, intent: intent, hasIntent: hasIntent, agentID: caller.agent.id,
-                                           user: caller.onBehalfOf, now: clock())
-        } else {
-            call.provenance = ProvenanceLedger(lifetime: 0).label(call.arguments, intent: intent, hasIntent: hasIntent,
-                                                                  agentID: caller.agent.id, user: caller.onBehalfOf, now: clock())
-        }
+        call.provenance = ledger.label(call.arguments, intent: intent, hasIntent: hasIntent, agentID: caller.agent.id,
+                                       user: caller.onBehalfOf, now: clock())
         return .proceed
     }
 

@@ -1,5 +1,4 @@
 public import Foundation
-import Synchronization
 
 /// Which agents have read untrusted input, per agent and the user it acts for.
 ///
@@ -10,7 +9,7 @@ import Synchronization
 /// recorded first), or when the process restarts (the ledger lives in memory; see docs/architecture.md).
 public final class TaintLedger: Sendable {
     /// One agent's (and user's) taint.
-    public struct Entry: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable, LapsingBook {
         public var sources: [String]
         public var since: Date
         public var last: Date
@@ -18,92 +17,66 @@ public final class TaintLedger: Sendable {
         public var injected = false
     }
 
-    private let table = Mutex<[String: Entry]>([:])
-    /// The data classes each agent (and user) has read, with when it last read one.
-    private let classes = Mutex<[String: (classes: Set<String>, last: Date)]>([:])
+    /// The data classes an agent (and user) has read, with when it last read one.
+    struct Classes: LapsingBook {
+        var classes: Set<String>
+        var last: Date
+    }
+
+    private let table: AgentBooks<Entry>
+    private let classes: AgentBooks<Classes>
     public let lifetime: TimeInterval
 
     public init(lifetime: TimeInterval) {
         self.lifetime = lifetime
+        table = AgentBooks(lifetime: lifetime)
+        classes = AgentBooks(lifetime: lifetime)
     }
-
-    static func key(agentID: String, user: String?) -> String { agentID + "\u{0}" + (user ?? "") }
 
     /// Marks the agent (acting for `user`) tainted by `source`.
     public func taint(agentID: String, user: String?, source: String, injected: Bool = false, now: Date) {
-        table.withLock { t in
-            let k = Self.key(agentID: agentID, user: user)
-            var e = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? Entry(sources: [], since: now, last: now)
+        table.modify(agentID: agentID, user: user, now: now) { entry in
+            var e = entry ?? Entry(sources: [], since: now, last: now)
             if !e.sources.contains(source) { e.sources.append(source) }
             if e.sources.count > 32 { e.sources.removeFirst(e.sources.count - 32) }
             if injected { e.injected = true }
             e.last = now
-            t[k] = e
+            entry = e
         }
     }
 
     /// The taint in force, or nil.
     public func entry(agentID: String, user: String?, now: Date) -> Entry? {
-        table.withLock { t in
-            let k = Self.key(agentID: agentID, user: user)
-            guard let e = t[k] else { return nil }
-            if now.timeIntervalSince(e.last) > lifetime {
-                t.removeValue(forKey: k)
-                return nil
-            }
-            return e
-        }
+        table.book(agentID: agentID, user: user, now: now)
     }
 
     /// The agent's taints in force, one per user it acts for (nil: on its own behalf).
     public func entries(agentID: String, now: Date) -> [(user: String?, entry: Entry)] {
-        table.withLock { t in
-            t.filter { $0.key.hasPrefix(agentID + "\u{0}") && now.timeIntervalSince($0.value.last) <= lifetime }
-                .map { key, entry in
-                    let user = String(key.dropFirst(agentID.count + 1))
-                    return (user.isEmpty ? nil : user, entry)
-                }
-                .sorted { ($0.user ?? "") < ($1.user ?? "") }
-        }
+        table.books(agentID: agentID, now: now).map { ($0.user, $0.book) }
     }
 
     /// Notes that the agent (acting for `user`) read data of `dataClass`; it follows the agent's later calls for
     /// as long as taint would (``lifetime`` without new reads).
     public func noteRead(agentID: String, user: String?, dataClass: String, now: Date) {
-        classes.withLock { t in
-            let k = Self.key(agentID: agentID, user: user)
-            var current = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil } ?? (classes: [], last: now)
+        classes.modify(agentID: agentID, user: user, now: now) { book in
+            var current = book ?? Classes(classes: [], last: now)
             current.classes.insert(dataClass)
             current.last = now
-            t[k] = current
+            book = current
         }
     }
 
     /// The data classes the agent (acting for `user`) has read, sorted.
     public func dataClasses(agentID: String, user: String?, now: Date) -> [String] {
-        classes.withLock { t in
-            let k = Self.key(agentID: agentID, user: user)
-            guard let e = t[k] else { return [] }
-            if now.timeIntervalSince(e.last) > lifetime {
-                t.removeValue(forKey: k)
-                return []
-            }
-            return e.classes.sorted()
-        }
+        classes.book(agentID: agentID, user: user, now: now)?.classes.sorted() ?? []
     }
 
     /// Clears every taint of an agent (for every user it acts for), and the data classes it has read; returns how
     /// many taints were cleared.
     @discardableResult
     public func clear(agentID: String) -> Int {
-        classes.withLock { t in
-            for k in t.keys where k.hasPrefix(agentID + "\u{0}") { t.removeValue(forKey: k) }
-        }
-        return table.withLock { t in
-            let keys = t.keys.filter { $0.hasPrefix(agentID + "\u{0}") }
-            for k in keys { t.removeValue(forKey: k) }
-            return keys.count
-        }
+        classes.clear(agentID: agentID)
+        return table.clear(agentID: agentID)
     }
 
     /// Fills the taint part of a session snapshot.
