@@ -215,7 +215,7 @@ let package = Package(
             name: "PortcullisServerTests",
             dependencies: [
                 "PortcullisServer", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit",
-                "PortcullisEnforcement", "PortcullisGateway", .product(name: "Logging", package: "swift-log"),
+                "PortcullisEnforcement", "PortcullisGateway", "PortcullisTesting", .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -160,3 +160,18 @@ public final class RecordingUpstream: UpstreamTransport {
     public func takeToolsChangedPeek() async -> Bool { changed.withLock { $0 } }
     public func shutdown() async {}
 }
+
+/// SplitMix64: a fixed-seed generator for property and fuzz tests, so that a failure reproduces.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+
+    public init(state: UInt64) { self.state = state }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,6 +1,7 @@
 import Cedar
 import Foundation
 import PortcullisCore
+import PortcullisTesting
 import Testing
 @testable import PortcullisEnforcement
 
@@ -143,17 +144,6 @@ struct ProvenanceTests {
 
 @Suite("Value extraction on mutated input")
 struct ValueExtractorFuzzTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments = [
         "bob@partner.example", "@", ".", "-", " ", "  ", "\n", "https://", "http://evil.example:80/a/", "www.", "#", "?",
         "mailto:", "GB82 WEST 1234 5698 7654 32", "DE89", "1234", " 5678 ", "+44", "(", ")", "/", ":", "INV-2026-0042",

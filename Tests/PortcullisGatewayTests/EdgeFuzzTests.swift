@@ -1,4 +1,5 @@
 import PortcullisCore
+import PortcullisTesting
 import Cedar
 import Foundation
 import PortcullisEnforcement
@@ -10,19 +11,6 @@ import Testing
 /// checks them on every build: a mutated input gives a value or a clear error, never a trap.
 @Suite("Gateway edge readers on mutated input")
 struct EdgeFuzzTests {
-    /// SplitMix64: a fixed-seed generator, so a failure reproduces.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let iterations = 5_000
 
     static let messages = [

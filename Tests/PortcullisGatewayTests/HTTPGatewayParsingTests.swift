@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisTesting
 @testable import PortcullisEnforcement
 @testable import PortcullisGateway
 import Testing
@@ -29,7 +30,7 @@ struct HTTPGatewayParsingTests {
 
     @Test("20,000 mutated paths: refused, or segments that re-encode to a path that reads back the same")
     func mutatedPaths() throws {
-        var rng = EdgeFuzzTests.SplitMix64(state: 0x1234_5678)
+        var rng = SplitMix64(state: 0x1234_5678)
         let alphabet = Array("/.%2eEfF5cC;\\a0zZ~-_ \u{0}\r\n%25".utf8)
         for _ in 0..<20_000 {
             let count = Int(rng.next() % 24)

@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisTesting
 import Testing
 @testable import PortcullisServer
 
@@ -25,14 +26,8 @@ struct ConnectRoutesTests {
 
     @Test("5,000 mutated Cookie headers: the value read is always a piece of the header, never a trap")
     func mutatedCookies() {
-        var state: UInt64 = 0x5EED_C00C
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(state: 0x5EED_C00C)
+        func next() -> UInt64 { rng.next() }
         let pieces = ["portcullis_connect", "=", ";", " ", "\t", "abc", "\u{0}", "\u{1F600}", "%3D", "\"", ",", "x"]
         var found = 0
         for _ in 0..<5_000 {
