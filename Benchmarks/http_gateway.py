@@ -108,7 +108,7 @@ def main():
     base = f"http://127.0.0.1:{upstream.server_address[1]}"
 
     os.environ["PORTCULLIS_BIN"] = str(Path(args.bin).resolve())
-    from oauth_fixtures import Agent, Key, running_server  # noqa: E402
+    from oauth_fixtures import running_server  # noqa: E402
 
     no_limit = {"perMinute": 1_000_000, "burst": 100_000}
     # The behavioural monitor would (rightly) see a burst and ask for approval of writes: off for the benchmark.
@@ -121,12 +121,8 @@ def main():
             r = server.admin("PUT", f"/admin/vault/{name}", {"kind": "header", "metadata": {"header": "X-Api-Key"},
                                                               "secret": {"value": f"key-{name}"}})
             assert r.status_code == 200, r.text
-        key = Key()
-        record = server.register(
-            name=f"bench-{uuid.uuid4().hex[:6]}", owner="bench@example.test", purpose="benchmark",
-            model_provider="example-ai", model="example-model", model_version="2026-01", public_keys=[key.public_jwk],
-            scopes=["http"], audiences=[server.base + "/http/crm"], trust_level=3, max_concurrent_sessions=500)
-        agent = Agent(server, record["id"], key, record)
+        agent = server.new_agent(scopes=["http"], audiences=[server.base + "/http/crm"], name=f"bench-{uuid.uuid4().hex[:6]}",
+                                 trust_level=3, max_concurrent_sessions=500)
         token = agent.access_token([("scope", "http"), ("resource", server.base + "/http/crm")])
         auth = {"Authorization": f"Bearer {token}"}
         body = {"title": "new ticket", "priority": 2, "tags": ["printer", "fire"]}

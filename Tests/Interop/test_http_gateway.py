@@ -221,12 +221,8 @@ when { principal.trustLevel >= 3 && resource.effect == "read" };
 
 
 def http_agent(server, upstreams=("crm",), trust: int = 1) -> tuple[Agent, dict[str, str]]:
-    key = Key()
-    record = server.register(
-        name=f"http-agent-{uuid.uuid4().hex[:8]}", owner="team-interop@example.test", purpose="http gateway testing",
-        model_provider="example-ai", model="example-model", model_version="2026-01", public_keys=[key.public_jwk],
-        scopes=["http"], audiences=[f"{server.base}/http/{u}" for u in upstreams], trust_level=trust)
-    agent = Agent(server, record["id"], key, record)
+    agent = server.new_agent(scopes=["http"], audiences=[f"{server.base}/http/{u}" for u in upstreams],
+                             name=f"http-agent-{uuid.uuid4().hex[:8]}", trust_level=trust)
     tokens = {u: agent.access_token([("scope", "http"), ("resource", f"{server.base}/http/{u}")]) for u in upstreams}
     return agent, tokens
 

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from conftest import require_portcullis
-from oauth_fixtures import TT_JWT, Agent, IdentityProvider, Key, running_server
+from oauth_fixtures import TT_JWT, IdentityProvider, running_server
 from response_fixtures import NO_RATE_LIMIT
 from test_http_gateway import vault_put
 
@@ -307,12 +307,8 @@ def world(tmp_path_factory):
 
 def agent_for(server, idp, user: str | None, upstream: str) -> str:
     """An agent token for `upstream`, exchanged from `user`'s identity-provider token (or for nobody)."""
-    key = Key()
-    record = server.register(
-        name=f"user-agent-{uuid.uuid4().hex[:8]}", owner="team-interop@example.test", purpose="per-user credentials",
-        model_provider="example-ai", model="example-model", model_version="2026-01", public_keys=[key.public_jwk],
-        scopes=["http"], audiences=[f"{server.base}/http/{upstream}"], trust_level=1)
-    agent = Agent(server, record["id"], key, record)
+    agent = server.new_agent(scopes=["http"], audiences=[f"{server.base}/http/{upstream}"],
+                             name=f"user-agent-{uuid.uuid4().hex[:8]}", trust_level=1)
     resource = [("scope", "http"), ("resource", f"{server.base}/http/{upstream}")]
     if user is None:
         return agent.access_token(resource)

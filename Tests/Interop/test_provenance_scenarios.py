@@ -28,7 +28,7 @@ from mcp.shared.exceptions import MCPError
 
 from conftest import require_portcullis
 from mcp_fixtures import HERE, mcp_client, run
-from oauth_fixtures import TT_JWT, Agent, IdentityProvider, Key, running_server
+from oauth_fixtures import TT_JWT, IdentityProvider, running_server
 from response_fixtures import NO_RATE_LIMIT, add_approver, with_token
 
 import subprocess
@@ -247,12 +247,8 @@ def actions(state: Path, domain: str) -> list[dict]:
 
 def replay(server, state, approver: str, idp, task: Task) -> dict:
     """Runs a task as a fresh agent acting for a user with the task's intent; approves what waits (benign only)."""
-    key = Key()
-    record = server.register(
-        name=f"scenario-{uuid.uuid4().hex[:8]}", owner="team-interop@example.test", purpose="scenario replay",
-        model_provider="example-ai", model="example-model", model_version="2026-01", public_keys=[key.public_jwk],
-        scopes=["mcp"], audiences=[server.base + "/mcp"], trust_level=3, max_concurrent_sessions=50)
-    agent = Agent(server, record["id"], key, record)
+    agent = server.new_agent(scopes=["mcp"], audiences=[server.base + "/mcp"], name=f"scenario-{uuid.uuid4().hex[:8]}",
+                             trust_level=3, max_concurrent_sessions=50)
     user = f"user-{uuid.uuid4().hex[:6]}@company.example"
     r = agent.exchange(idp.user_token(user, intent=task.intent), TT_JWT, [("resource", server.base + "/mcp"), ("scope", "mcp")])
     assert r.status_code == 200, r.text

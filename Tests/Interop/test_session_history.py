@@ -15,7 +15,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from mcp_fixtures import HERE, mcp_client, run
-from oauth_fixtures import TT_JWT, Agent, IdentityProvider, Key, running_server
+from oauth_fixtures import TT_JWT, Agent, IdentityProvider, running_server
 from response_fixtures import NO_RATE_LIMIT
 
 POLICIES = r'''
@@ -74,12 +74,8 @@ def actions(state, domain: str, tool: str) -> list[dict]:
 
 
 def agent_token(server, idp, user: str) -> tuple[Agent, str]:
-    key = Key()
-    record = server.register(
-        name=f"history-{uuid.uuid4().hex[:8]}", owner="team-interop@example.test", purpose="history rules",
-        model_provider="example-ai", model="example-model", model_version="2026-01", public_keys=[key.public_jwk],
-        scopes=["mcp"], audiences=[server.base + "/mcp"], trust_level=3, max_concurrent_sessions=50)
-    agent = Agent(server, record["id"], key, record)
+    agent = server.new_agent(scopes=["mcp"], audiences=[server.base + "/mcp"], name=f"history-{uuid.uuid4().hex[:8]}",
+                             trust_level=3, max_concurrent_sessions=50)
     r = agent.exchange(idp.user_token(user), TT_JWT, [("resource", server.base + "/mcp"), ("scope", "mcp")])
     assert r.status_code == 200, r.text
     return agent, r.json()["access_token"]
