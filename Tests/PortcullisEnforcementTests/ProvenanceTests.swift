@@ -24,6 +24,10 @@ struct ProvenanceTests {
             #expect(values("pay to \(spelling) today", .iban) == ["GB82WEST12345698765432"], "\(spelling)")
         }
         #expect(values("GB83 WEST 1234 5698 7654 32", .iban).isEmpty)
+        // An IBAN ends where a word does: glued to more letters it is part of another token, not an IBAN.
+        #expect(values("ref GB82WEST12345698765432X", .iban).isEmpty)
+        #expect(values("(GB82 WEST 1234 5698 7654 32)", .iban) == ["GB82WEST12345698765432"])
+        #expect(values("ticket #4521 and @7", .handle) == ["#4521", "4521"])
         #expect(values("call +44 7700 900123 or 4402-8891-2203", .number) == ["447700900123", "440288912203"])
         #expect(values("invite @Mallory.ext to #finance", .handle) == ["@mallory.ext", "mallory.ext", "#finance", "finance"])
         #expect(values("invoice INV-2026-0042 and msg_8f3a2c", .id) == ["inv-2026-0042", "msg_8f3a2c"])
@@ -190,3 +194,45 @@ struct ValueExtractorFuzzTests {
         #expect(ProvenanceLedger(lifetime: 60).hash("a") != ledger.hash("a"))
     }
 }
+
+@Suite("The provenance ledger's table of keyed hashes")
+struct HashedKeyTableTests {
+    @Test("lookups, values, duplicates and growth agree with a dictionary")
+    func agreesWithDictionary() {
+        var random = SplitMix64(state: 7)
+        var table = HashedKeyTable()
+        var reference: [UInt64: UInt16] = [:]
+        for n in 0..<20_000 {
+            // The table keeps 48 bits of a key: the reference keys differ in them.
+            let key = random.next() & 0xFFFF_FFFF_FFFF_0000
+            let value = UInt16(n % 65_536)
+            let inserted = table.insert(key, value: value)
+            #expect(inserted == (reference[key] == nil))
+            if reference[key] == nil { reference[key] = value }
+        }
+        #expect(table.count == reference.count)
+        for (key, value) in reference { #expect(table.value(for: key) == value) }
+        // A second insertion keeps the first value.
+        let (someKey, someValue) = reference.first!
+        let again = table.insert(someKey, value: someValue &+ 1)
+        #expect(!again)
+        #expect(table.value(for: someKey) == someValue)
+        // Keys never inserted are absent.
+        var misses = 0
+        for _ in 0..<20_000 where table.contains(random.next() | 1 << 63) { misses += 1 }
+        #expect(misses == 0)
+    }
+
+    @Test("a key whose kept bits are zero is stored and found, apart from an empty slot")
+    func zeroKey() {
+        var table = HashedKeyTable()
+        #expect(!table.contains(0))
+        let inserted = table.insert(0, value: 9)
+        #expect(inserted)
+        #expect(table.value(for: 0) == 9)
+        #expect(table.value(for: 0xFFFF) == 9, "only the 48 high bits are kept")
+        #expect(!table.contains(1 << 17))
+        #expect(table.count == 1)
+    }
+}
+

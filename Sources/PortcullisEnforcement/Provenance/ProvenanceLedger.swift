@@ -108,8 +108,9 @@ public final class ProvenanceLedger: Sendable {
     }
 
     struct Book: LapsingBook {
-        var untrusted: [Key: UInt16] = [:]
-        var trusted: Set<Key> = []
+        /// Each untrusted value's first source (an index into `sources`).
+        var untrusted = HashedKeyTable()
+        var trusted = HashedKeyTable()
         var sources: [Source] = []
         var overflow = false
         var last: Date
@@ -134,8 +135,8 @@ public final class ProvenanceLedger: Sendable {
 
     /// A keyed 64-bit hash of a value: SipHash (Swift's `Hasher`, itself seeded at random per process) under the
     /// ledger's random 256-bit key. Only equality is ever asked of it, inside this process, among at most
-    /// ``capacity`` values per book: a chance collision is about one in 10^10 per lookup, and without the key nobody
-    /// can aim for one. HMAC-SHA256 would cost about thirty times as much per value on every answer.
+    /// ``capacity`` values per book, on 48 of its bits (``HashedKeyTable``): a chance collision is about one in
+    /// 5 × 10^9 lookups, and without the key nobody can aim for one. HMAC-SHA256 would cost about thirty times as much per value on every answer.
     func hash(_ s: String) -> Key {
         var s = s
         return s.withUTF8 { hash(bytes: $0) }
@@ -182,9 +183,11 @@ public final class ProvenanceLedger: Sendable {
             }
             for key in keys {
                 if source.trusted {
-                    if book.trusted.count >= capacity { book.overflow = true } else { book.trusted.insert(key) }
-                } else if book.untrusted[key] == nil {
-                    if book.untrusted.count >= capacity { book.overflow = true } else { book.untrusted[key] = UInt16(index ?? 0) }
+                    if !book.trusted.contains(key.a) {
+                        if book.trusted.count >= capacity { book.overflow = true } else { book.trusted.insert(key.a) }
+                    }
+                } else if !book.untrusted.contains(key.a) {
+                    if book.untrusted.count >= capacity { book.overflow = true } else { book.untrusted.insert(key.a, value: UInt16(index ?? 0)) }
                 }
             }
             current = book
@@ -210,9 +213,9 @@ public final class ProvenanceLedger: Sendable {
                 let exact = hash(v.exact)
                 if intentKeys.contains(exact) {
                     label = .intent
-                } else if let book, book.trusted.contains(exact) {
+                } else if let book, book.trusted.contains(exact.a) {
                     label = .trusted
-                } else if let book, let source = book.untrusted[hash(v.skeleton)] {
+                } else if let book, let source = book.untrusted.value(for: hash(v.skeleton).a) {
                     label = .untrusted
                     let name = book.sources.indices.contains(Int(source)) ? book.sources[Int(source)].name : "?"
                     if !sources.contains(name) { sources.append(name) }

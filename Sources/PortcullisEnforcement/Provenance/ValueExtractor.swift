@@ -88,28 +88,86 @@ public enum ValueExtractor {
         var copy = text
         copy.withUTF8 { raw in
             // Plain: ASCII without `%` or `&` (nothing the normalizer would change).
-            var high: UInt8 = 0
-            var escapes = false
-            for c in raw {
-                high |= c
-                if c == 0x25 || c == 0x26 { escapes = true }
-            }
-            let ascii = high < 0x80
+            let (ascii, escapes) = asciiAndEscapes(raw)
             let plain = ascii && !escapes
-            var scanner = Scanner(emit: emit, plain: plain)
-            if ascii {
-                scanner.scan(raw, wholeText: true)
-            } else {
-                var exact = text.precomposedStringWithCompatibilityMapping.lowercased()
-                exact.withUTF8 { scanner.scan($0, wholeText: true) }
-            }
-            // A model reads the skeleton: identifiers hidden by entities, percent-encoding or invisible characters
-            // are found in it too.
-            if !plain {
-                var normalized = TextNormalizer.normalize(text).lowercased()
-                if normalized != text.lowercased() { normalized.withUTF8 { scanner.scan($0, wholeText: false) } }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * Bytes.scannerCapacity) { memory in
+                var scanner = Scanner(emit: emit, plain: plain, memory: memory.baseAddress!)
+                if ascii {
+                    scanner.scan(raw, wholeText: true)
+                } else {
+                    var exact = text.precomposedStringWithCompatibilityMapping.lowercased()
+                    exact.withUTF8 { scanner.scan($0, wholeText: true) }
+                }
+                // A model reads the skeleton: identifiers hidden by entities, percent-encoding or invisible
+                // characters are found in it too.
+                if !plain {
+                    var normalized = TextNormalizer.normalize(text).lowercased()
+                    if normalized != text.lowercased() { normalized.withUTF8 { scanner.scan($0, wholeText: false) } }
+                }
             }
         }
+    }
+
+    /// Bytes written into memory the scan owns, of fixed capacity (a token is at most 2,048 bytes, its canonical
+    /// form eight more). By hand: appending to an array property checks its uniqueness and capacity on every byte,
+    /// which cost as much as the rest of the work on a candidate.
+    struct Bytes {
+        /// What the scanner's buffers hold.
+        static let scannerCapacity = 4_096
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+        var count = 0
+
+        init(base: UnsafeMutablePointer<UInt8>, capacity: Int = scannerCapacity) {
+            self.base = base
+            self.capacity = capacity
+        }
+
+        @inline(__always)
+        mutating func append(_ b: UInt8) {
+            precondition(count < capacity)
+            base[count] = b
+            count += 1
+        }
+
+        mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+            precondition(count + bytes.count <= capacity)
+            if let from = bytes.baseAddress { (base + count).update(from: from, count: bytes.count) }
+            count += bytes.count
+        }
+
+        mutating func removeAll() { count = 0 }
+        var isEmpty: Bool { count == 0 }
+        var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+    }
+
+    /// Whether `bytes` are all ASCII, and whether any is `%` or `&`; eight bytes at a time (Swift's SIMD types
+    /// cost more than this here).
+    static func asciiAndEscapes(_ bytes: UnsafeBufferPointer<UInt8>) -> (ascii: Bool, escapes: Bool) {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte of `w` is zero: (w - 1) borrows into its high bit while ~w keeps it.
+        @inline(__always) func hasZero(_ w: UInt64) -> Bool { (w &- ones) & ~w & highs != 0 }
+        var high: UInt64 = 0
+        var escapes = false
+        var i = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while i + 8 <= bytes.count {
+                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                high |= w
+                if hasZero(w ^ (ones &* 0x25)) || hasZero(w ^ (ones &* 0x26)) { escapes = true }
+                i += 8
+            }
+        }
+        var tail: UInt8 = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            tail |= c
+            if c == 0x25 || c == 0x26 { escapes = true }
+            i += 1
+        }
+        return (high & highs == 0 && tail < 0x80, escapes)
     }
 
     /// One pass over the bytes (ASCII case folded on the fly): tokens split at delimiters, runs of digits, IBAN
@@ -117,14 +175,15 @@ public enum ValueExtractor {
     struct Scanner {
         let emit: Emit
         let plain: Bool
-        var token: [UInt8] = []
-        var scratch: [UInt8] = []
+        var token: Bytes
+        var scratch: Bytes
 
-        init(emit: @escaping Emit, plain: Bool) {
+        /// `memory`: room for two ``Bytes`` buffers.
+        init(emit: @escaping Emit, plain: Bool, memory: UnsafeMutablePointer<UInt8>) {
             self.emit = emit
             self.plain = plain
-            token.reserveCapacity(256)
-            scratch.reserveCapacity(256)
+            token = Bytes(base: memory)
+            scratch = Bytes(base: memory + Bytes.scannerCapacity)
         }
 
         mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, wholeText: Bool) {
@@ -138,13 +197,27 @@ public enum ValueExtractor {
             var interesting = false
             let table = ValueExtractor.classTable
             do {
-                for i in 0..<bytes.count {
+                var i = 0
+                let count = bytes.count
+                while i < count {
                     let c = bytes[i]
                     let k = table[Int(c)]
-                    // Inside a word (a letter, not at a token's start, no digits pending): nothing to do.
-                    if k == ValueExtractor.letterClass, i != start, digitsFrom < 0 { continue }
+                    defer { i += 1 }
+                    if k == ValueExtractor.letterClass, digitsFrom < 0 {
+                        // The rest of a word (letters, no digits pending): nothing to do until it ends.
+                        while i + 1 < count, table[Int(bytes[i + 1])] == ValueExtractor.letterClass { i += 1 }
+                        continue
+                    }
                     if k & ValueExtractor.digitClass != 0 {
-                        if digitsFrom < 0 { digitsFrom = i }
+                        if digitsFrom < 0 {
+                            digitsFrom = i
+                            // Two letters starting a token, then two digits: perhaps an IBAN.
+                            if i == start + 2, i + 1 < count, table[Int(bytes[i - 2])] & ValueExtractor.letterClass != 0,
+                               table[Int(bytes[i - 1])] & ValueExtractor.letterClass != 0,
+                               table[Int(bytes[i + 1])] & ValueExtractor.digitClass != 0 {
+                                ibanStarts.append(start)
+                            }
+                        }
                         digitCount += 1
                         gap = false
                     } else if digitsFrom >= 0 {
@@ -164,29 +237,23 @@ public enum ValueExtractor {
                         continue
                     }
                     if k & ValueExtractor.interestingClass != 0 { interesting = true }
-                    if i == start, i + 3 < bytes.count, k & ValueExtractor.letterClass != 0,
-                       table[Int(bytes[i + 1])] & ValueExtractor.letterClass != 0,
-                       table[Int(bytes[i + 2])] & ValueExtractor.digitClass != 0,
-                       table[Int(bytes[i + 3])] & ValueExtractor.digitClass != 0 {
-                        ibanStarts.append(i)
-                    }
                 }
             }
             if bytes.count > start, interesting { candidate(bytes, start, bytes.count) }
             if digitsFrom >= 0, digitCount >= 8, digitCount <= 20 { numbers.append(digitsFrom..<bytes.count) }
             for r in numbers {
-                scratch.removeAll(keepingCapacity: true)
+                scratch.removeAll()
                 for k in r where bytes[k] &- 0x30 < 10 { scratch.append(bytes[k]) }
-                scratch.withUnsafeBufferPointer { emit(.number, $0, plain) }
+                emit(.number, scratch.buffer, plain)
             }
             for i in ibanStarts where ValueExtractor.iban(in: bytes, at: i, into: &scratch) {
-                scratch.withUnsafeBufferPointer { emit(.iban, $0, plain) }
+                emit(.iban, scratch.buffer, plain)
             }
             if wholeText, bytes.count >= minimumTextLength, bytes.count <= maximumTextLength * 4 {
                 ValueExtractor.fold(bytes, into: &scratch)
-                let characters = scratch.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+                let characters = scratch.buffer.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
                 if scratch.count >= minimumTextLength, characters <= maximumTextLength {
-                    scratch.withUnsafeBufferPointer { emit(.text, $0, plain) }
+                    emit(.text, scratch.buffer, plain)
                 }
             }
         }
@@ -197,64 +264,120 @@ public enum ValueExtractor {
             while a < b, ValueExtractor.isTrim(bytes[a]) { a += 1 }
             while b > a, ValueExtractor.isTrim(bytes[b - 1]) { b -= 1 }
             guard b > a, b - a <= 2048 else { return }
-            var upper = false
-            for k in a..<b where bytes[k] &- 0x41 < 26 {
-                upper = true
-                break
+            let table = ValueExtractor.tokenTable
+            var any: UInt8 = 0
+            var all: UInt8 = 0xFF
+            for k in a..<b {
+                let c = table[Int(bytes[k])]
+                any |= c
+                all &= c
             }
+            // What the token is made of, in one pass: every value but a number (found on its own) and a handle
+            // (`#4521`) has a letter.
+            guard any & ValueExtractor.tokenLetter != 0 || bytes[a] == 0x40 || bytes[a] == 0x23 else { return }
+            let shape = Shape(any: any, all: all)
             // Already lowercase (most identifiers): classified in place, without a copy.
-            guard upper else {
-                classify(UnsafeBufferPointer(rebasing: bytes[a..<b]))
+            guard any & ValueExtractor.tokenUpper != 0 else {
+                classify(UnsafeBufferPointer(rebasing: bytes[a..<b]), shape)
                 return
             }
-            token.removeAll(keepingCapacity: true)
+            token.removeAll()
             for k in a..<b { let c = bytes[k]; token.append(c &- 0x41 < 26 ? c | 0x20 : c) }
-            let t = token
-            t.withUnsafeBufferPointer { classify($0) }
+            classify(token.buffer, shape)
         }
 
-        mutating func classify(_ t: UnsafeBufferPointer<UInt8>) {
-            if starts(t, "http://") || starts(t, "https://") || starts(t, "www.") {
-                if let host = ValueExtractor.canonicalURL(t, into: &scratch) {
-                    scratch.withUnsafeBufferPointer { emit(.url, $0, plain) }
-                    emit(.host, UnsafeBufferPointer(rebasing: t[host]), plain)
+        /// The token classes some byte of a token has (`any`) and every byte has (`all`).
+        struct Shape {
+            var any: UInt8
+            var all: UInt8
+        }
+
+        mutating func classify(_ t: UnsafeBufferPointer<UInt8>, _ shape: Shape) {
+            switch t[0] {
+            case 0x68, 0x77: // h, w
+                if starts(t, "http://") || starts(t, "https://") || starts(t, "www.") {
+                    if let host = ValueExtractor.canonicalURL(t, into: &scratch) {
+                        emit(.url, scratch.buffer, plain)
+                        emit(.host, UnsafeBufferPointer(rebasing: t[host]), plain)
+                    }
+                    return
                 }
-                return
-            }
-            if starts(t, "mailto:") {
-                classify(UnsafeBufferPointer(rebasing: t[7...]))
-                return
-            }
-            if let at = t.firstIndex(of: 0x40), at > 0 {
-                let domain = UnsafeBufferPointer(rebasing: t[(at + 1)...])
-                if ValueExtractor.isDomain(domain) {
-                    emit(.email, t, plain)
-                    emit(.host, domain, plain)
+            case 0x6D: // m
+                if starts(t, "mailto:") {
+                    let rest = UnsafeBufferPointer(rebasing: t[7...])
+                    if !rest.isEmpty { classify(rest, ValueExtractor.shape(of: rest)) }
+                    return
                 }
-                return
+            default:
+                break
             }
-            if let first = t.first, first == 0x40 || first == 0x23, t.count >= 3,
+            if shape.any & ValueExtractor.tokenAt != 0 {
+                guard let at = t.firstIndex(of: 0x40) else { return }
+                if at > 0 {
+                    let domain = UnsafeBufferPointer(rebasing: t[(at + 1)...])
+                    if ValueExtractor.isDomain(domain) {
+                        emit(.email, t, plain)
+                        emit(.host, domain, plain)
+                    }
+                    return
+                }
+            }
+            if t[0] == 0x40 || t[0] == 0x23, t.count >= 3,
                t.dropFirst().allSatisfy({ ValueExtractor.isWord($0) || $0 == 0x2E }) {
                 // The name with and without its sigil: an agent may write either.
                 emit(.handle, t, plain)
                 emit(.handle, UnsafeBufferPointer(rebasing: t[1...]), plain)
                 return
             }
-            if t.contains(0x2E), ValueExtractor.isDomain(t), t.contains(where: ValueExtractor.isLetter) {
+            if shape.any & ValueExtractor.tokenDot != 0, ValueExtractor.isDomain(t) {
                 emit(.host, t, plain)
                 return
             }
             // An id: letters and digits mixed (msg_8f3a2c, INV-2026-0042, file-7d1e), six characters or more.
-            if t.count >= 6, t.count <= 128, t.contains(where: ValueExtractor.isDigit), t.contains(where: ValueExtractor.isLetter),
-               t.allSatisfy({ ValueExtractor.isWord($0) || $0 == 0x2E || $0 == 0x2F || $0 == 0x3A }) {
+            if t.count >= 6, t.count <= 128, shape.any & ValueExtractor.tokenDigit != 0,
+               shape.any & ValueExtractor.tokenLetter != 0, shape.all & ValueExtractor.tokenIdByte != 0 {
                 emit(.id, t, plain)
             }
         }
 
         func starts(_ t: UnsafeBufferPointer<UInt8>, _ prefix: StaticString) -> Bool {
-            let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-            return t.count >= p.count && zip(t, p).allSatisfy { $0 == $1 }
+            let n = prefix.utf8CodeUnitCount
+            guard t.count >= n, let base = t.baseAddress else { return false }
+            return memcmp(base, prefix.utf8Start, n) == 0
         }
+    }
+
+    /// Token classes, for ``Scanner/candidate(_:_:_:)``: a letter (ASCII or any byte of a non-ASCII character), an
+    /// uppercase ASCII letter, a digit, `@`, `.`, and the bytes an id is made of (letters, digits, `_-./:`).
+    static let tokenLetter: UInt8 = 1
+    static let tokenUpper: UInt8 = 2
+    static let tokenDigit: UInt8 = 4
+    static let tokenAt: UInt8 = 8
+    static let tokenDot: UInt8 = 16
+    static let tokenIdByte: UInt8 = 32
+    nonisolated(unsafe) static let tokenTable: UnsafePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for i in 0..<256 {
+            let b = UInt8(i)
+            var k: UInt8 = 0
+            if isLetter(b) { k |= tokenLetter }
+            if b &- 0x41 < 26 { k |= tokenUpper }
+            if isDigit(b) { k |= tokenDigit }
+            if b == 0x40 { k |= tokenAt }
+            if b == 0x2E { k |= tokenDot }
+            if isWord(b) || b == 0x2E || b == 0x2F || b == 0x3A { k |= tokenIdByte }
+            p[i] = k
+        }
+        return UnsafePointer(p)
+    }()
+
+    static func shape(of t: UnsafeBufferPointer<UInt8>) -> Scanner.Shape {
+        var shape = Scanner.Shape(any: 0, all: 0xFF)
+        for b in t {
+            shape.any |= tokenTable[Int(b)]
+            shape.all &= tokenTable[Int(b)]
+        }
+        return shape
     }
 
     static let digitClass: UInt8 = 1
@@ -304,8 +427,8 @@ public enum ValueExtractor {
     }
 
     /// Whitespace runs folded to one space, trimmed, ASCII lowercased.
-    static func fold(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
+    static func fold(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout Bytes) {
+        out.removeAll()
         var space = false
         for b in bytes {
             if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C {
@@ -316,13 +439,16 @@ public enum ValueExtractor {
                 space = false
             }
         }
-        if out.last == 0x20 { out.removeLast() }
+        if out.count > 0, out.base[out.count - 1] == 0x20 { out.count -= 1 }
     }
 
     static func fold(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        bytes.withUnsafeBufferPointer { fold($0, into: &out) }
-        return String(decoding: out, as: UTF8.self)
+        // Folding never lengthens a text: it fits in its own size.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { memory in
+            var out = Bytes(base: memory.baseAddress!, capacity: bytes.count)
+            bytes.withUnsafeBufferPointer { fold($0, into: &out) }
+            return String(decoding: out.buffer, as: UTF8.self)
+        }
     }
 
     /// `label(.label)+` whose last label is two letters or more.
@@ -355,7 +481,7 @@ public enum ValueExtractor {
     /// fragment and trailing slash dropped; lowercased like every value) and returns the range of its host in `t`;
     /// nil when it has no host. By hand: Foundation's `URLComponents` costs more than all the rest of an answer's
     /// extraction.
-    static func canonicalURL(_ t: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Range<Int>? {
+    static func canonicalURL(_ t: UnsafeBufferPointer<UInt8>, into out: inout Bytes) -> Range<Int>? {
         func has(_ prefix: StaticString) -> Bool {
             let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
             return t.count >= p.count && zip(t, p).allSatisfy { $0 == $1 }
@@ -384,25 +510,25 @@ public enum ValueExtractor {
         while hostEnd > hostStart, t[hostEnd - 1] == 0x2E { hostEnd -= 1 }
         guard hostEnd > hostStart else { return nil }
         while end > authorityEnd, t[end - 1] == 0x2F || t[end - 1] == 0x3F { end -= 1 }
-        out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: "https://".utf8)
-        out.append(contentsOf: t[hostStart..<hostEnd])
+        out.removeAll()
+        for b in "https://".utf8 { out.append(b) }
+        out.append(UnsafeBufferPointer(rebasing: t[hostStart..<hostEnd]))
         let port = t[portStart..<authorityEnd]
         if !port.isEmpty, !port.elementsEqual("443".utf8), !port.elementsEqual("80".utf8) {
             out.append(0x3A)
-            out.append(contentsOf: port)
+            out.append(UnsafeBufferPointer(rebasing: port))
         }
-        out.append(contentsOf: t[authorityEnd..<end])
+        out.append(UnsafeBufferPointer(rebasing: t[authorityEnd..<end]))
         return hostStart..<hostEnd
     }
 
     /// Writes into `out` the IBAN starting at `i` (two letters, two check digits, 11 to 30 letters or digits, spaces
-    /// or dashes allowed in groups) whose ISO 7064 mod-97 check holds, uppercase without separators; the longest
-    /// that checks out (a word may follow). The check of every length is incremental. False when there is none.
-    static func iban(in t: UnsafeBufferPointer<UInt8>, at i: Int, into out: inout [UInt8]) -> Bool {
+    /// or dashes allowed in groups, ending where a word ends) whose ISO 7064 mod-97 check holds, uppercase without
+    /// separators; the longest that checks out (a word may follow). The check of every length is incremental. False when there is none.
+    static func iban(in t: UnsafeBufferPointer<UInt8>, at i: Int, into out: inout Bytes) -> Bool {
         @inline(__always) func letter(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 }
         @inline(__always) func alnum(_ b: UInt8) -> Bool { letter(b) || b &- 0x30 < 10 }
-        @inline(__always) func value(_ b: UInt8) -> Int { letter(b) ? Int(b | 0x20) - 0x61 + 10 : Int(b) - 0x30 }
+        @inline(__always) func value(_ b: UInt8) -> Int { letter(b) ? Int(b | 0x20) &- 0x61 &+ 10 : Int(b) &- 0x30 }
         guard i + 15 <= t.count, letter(t[i]), letter(t[i + 1]), isDigit(t[i + 2]), isDigit(t[i + 3]),
               i == 0 || !(alnum(t[i - 1]) || t[i - 1] >= 0x80) else { return false }
         // The moved head (country and check digits) as digits: letters count two digits (a = 10 … z = 35).
@@ -421,16 +547,22 @@ public enum ValueExtractor {
         while j < t.count, length < 34 {
             let c = t[j]
             if alnum(c) {
-                body = (body * (letter(c) ? 100 : 10) + value(c)) % 97
-                length += 1
-                if length >= 15, (body * headFactor + head) % 97 == 1 { bestEnd = j + 1 }
+                // Reduced only when large (below 2^57 after the next step): one division per character costs more
+                // than the rest of the scan of an IBAN.
+                body = body &* (letter(c) ? 100 : 10) &+ value(c)
+                if body >= 1 << 50 { body %= 97 }
+                length &+= 1
+                // It may end only where a word does.
+                if length >= 15, j + 1 == t.count || !alnum(t[j + 1]), (body % 97 * headFactor + head) % 97 == 1 {
+                    bestEnd = j + 1
+                }
             } else if !((c == 0x20 || c == 0x2D) && j + 1 < t.count && alnum(t[j + 1])) {
                 break
             }
             j += 1
         }
         guard bestEnd > 0 else { return false }
-        out.removeAll(keepingCapacity: true)
+        out.removeAll()
         for k in i..<bestEnd where alnum(t[k]) { out.append(letter(t[k]) ? t[k] & 0xDF : t[k]) }
         return true
     }

@@ -38,7 +38,9 @@ final class AgentBooks<Book: LapsingBook>: Sendable {
     func modify<R>(agentID: String, user: String?, now: Date, _ body: (inout Book?) -> R) -> R {
         table.withLock { t in
             let k = Self.key(agentID: agentID, user: user)
-            var b = t[k].flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil }
+            // Taken out of the table, so that `body` changes the only copy (a book left in place would be copied
+            // whole on its first change).
+            var b = t.removeValue(forKey: k).flatMap { now.timeIntervalSince($0.last) <= lifetime ? $0 : nil }
             let result = body(&b)
             t[k] = b
             return result
