@@ -5,6 +5,12 @@
 //                                    [--only gateway,gateway-tmpfs] [--data-dir DIR]
 //                                    [--external .build/release/portcullis] [--concurrency 1,16,64]
 //                                    [--peer LABEL=MCP_URL,TOKEN,TOOL,PID] [--contextforge DATA_DIR] [--peer-calls 300]
+//                                    [--result-bytes 10240]
+//
+// With --result-bytes N every answer of the upstream carries, beside the echo, N bytes of mail-like text (senders,
+// URLs, an IBAN, ids, prose), and each in-process gateway is measured twice: as it runs, and with value provenance
+// off ("-noprov": nothing labelled or remembered), so that what provenance adds to a call with such a result is
+// read side by side (issue #17).
 //
 // With --external the gateways run as separate `portcullis serve` processes (bearer and DPoP agents),
 // so that the gateway's own CPU per call and RSS are measured (from /proc/PID); --peer adds another
@@ -37,7 +43,7 @@ import NIOCore
 import NIOHTTP1
 import PortcullisCore
 import PortcullisGateway
-import PortcullisEnforcement
+@_spi(Benchmarks) import PortcullisEnforcement
 import PortcullisIdentity
 import PortcullisAudit
 import PortcullisServer
@@ -61,6 +67,8 @@ struct Options {
     var contextforge: String?
     /// Calls per concurrency level for peers (a slow peer would take hours at the gateway's counts).
     var peerCalls = 300
+    /// Bytes of mail-like text added to every answer of the upstream (0: none).
+    var resultBytes = 0
 
     init(_ args: [String]) {
         var i = 0
@@ -80,6 +88,7 @@ struct Options {
             case "--external": external = next()
             case "--contextforge": contextforge = next()
             case "--peer-calls": peerCalls = Int(next())!
+            case "--result-bytes": resultBytes = Int(next())!
             case "--concurrency": concurrencies = next().split(separator: ",").map { Int($0)! }
             case "--peer":
                 let spec = next()
@@ -102,6 +111,24 @@ let logger: Logger = {
 }()
 
 // MARK: - The upstream: a minimal Streamable HTTP MCP server
+
+/// `--result-bytes` of mail-like JSON text: what an inbox tool answers, the kind of result value provenance reads.
+let padding: String = {
+    guard options.resultBytes > 0 else { return "" }
+    func mail(_ i: Int) -> String {
+        #"{"id":"m-\#(1000 + i)","from":"sender\#(i)@partner\#(i % 7).example","subject":"Quarterly update \#(i)","#
+            + #""body":"Hi Alice, following up on invoice INV-2026-\#(4000 + i). The summary is on https://portal\#(i % 5).example/docs/\#(i)?tab=2 "#
+            + #"and the payment goes to DE89 3704 0044 0532 0130 00 as usual. Call me on +44 7700 900\#(100 + i % 800) if anything is unclear. "#
+            + #"We also discussed the roadmap, the hiring plan and the offsite; notes will follow next week. Best regards, Sam"}"#
+    }
+    var text = "["
+    var i = 0
+    while text.utf8.count < options.resultBytes - 600 {
+        text += (i == 0 ? "" : ",") + mail(i)
+        i += 1
+    }
+    return text + "]"
+}()
 
 /// Answers `initialize` (with a session id), notifications (202), `tools/list` (one read-only tool) and
 /// `tools/call echo` (the text back) as application/json.
@@ -131,7 +158,9 @@ enum Upstream {
         case "tools/call":
             let params = object["params"] as? [String: Any]
             let text = (params?["arguments"] as? [String: Any])?["text"] as? String ?? ""
-            let content = try! JSONSerialization.data(withJSONObject: [["type": "text", "text": text]])
+            var items = [["type": "text", "text": text]]
+            if !padding.isEmpty { items.append(["type": "text", "text": padding]) }
+            let content = try! JSONSerialization.data(withJSONObject: items)
             result = #"{"content":\#(String(decoding: content, as: UTF8.self)),"isError":false}"#
         case "ping":
             result = "{}"
@@ -400,6 +429,12 @@ func startGateway(label: String, dataDirectory: String, upstreamURL: String) asy
     return Target(label: label, url: issuer + "/mcp", tool: "bench.echo", bearer: accessToken, services: services)
 }
 
+/// The same gateway with value provenance off while it is measured: nothing labelled or remembered.
+func withoutProvenance(_ target: Target) -> Target {
+    Target(label: target.label + "-noprov", url: target.url, tool: target.tool, bearer: target.bearer, services: target.services,
+           pid: target.pid, dpop: target.dpop, peer: target.peer)
+}
+
 /// Starts `portcullis serve` (the binary at `binary`) as its own process with `upstreamURL` as upstream `bench`,
 /// registers an agent through the admin API and obtains its token through `/oauth/token`, as a deployment
 /// would; `dpop` binds the token to a key (RFC 9449) and every call then carries a fresh proof.
@@ -561,6 +596,11 @@ if options.external == nil, options.tmpfs, FileManager.default.fileExists(atPath
     targets.append(try await startGateway(label: "gateway-tmpfs", dataDirectory: shm + "/data",
                                           upstreamURL: upstreamURL))
 }
+if options.resultBytes > 0 {
+    // Each in-process gateway again, with provenance off, measured right after it.
+    targets = targets.flatMap { $0.services == nil ? [$0] : [$0, withoutProvenance($0)] }
+    print("every answer carries \(padding.utf8.count) more bytes of mail-like text")
+}
 
 // How long one fsync of the audit file's file system takes here (the dominant fixed cost, when it is).
 func fsyncMicros(in directory: String, count: Int = 200) -> Double {
@@ -593,6 +633,7 @@ for concurrency in options.concurrencies {
     for target in targets where target.label == "direct" || options.only.isEmpty
     || options.only.contains(target.label) {
         let calls = target.peer ? options.peerCalls : gatewayCalls
+        target.services?.gateway.pipeline.provenance.enabled.store(!target.label.hasSuffix("-noprov"), ordering: .relaxed)
         let run = try await measure(target, concurrency: concurrency, calls: calls,
                                     warmup: target.peer ? min(options.warmup, 30) : options.warmup)
         runs.append(run)

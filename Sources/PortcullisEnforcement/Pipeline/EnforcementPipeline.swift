@@ -322,6 +322,7 @@ public final class EnforcementPipeline: Sendable {
     /// Remembers the values of an answer the agent read, by source: trusted only when the tool's results are
     /// classified trusted and the scanner found no instructions in them.
     func remember(_ read: Inspected, call: GatewayCall) {
+        guard provenance.enabled.load(ordering: .relaxed) else { return }
         // The agent's own values reflected back (an echo, a search that repeats its query) are not the source's; the
         // provenance stage extracted them already.
         let own = call.provenance?.argumentValues

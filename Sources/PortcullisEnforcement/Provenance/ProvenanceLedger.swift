@@ -1,6 +1,7 @@
 public import Cedar
 public import Foundation
 public import PortcullisCore
+public import Synchronization
 
 /// Where each argument value of a call came from (docs/provenance.md).
 public struct ProvenanceReport: Sendable, Equatable {
@@ -122,6 +123,9 @@ public final class ProvenanceLedger: Sendable {
     private let seeded: Hasher
     public let lifetime: TimeInterval
     public let capacity: Int
+    /// For benchmarks only (`GatewayBenchmarks --result-bytes`): off, nothing is labelled or remembered, so that what
+    /// provenance adds to a call is measured side by side with the same server. Nothing else turns it off.
+    @_spi(Benchmarks) public let enabled = Atomic<Bool>(true)
 
     public init(lifetime: TimeInterval, capacity: Int = 50_000) {
         self.lifetime = lifetime

@@ -1,6 +1,7 @@
 import Cedar
 public import Foundation
 import PortcullisCore
+import Synchronization
 
 /// Labels every argument value with where it came from: the user's intent, a trusted result, an untrusted result,
 /// or nowhere (docs/provenance.md). It never refuses: the labels go to the decision (`context.provenance`) and the
@@ -16,7 +17,8 @@ public struct ProvenanceStage: CallStage {
     }
 
     public func apply(to call: inout GatewayCall) async -> StageVerdict {
-        guard !call.listing, call.action == .callTool || call.action == .httpRequest else { return .proceed }
+        guard !call.listing, call.action == .callTool || call.action == .httpRequest,
+              ledger.enabled.load(ordering: .relaxed) else { return .proceed }
         let caller = call.caller
         let intent = Self.intentValues(caller)
         let hasIntent = caller.intent != nil || !caller.authorizationDetails.isEmpty
