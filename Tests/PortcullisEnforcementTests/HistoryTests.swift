@@ -32,7 +32,7 @@ struct HistoryTests {
         @id("at-most-1000-sent")
         @reason("at most 1000 sent per session")
         forbid (principal, action == Action::"call_tool", resource == Tool::"pay.send_payment")
-        when { context.session.history.amountTotal + context.arguments.amount > 1000 };
+        when { context.arguments has amount && context.session.history.amountTotal + context.arguments.amount > 1000 };
         """#
 
     func amount(_ n: Int) -> JSONValue { .object([("amount", .number(String(n)))]) }

@@ -44,6 +44,7 @@ import Testing
             permit (principal, action == Action::"http_request", resource == Endpoint::"payments:POST /refunds")
             when {
               context has payment && context.payment has maxAmount &&
+              context.arguments has body && context.arguments.body has recipient && context.arguments.body has amount &&
               context.payment.recipients.contains(context.arguments.body.recipient) &&
               context.arguments.body.amount <= context.payment.maxAmount
             };
@@ -85,19 +86,28 @@ import Testing
             "a.cedar": #"permit (principal in Team::"payments", action == Action::"call_tool", resource);"#,
             "b.cedar": """
                 @id("needs-user")
-                forbid (principal, action, resource) when { context.user like "*@evil.test" };
+                forbid (principal, action == Action::"call_tool", resource)
+                when { context has user && context.user like "*@evil.test" };
+                """,
+            // Well typed, so it loads, but it overflows for one user: an erroring forbid.
+            "c.cedar": """
+                @id("overflows")
+                forbid (principal, action == Action::"call_tool", resource)
+                when { context has user && context.user == "overflow@ok.test" && context.depth + 9223372036854775807 + 1 > 0 };
                 """,
         ])
         let engine = try PolicyEngine(directory: dir)
-        #expect(engine.snapshot.policies.policies.map(\.id).sorted() == ["a.cedar#0", "needs-user"])
+        #expect(engine.snapshot.policies.policies.map(\.id).sorted() == ["a.cedar#0", "needs-user", "overflows"])
         let member = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@ok.test"}"#)
         #expect(await member.decide(with: engine).allowed)
         let outsider = try offline(#"{"agent": {"teams": ["other"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@ok.test"}"#)
         #expect(await !outsider.decide(with: engine).allowed)
-        // Without `context.user` the forbid errors: an erroring policy denies (fail closed).
-        let noUser = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}}"#)
-        let d = await noUser.decide(with: engine)
-        #expect(!d.allowed && d.erroring == ["needs-user"])
+        let evil = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "a@evil.test"}"#)
+        #expect(await !evil.decide(with: engine).allowed)
+        // The overflow makes the forbid error: an erroring policy denies (fail closed).
+        let overflow = try offline(#"{"agent": {"teams": ["payments"]}, "tool": {"name": "p.pay", "effect": "write"}, "user": "overflow@ok.test"}"#)
+        let d = await overflow.decide(with: engine)
+        #expect(!d.allowed && d.erroring == ["overflows"])
     }
 
     @Test func failedReloadKeepsThePoliciesInForce() throws {

@@ -69,6 +69,8 @@ struct SchemaBuilder {
 
     private var resolvedCommons: [String: Resolved] = [:]
     private var inlinedCommons: [String: SchemaType] = [:]
+    /// Common types annotated `@additionalAttributes`.
+    private var openCommons = Set<String>()
     private var commonsInProgress: Set<String> = []
 
     /// Builds a schema from the parsed namespaces.
@@ -148,6 +150,7 @@ struct SchemaBuilder {
                     let qualified = SchemaBuilder.qualify(ns, name.text)
                     commonOrder.append(qualified)
                     commons[qualified] = .declared(decl.type, namespace: ns)
+                    if decl.open { openCommons.insert(qualified) }
                     commonPositions[qualified] = name.position
                 }
             }
@@ -285,7 +288,10 @@ struct SchemaBuilder {
         guard commonsInProgress.insert(name).inserted else {
             throw error(commonPositions[name], "cycle in common type references containing `\(name)`")
         }
-        let type = try inline(resolvedCommons[name]!)
+        var type = try inline(resolvedCommons[name]!)
+        if openCommons.contains(name), case .record(let attributes, _) = type {
+            type = .record(attributes, additionalAttributes: true)
+        }
         commonsInProgress.remove(name)
         inlinedCommons[name] = type
         return type

@@ -115,8 +115,9 @@ struct SchemaParser {
 
     // MARK: - Annotations
 
-    /// `{'@' AnyIdent ['(' STR ')']}`; annotations are checked for duplicates, then dropped.
-    private mutating func skipAnnotations() throws(CedarError) {
+    /// `{'@' AnyIdent ['(' STR ')']}`; annotations are checked for duplicates; their names are returned.
+    @discardableResult
+    private mutating func skipAnnotations() throws(CedarError) -> Set<String> {
         var seen = Set<String>()
         while isPunct("@") {
             pos += 1
@@ -131,6 +132,18 @@ struct SchemaParser {
                 throw error("duplicate annotations: `\(key)`", at: keyToken)
             }
         }
+        return seen
+    }
+
+    /// A declaration after its annotations: `@additionalAttributes` opens a common record type.
+    private mutating func parseAnnotatedDeclaration(inNamespace: Bool) throws(CedarError) -> Syntax.Declaration {
+        let annotations = try skipAnnotations()
+        let declaration = try parseDeclaration(inNamespace: inNamespace)
+        if annotations.contains("additionalAttributes"), case .type(var decl) = declaration {
+            decl.open = true
+            return .type(decl)
+        }
+        return declaration
     }
 
     // MARK: - Declarations
@@ -138,19 +151,23 @@ struct SchemaParser {
     private mutating func parseSchema() throws(CedarError) -> [Syntax.Namespace] {
         var namespaces: [Syntax.Namespace] = []
         while current.kind != .eof {
-            try skipAnnotations()
+            let annotations = try skipAnnotations()
             if consumeWord("namespace") {
                 let path = try parsePath("a namespace name")
                 try expectPunct("{")
                 var declarations: [Syntax.Declaration] = []
                 while !isPunct("}") {
-                    try skipAnnotations()
-                    declarations.append(try parseDeclaration(inNamespace: true))
+                    declarations.append(try parseAnnotatedDeclaration(inNamespace: true))
                 }
                 pos += 1
                 namespaces.append(Syntax.Namespace(path: path, declarations: declarations))
             } else {
-                namespaces.append(Syntax.Namespace(path: nil, declarations: [try parseDeclaration(inNamespace: false)]))
+                var declaration = try parseDeclaration(inNamespace: false)
+                if annotations.contains("additionalAttributes"), case .type(var decl) = declaration {
+                    decl.open = true
+                    declaration = .type(decl)
+                }
+                namespaces.append(Syntax.Namespace(path: nil, declarations: [declaration]))
             }
         }
         return namespaces

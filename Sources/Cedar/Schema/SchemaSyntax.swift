@@ -82,6 +82,9 @@ enum SchemaSyntax {
     struct TypeDecl: Sendable {
         let name: Name
         let type: TypeExpr
+        /// Annotated `@additionalAttributes`: a record type whose values may carry attributes it does not declare
+        /// (as `"additionalAttributes": true` in the JSON schema format).
+        var open = false
     }
 
     enum Declaration: Sendable {

@@ -245,7 +245,7 @@ struct Typechecker {
             }
         case .ifThenElse(let x1, let x2, let x3):
             let (t1, c1) = try typeOf(x1, c, env)
-            guard case .bool(let b1) = t1 else { throw unexpected(t1, "a boolean", in: "an `if` condition") }
+            guard let b1 = t1.boolType else { throw unexpected(t1, "a boolean", in: "an `if` condition") }
             switch b1 {
             case .tt:
                 let (t2, c2) = try typeOf(x2, c.union(c1), env)
@@ -262,10 +262,10 @@ struct Typechecker {
             }
         case .and(let x1, let x2):
             let (t1, c1) = try typeOf(x1, c, env)
-            guard case .bool(let b1) = t1 else { throw unexpected(t1, "a boolean", in: "`&&`") }
+            guard let b1 = t1.boolType else { throw unexpected(t1, "a boolean", in: "`&&`") }
             if b1 == .ff { return (.bool(.ff), []) }
             let (t2, c2) = try typeOf(x2, c.union(c1), env)
-            guard case .bool(let b2) = t2 else { throw unexpected(t2, "a boolean", in: "`&&`") }
+            guard let b2 = t2.boolType else { throw unexpected(t2, "a boolean", in: "`&&`") }
             switch b2 {
             case .ff: return (.bool(.ff), [])
             case .tt: return (.bool(b1), c1.union(c2))
@@ -273,10 +273,10 @@ struct Typechecker {
             }
         case .or(let x1, let x2):
             let (t1, c1) = try typeOf(x1, c, env)
-            guard case .bool(let b1) = t1 else { throw unexpected(t1, "a boolean", in: "`||`") }
+            guard let b1 = t1.boolType else { throw unexpected(t1, "a boolean", in: "`||`") }
             if b1 == .tt { return (.bool(.tt), c1) }
             let (t2, c2) = try typeOf(x2, c, env)
-            guard case .bool(let b2) = t2 else { throw unexpected(t2, "a boolean", in: "`||`") }
+            guard let b2 = t2.boolType else { throw unexpected(t2, "a boolean", in: "`||`") }
             if b1 == .ff { return (.bool(b2), c2) }
             switch b2 {
             case .tt: return (.bool(.tt), c2)
@@ -285,22 +285,23 @@ struct Typechecker {
             }
         case .not(let x):
             let (t, _) = try typeOf(x, c, env)
-            guard case .bool(let b) = t else { throw unexpected(t, "a boolean", in: "`!`") }
+            guard let b = t.boolType else { throw unexpected(t, "a boolean", in: "`!`") }
             return (.bool(b == .tt ? .ff : b == .ff ? .tt : .anyBool), [])
         case .negate(let x):
             let (t, _) = try typeOf(x, c, env)
-            guard t == .long else { throw unexpected(t, "Long", in: "`-`") }
+            guard t == .long || t == .unknown else { throw unexpected(t, "Long", in: "`-`") }
             return (.long, [])
         case .isEmpty(let x):
             let (t, _) = try typeOf(x, c, env)
-            guard case .set = t else { throw unexpected(t, "a set", in: "`isEmpty`") }
+            if case .set = t {} else if t != .unknown { throw unexpected(t, "a set", in: "`isEmpty`") }
             return (.bool(.anyBool), [])
         case .like(let x, _):
             let (t, _) = try typeOf(x, c, env)
-            guard t == .string else { throw unexpected(t, "String", in: "`like`") }
+            guard t == .string || t == .unknown else { throw unexpected(t, "String", in: "`like`") }
             return (.bool(.anyBool), [])
         case .isType(let x, let type):
             let (t, _) = try typeOf(x, c, env)
+            if t == .unknown { return (.bool(.anyBool), []) }
             guard case .entity(let actual) = t else { throw unexpected(t, "an entity", in: "`is`") }
             return (.bool(actual == type ? .tt : .ff), [])
         case .binary(let op, let x1, let x2):
@@ -315,6 +316,9 @@ struct Typechecker {
             }
             switch t {
             case .record(let attributes): return inRecord(attributes, knownToExist: true)
+            case .openRecord(let attributes) where attributes[attribute] != nil: return inRecord(attributes, knownToExist: true)
+            case .openRecord, .unknown:
+                return c.contains(capability) ? (.bool(.tt), []) : (.bool(.anyBool), [capability])
             case .entity(let type):
                 if let declared = schema.entityTypes[type] {
                     return inRecord(CedarType.record(declared.attributes).recordAttributes, knownToExist: false)
@@ -338,6 +342,13 @@ struct Typechecker {
             }
             switch t {
             case .record(let attributes): return (try inRecord(attributes, of: "a record"), [])
+            case .openRecord(let attributes) where attributes[attribute] != nil: return (try inRecord(attributes, of: "a record"), [])
+            case .openRecord, .unknown:
+                guard c.contains(capability) else {
+                    throw TypeError("unable to guarantee safety of access to undeclared attribute `\(attribute.string)` "
+                        + "(test it with `has` first)")
+                }
+                return (.unknown, [])
             case .entity(let type):
                 guard let declared = schema.entityTypes[type] else {
                     if schema.isActionType(type) { throw TypeError("actions have no attributes (`\(attribute.string)` on `\(type)`)") }
@@ -402,12 +413,13 @@ struct Typechecker {
         let (t1, _) = try typeOf(x1, c, env)
         let (t2, _) = try typeOf(x2, c, env)
         func comparable(_ t: CedarType) -> Bool { t == .long || t == .ext("datetime") || t == .ext("duration") }
+        let unknown = t1 == .unknown || t2 == .unknown
         switch op {
         case .equal, .notEqual:
             let b: CedarType.BoolType
             if case .literal(let v1) = x1, case .literal(let v2) = x2 {
                 b = v1 == v2 ? .tt : .ff
-            } else if CedarType.lub(t1, t2) != nil {
+            } else if unknown || CedarType.lub(t1, t2) != nil {
                 b = .anyBool
             } else if case .entity = t1, case .entity = t2 {
                 b = .ff
@@ -417,14 +429,20 @@ struct Typechecker {
             let result: CedarType.BoolType = op == .equal ? b : (b == .tt ? .ff : b == .ff ? .tt : .anyBool)
             return (.bool(result), [])
         case .less, .lessEqual, .greater, .greaterEqual:
-            guard comparable(t1), t1 == t2 else {
+            guard (comparable(t1) || t1 == .unknown) && (comparable(t2) || t2 == .unknown) && (unknown || t1 == t2) else {
                 throw TypeError("comparison of \(t1) with \(t2): both must be Long, datetime or duration")
             }
             return (.bool(.anyBool), [])
         case .add, .subtract, .multiply:
-            guard t1 == .long, t2 == .long else { throw TypeError("arithmetic on \(t1) and \(t2): both must be Long") }
+            guard t1 == .long || t1 == .unknown, t2 == .long || t2 == .unknown else { throw TypeError("arithmetic on \(t1) and \(t2): both must be Long") }
             return (.long, [])
         case .memberOf:
+            if t1 == .unknown {
+                switch t2 {
+                case .entity, .set(.entity), .unknown, .set(.unknown): return (.bool(.anyBool), [])
+                default: throw unexpected(t2, "an entity or a set of entities", in: "the right of `in`")
+                }
+            }
             guard case .entity(let e1) = t1 else { throw unexpected(t1, "an entity", in: "the left of `in`") }
             let action1: EntityUID? = {
                 if case .literal(.entity(let u)) = x1, schema.actions[u] != nil { return u }
@@ -453,25 +471,37 @@ struct Typechecker {
                     }
                 }
                 return (.bool(typeDescends(e1, e2) ? .anyBool : .ff), [])
+            case .unknown, .set(.unknown):
+                return (.bool(.anyBool), [])
             default:
                 throw unexpected(t2, "an entity or a set of entities", in: "the right of `in`")
             }
         case .contains:
+            if t1 == .unknown { return (.bool(.anyBool), []) }
             guard case .set(let element) = t1 else { throw unexpected(t1, "a set", in: "`contains`") }
             guard CedarType.lub(element, t2) != nil else {
                 throw TypeError("`contains` looks for \(t2) in a set of \(element)")
             }
             return (.bool(.anyBool), [])
         case .containsAll, .containsAny:
-            guard case .set(let a) = t1, case .set(let b) = t2 else {
+            func elements(_ t: CedarType) -> CedarType? {
+                if case .set(let e) = t { return e }
+                return t == .unknown ? .unknown : nil
+            }
+            guard let a = elements(t1), let b = elements(t2) else {
                 throw TypeError("`\(op == .containsAll ? "containsAll" : "containsAny")` takes two sets, not \(t1) and \(t2)")
             }
             guard CedarType.lub(a, b) != nil else { throw TypeError("sets of incompatible types \(a) and \(b)") }
             return (.bool(.anyBool), [])
         case .hasTag, .getTag:
-            guard case .entity(let type) = t1 else { throw unexpected(t1, "an entity", in: "a tag access") }
-            guard t2 == .string else { throw unexpected(t2, "String", in: "a tag key") }
+            guard t2 == .string || t2 == .unknown else { throw unexpected(t2, "String", in: "a tag key") }
             let capability = Capability(expression: Self.key(x1), attribute: nil, tag: Self.key(x2))
+            if t1 == .unknown {
+                if op == .hasTag { return c.contains(capability) ? (.bool(.tt), []) : (.bool(.anyBool), [capability]) }
+                guard c.contains(capability) else { throw TypeError("unable to guarantee safety of access to a tag (test it with `hasTag` first)") }
+                return (.unknown, [])
+            }
+            guard case .entity(let type) = t1 else { throw unexpected(t1, "an entity", in: "a tag access") }
             let tags: CedarType?
             if let declared = schema.entityTypes[type] {
                 tags = declared.tags.map(CedarType.init)
@@ -505,7 +535,7 @@ struct Typechecker {
         }
         for (arg, parameter) in zip(args, parameters) {
             let (t, _) = try typeOf(arg, c, env)
-            guard t == CedarType(parameter) else { throw unexpected(t, "\(CedarType(parameter))", in: "`\(f.rawValue)`") }
+            guard t == CedarType(parameter) || t == .unknown else { throw unexpected(t, "\(CedarType(parameter))", in: "`\(f.rawValue)`") }
         }
         return CedarType(result)
     }
@@ -541,12 +571,26 @@ struct Typechecker {
 extension CedarType {
     /// The attributes of a record type (empty for any other type).
     var recordAttributes: [CedarString: Qualified] {
-        if case .record(let attributes) = self { return attributes }
-        return [:]
+        switch self {
+        case .record(let attributes), .openRecord(let attributes): return attributes
+        default: return [:]
+        }
     }
 
     /// The record type of declared attributes.
     static func record(_ attributes: [CedarString: SchemaType.Attribute]) -> CedarType {
         .record(attributes.mapValues { Qualified(type: CedarType($0.type), required: $0.required) })
+    }
+}
+
+extension Schema {
+    /// Checks that a request conforms to this schema (declared principal, action and resource types, the action
+    /// applies to them, the context has the action's context type) and that each entity conforms to its declared
+    /// type: what an application checks to know the schema describes the requests it builds.
+    ///
+    /// - Throws: ``CedarError`` naming the first problem.
+    public func conform(_ request: Request, entities: [Entity]) throws(CedarError) {
+        try validate(request)
+        for entity in entities { try check(entity) }
     }
 }

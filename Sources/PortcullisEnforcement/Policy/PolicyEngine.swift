@@ -5,8 +5,9 @@ import Synchronization
 /// The gateway's policies: loaded from a directory of `.cedar` files (or the built-in default
 /// pack), reloaded on change or on request, evaluated in-process.
 ///
-/// A reload that fails (a syntax error, a duplicate id, an unreadable file) keeps the policies in
-/// force and reports the error; the gateway never runs without a policy set. An empty directory
+/// Every load validates the set against Portcullis's schema (``PortcullisSchema``, strict Cedar validation): a set
+/// that does not validate is not loaded. A reload that fails (a syntax error, a duplicate id, an unreadable file, a
+/// validation error) keeps the policies in force and reports the error; the gateway never runs without a policy set. An empty directory
 /// is a valid, empty set: everything is denied.
 public final class PolicyEngine: Sendable {
     /// What is in force.
@@ -43,9 +44,13 @@ public final class PolicyEngine: Sendable {
         /// other on the same tool are checked (``HistoryStage``). A comment that mentions it only makes that check
         /// run.
         public let referencesHistory: Bool
+        /// What validation warned about (policies that can never apply), one line each.
+        public let warnings: [String]
 
-        init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date, referencesHistory: Bool = false) {
+        init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date, referencesHistory: Bool = false,
+             warnings: [String] = []) {
             self.referencesHistory = referencesHistory
+            self.warnings = warnings
             self.policies = policies
             self.source = source
             self.fingerprint = fingerprint
@@ -109,12 +114,14 @@ public final class PolicyEngine: Sendable {
     /// Reads and parses every `*.cedar` file of `directory` in name order.
     public static func load(_ directory: String?) throws(GatewayConfigurationError) -> Snapshot {
         guard let directory else {
+            let policies: PolicySet
             do {
-                return Snapshot(policies: try parse(DefaultPolicies.text, file: "default.cedar"), source: "built-in default",
-                                fingerprint: [:], loadedAt: Date())
+                policies = try parse(DefaultPolicies.text, file: "default.cedar")
             } catch {
                 throw GatewayConfigurationError("the built-in policy pack does not parse: \(error)")
             }
+            let warnings = try validated(policies, source: "the built-in policy pack")
+            return Snapshot(policies: policies, source: "built-in default", fingerprint: [:], loadedAt: Date(), warnings: warnings)
         }
         let print = try fingerprint(directory)
         var all: [Policy] = []
@@ -134,12 +141,27 @@ public final class PolicyEngine: Sendable {
                 throw GatewayConfigurationError("policy file \(path): \(error)")
             }
         }
+        let policies: PolicySet
         do {
-            return Snapshot(policies: try PolicySet(all), source: directory, fingerprint: print, loadedAt: Date(),
-                            referencesHistory: history)
+            policies = try PolicySet(all)
         } catch {
             throw GatewayConfigurationError("policies in \(directory): \(error.message)")
         }
+        let warnings = try validated(policies, source: "policies in \(directory)")
+        return Snapshot(policies: policies, source: directory, fingerprint: print, loadedAt: Date(),
+                        referencesHistory: history, warnings: warnings)
+    }
+
+    /// Validates a set against Portcullis's schema; returns the warnings, throws the errors.
+    static func validated(_ policies: PolicySet, source: String) throws(GatewayConfigurationError) -> [String] {
+        let result = PortcullisSchema.schema.validate(policies: policies)
+        guard result.passed else {
+            let errors = result.errors.prefix(20).map(\.description)
+            let more = result.errors.count > 20 ? "; and \(result.errors.count - 20) more" : ""
+            throw GatewayConfigurationError("\(source) do not validate against Portcullis's schema "
+                + "(`portcullis policy validate`, docs/policy-validation.md): " + errors.joined(separator: "; ") + more)
+        }
+        return result.warnings.map(\.description)
     }
 
     /// Parses one file; a policy without `@id` is named `<file>#<n>` (its position in the file).
