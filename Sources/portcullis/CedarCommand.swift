@@ -12,7 +12,7 @@ struct CedarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cedar",
         abstract: "Evaluate Cedar policies offline.",
-        subcommands: [CedarAuthorize.self]
+        subcommands: [CedarAuthorize.self, CedarValidate.self]
     )
 }
 
@@ -95,5 +95,67 @@ enum ResponseJSON {
             ("reasons", .array(r.reasons.map { .string($0) })),
             ("errors", .array(r.errors.map { .string($0.policyID) })),
         ]).serialized
+    }
+}
+
+/// Validates policies against a schema (strict mode), on its own or in batches.
+struct CedarValidate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Validate Cedar policies against a schema (strict mode).",
+        discussion: """
+        Prints {"passed":true|false,"errors":[{"policy","kind","message"}],"warnings":[…]}; exit status 1 when the \
+        policies do not validate. With --batch, reads a file of JSON lines {"policies": text, "schema": text} and \
+        prints one result line per input line (a line that does not parse gets {"error": message}).
+        """
+    )
+
+    @Option(help: "Cedar policy file.") var policies: String?
+    @Option(help: "Schema file in the human-readable .cedarschema format.") var schema: String?
+    @Option(help: "JSON lines of {\"policies\": …, \"schema\": …}.") var batch: String?
+    @Flag(name: .customLong("annotation-ids"), help: "Use @id annotations as policy ids where present.")
+    var annotationIDs = false
+
+    func validate() throws {
+        guard (batch == nil) == (policies != nil && schema != nil) else {
+            throw ValidationError("give --policies and --schema, or --batch")
+        }
+    }
+
+    static func result(policies: String, schema: String, annotationIDs: Bool) -> (line: String, passed: Bool) {
+        do {
+            let s = try Schema(parsing: schema)
+            let set = try PolicySet.parse(policies, idsFromAnnotations: annotationIDs)
+            let r = s.validate(policies: set)
+            func list(_ issues: [ValidationIssue]) -> JSONValue {
+                .array(issues.map { .object([("policy", .string($0.policyID)), ("kind", .string($0.kind.rawValue)),
+                                             ("message", .string($0.message))]) })
+            }
+            let line = JSONValue.object([("passed", .bool(r.passed)), ("errors", list(r.errors)), ("warnings", list(r.warnings))])
+            return (line.serialized, r.passed)
+        } catch {
+            return (JSONValue.object([("error", .string(error.message))]).serialized, false)
+        }
+    }
+
+    func run() throws {
+        if let batch {
+            let text = try readFile(batch, "batch")
+            var out = ""
+            for line in text.split(separator: "\n") where !line.isEmpty {
+                guard let item = try? JSONValue.parse(String(line)), case .string(let p)? = item["policies"],
+                      case .string(let s)? = item["schema"] else {
+                    out += JSONValue.object([("error", .string("not a {policies, schema} line"))]).serialized + "\n"
+                    continue
+                }
+                out += Self.result(policies: p, schema: s, annotationIDs: annotationIDs).line + "\n"
+            }
+            print(out, terminator: "")
+            return
+        }
+        let (line, passed) = Self.result(policies: try readFile(policies!, "policies"), schema: try readFile(schema!, "schema"),
+                                         annotationIDs: annotationIDs)
+        print(line)
+        if !passed { throw ExitCode(1) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cedar
 import Foundation
 import PortcullisGateway
 import PortcullisEnforcement
@@ -61,7 +62,48 @@ struct ToolsCommand: AsyncParsableCommand {
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Reload, inspect and test the gateway's policies.",
-        subcommands: [Reload.self, Show.self, Test.self, Default.self])
+        subcommands: [Reload.self, Show.self, Test.self, Validate.self, PrintSchema.self, Default.self])
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a policy directory against Portcullis's schema, as every load does.",
+            discussion: """
+                Strict Cedar validation (docs/policy-validation.md): every entity type, action and attribute a policy
+                uses is declared, optional attributes are read only after `has`, operands have the right types. A set
+                that does not validate is not loaded by `portcullis serve` nor by a reload. Warnings (a policy that can
+                never apply) do not stop a load. Exit status: 0 when the set validates, 1 otherwise.
+                """)
+        @Argument(help: "A directory of .cedar files (default: the built-in pack).") var directory: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let result: ValidationResult
+            do {
+                result = try PolicyEngine.validation(of: directory)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            if json {
+                func list(_ issues: [ValidationIssue]) -> [[String: String]] {
+                    issues.map { ["policy": $0.policyID, "kind": $0.kind.rawValue, "message": $0.message] }
+                }
+                let object: [String: Any] = ["valid": result.passed, "errors": list(result.errors), "warnings": list(result.warnings)]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                for e in result.errors { print("error: \(e)") }
+                for w in result.warnings { print("warning: \(w)") }
+                print(result.passed ? "valid (\(directory ?? "built-in pack"))" : "invalid: \(result.errors.count) error(s)")
+            }
+            if !result.passed { throw ExitCode(1) }
+        }
+    }
+
+    struct PrintSchema: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "schema", abstract: "Print Portcullis's Cedar schema (.cedarschema), for editors and other Cedar tools.")
+        func run() { print(PortcullisSchema.text) }
+    }
 
     struct Reload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -111,17 +111,30 @@ public final class PolicyEngine: Sendable {
         return (authorizer.isAuthorized(request, entities: entities, policies: snapshot.policies), snapshot)
     }
 
-    /// Reads and parses every `*.cedar` file of `directory` in name order.
+    /// Reads, parses and validates every `*.cedar` file of `directory` in name order (nil: the built-in pack).
     public static func load(_ directory: String?) throws(GatewayConfigurationError) -> Snapshot {
+        let parsed = try parse(directory)
+        let warnings = try validated(parsed.policies, source: directory.map { "policies in \($0)" } ?? "the built-in policy pack")
+        return Snapshot(policies: parsed.policies, source: directory ?? "built-in default", fingerprint: parsed.fingerprint,
+                        loadedAt: Date(), referencesHistory: parsed.referencesHistory, warnings: warnings)
+    }
+
+    /// What strict validation against Portcullis's schema says of a directory's policies (nil: the built-in pack),
+    /// after they parse; throws when they do not.
+    public static func validation(of directory: String?) throws(GatewayConfigurationError) -> ValidationResult {
+        PortcullisSchema.schema.validate(policies: try parse(directory).policies)
+    }
+
+    /// Reads and parses every `*.cedar` file of `directory` in name order, or the built-in pack.
+    static func parse(_ directory: String?) throws(GatewayConfigurationError)
+        -> (policies: PolicySet, fingerprint: [String: String], referencesHistory: Bool)
+    {
         guard let directory else {
-            let policies: PolicySet
             do {
-                policies = try parse(DefaultPolicies.text, file: "default.cedar")
+                return (try parse(DefaultPolicies.text, file: "default.cedar"), [:], false)
             } catch {
                 throw GatewayConfigurationError("the built-in policy pack does not parse: \(error)")
             }
-            let warnings = try validated(policies, source: "the built-in policy pack")
-            return Snapshot(policies: policies, source: "built-in default", fingerprint: [:], loadedAt: Date(), warnings: warnings)
         }
         let print = try fingerprint(directory)
         var all: [Policy] = []
@@ -141,15 +154,11 @@ public final class PolicyEngine: Sendable {
                 throw GatewayConfigurationError("policy file \(path): \(error)")
             }
         }
-        let policies: PolicySet
         do {
-            policies = try PolicySet(all)
+            return (try PolicySet(all), print, history)
         } catch {
             throw GatewayConfigurationError("policies in \(directory): \(error.message)")
         }
-        let warnings = try validated(policies, source: "policies in \(directory)")
-        return Snapshot(policies: policies, source: directory, fingerprint: print, loadedAt: Date(),
-                        referencesHistory: history, warnings: warnings)
     }
 
     /// Validates a set against Portcullis's schema; returns the warnings, throws the errors.
