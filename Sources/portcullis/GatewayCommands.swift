@@ -62,7 +62,8 @@ struct ToolsCommand: AsyncParsableCommand {
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Reload, inspect and test the gateway's policies.",
-        subcommands: [Reload.self, Show.self, Test.self, Validate.self, PrintSchema.self, Default.self])
+        subcommands: [Reload.self, Show.self, Test.self, Validate.self, PrintSchema.self, ShadowReport.self, Replay.self,
+                      Default.self])
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(

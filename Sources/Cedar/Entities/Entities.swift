@@ -69,6 +69,7 @@ public struct Entities: Sendable {
     /// The number of entities.
     public var count: Int { records.count }
 
+
     /// The entity with this uid, if present.
     public subscript(uid: EntityUID) -> Entity? { records[uid]?.entity }
 

@@ -36,6 +36,7 @@ public enum AuditEntryCodec {
         }
         if let v = e.argumentsDigest { key("arguments_digest"); j.string(v) }
         if let v = e.decision { key("decision"); j.string(v.rawValue) }
+        if let v = e.decisionInput { key("decision_input"); try j.value(v) }
         key("delegation_chain"); j.strings(e.delegationChain)
         key("determining_policies"); j.strings(e.determiningPolicies)
         key("erroring_policies"); j.strings(e.erroringPolicies)
@@ -56,6 +57,14 @@ public enum AuditEntryCodec {
         if let v = e.redactedArguments { key("redacted_arguments"); try j.value(v) }
         if let v = e.resource { key("resource"); j.string(v) }
         if let v = e.sessionID { key("session_id"); j.string(v) }
+        if let v = e.shadow {
+            key("shadow")
+            j.raw("{\"decision\":"); j.string(v.decision.rawValue)
+            j.raw(",\"determining_policies\":"); j.strings(v.determiningPolicies)
+            j.raw(",\"erroring_policies\":"); j.strings(v.erroringPolicies)
+            j.raw(",\"flipped\":"); j.raw(v.flipped ? "true" : "false")
+            j.bytes.append(0x7D)
+        }
         if let v = e.sourceAddress { key("source_address"); j.string(v) }
         key("time_ns"); j.integer(e.timeNanos)
         if let v = e.traceID { key("trace_id"); j.string(v) }
@@ -107,6 +116,13 @@ public enum AuditEntryCodec {
             var bytes: Int?
         }
 
+        struct Shadow: Decodable {
+            var decision: AuditEvent.Decision
+            var determining_policies: [String]
+            var erroring_policies: [String]
+            var flipped: Bool
+        }
+
         var time_ns: Int64
         var id: String
         var trace_id: String?
@@ -129,9 +145,11 @@ public enum AuditEntryCodec {
         var latency_ns: Int64?
         var session_id: String?
         var source_address: String?
+        var shadow: Shadow?
+        var decision_input: JSONAny?
 
         var event: AuditEvent {
-            AuditEvent(
+            var e = AuditEvent(
                 timeNanos: time_ns, id: id, traceID: trace_id, kind: kind,
                 agent: agent.map { .init(id: $0.id, model: $0.model, version: $0.version, configDigest: $0.config_digest) },
                 onBehalfOf: on_behalf_of, delegationChain: delegation_chain, actor: actor, action: action,
@@ -140,6 +158,12 @@ public enum AuditEntryCodec {
                 obligations: obligations, reasoning: reasoning, reason: reason,
                 outcome: outcome.map { .init(status: $0.status, bytes: $0.bytes) }, latencyNanos: latency_ns,
                 sessionID: session_id, sourceAddress: source_address)
+            e.shadow = shadow.map {
+                .init(decision: $0.decision, determiningPolicies: $0.determining_policies, erroringPolicies: $0.erroring_policies,
+                      flipped: $0.flipped)
+            }
+            e.decisionInput = decision_input
+            return e
         }
     }
 }

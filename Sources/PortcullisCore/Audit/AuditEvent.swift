@@ -24,6 +24,23 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         case pending
     }
 
+    /// What the shadow policies would have decided (docs/policy-lifecycle.md): the decision of the policies in force
+    /// and the shadow ones together. Recorded, never enforced.
+    public struct ShadowDecision: Sendable, Codable, Equatable {
+        public var decision: Decision
+        public var determiningPolicies: [String]
+        public var erroringPolicies: [String]
+        /// Whether it differs from the decision of the policies in force.
+        public var flipped: Bool
+
+        public init(decision: Decision, determiningPolicies: [String], erroringPolicies: [String], flipped: Bool) {
+            self.decision = decision
+            self.determiningPolicies = determiningPolicies
+            self.erroringPolicies = erroringPolicies
+            self.flipped = flipped
+        }
+    }
+
     /// The agent an event is about, as it was at the time.
     public struct AgentRef: Sendable, Codable, Equatable {
         public var id: String
@@ -92,6 +109,12 @@ public struct AuditEvent: Sendable, Codable, Equatable {
     public var sessionID: String?
     /// The caller's address.
     public var sourceAddress: String?
+    /// For decisions with shadow policies: what they would have decided.
+    public var shadow: ShadowDecision?
+    /// The Cedar request (principal, action, resource, context) and entities the policies decided on, and their
+    /// verdict, for `portcullis policy replay`. Arguments are in it only as the audit log keeps them
+    /// (`auditArguments`: after DLP redaction), otherwise left out.
+    public var decisionInput: JSONAny?
 
     public init(timeNanos: Int64, id: String, traceID: String? = nil, kind: Kind, agent: AgentRef? = nil,
                 onBehalfOf: String? = nil, delegationChain: [String] = [], actor: String? = nil, action: String,

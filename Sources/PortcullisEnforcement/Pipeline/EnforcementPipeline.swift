@@ -341,6 +341,22 @@ public final class EnforcementPipeline: Sendable {
         await record(call, refusal: refusal)
     }
 
+    /// The decision input as the audit log keeps it: the context's `arguments` replaced by what the log keeps of
+    /// them (after DLP redaction when `auditArguments` is on, nothing otherwise: `{}` and `"arguments": "withheld"`).
+    static func recordedInput(_ input: JSONValue, arguments: JSONAny?) -> JSONAny? {
+        guard case .object(var members) = input, let r = members.firstIndex(where: { $0.0 == "request" }),
+              case .object(var request) = members[r].1, let c = request.firstIndex(where: { $0.0 == "context" }),
+              case .object(var context) = request[c].1 else { return nil }
+        let kept: JSONValue = arguments.flatMap { a in
+            (try? JSONEncoder().encode(a)).flatMap { try? JSONValue.parse(bytes: Array($0)) }.map { CedarJSONWriter.json(CedarMapping.cedarValue($0)) }
+        } ?? .object([])
+        if let a = context.firstIndex(where: { $0.0 == "arguments" }) { context[a].1 = kept }
+        request[c].1 = .object(context)
+        members[r].1 = .object(request)
+        if arguments == nil { members.append(("arguments", .string("withheld"))) }
+        return try? JSONDecoder().decode(JSONAny.self, from: Data(JSONValue.object(members).serialized.utf8))
+    }
+
     /// Appends the call's record; returns a refusal when the audit log could not make it durable.
     func record(_ call: GatewayCall, refusal: Refusal?, outcome: AuditEvent.Outcome? = nil) async -> Refusal? {
         let elapsed = ContinuousClock.now - call.started
@@ -366,7 +382,7 @@ public final class EnforcementPipeline: Sendable {
             ? call.redactedArguments.flatMap { try? JSONDecoder().decode(JSONAny.self, from: Data($0.serialized.utf8)) }
             : nil
         let verdict: AuditEvent.Decision = refusal?.code == .approvalPending ? .pending : (refusal == nil ? .allow : .deny)
-        let event = AuditEvent(
+        var event = AuditEvent(
             timeNanos: AuditEvent.nowNanos(clock()), id: AuditEvent.newID(), traceID: caller.traceID, kind: .decision,
             agent: AuditEvent.AgentRef(id: caller.agent.id, model: caller.agent.modelName, version: caller.agent.modelVersion,
                                        configDigest: caller.agent.configDigest),
@@ -376,6 +392,10 @@ public final class EnforcementPipeline: Sendable {
             determiningPolicies: decision.determining, erroringPolicies: decision.erroring, obligations: decision.obligations,
             reasoning: call.reasoning, reason: decision.summary, outcome: outcome, latencyNanos: latency,
             sessionID: call.sessionRef, sourceAddress: caller.sourceAddress)
+        if outcome == nil {
+            event.shadow = decision.shadow
+            event.decisionInput = decision.input.flatMap { Self.recordedInput($0, arguments: configuration.auditArguments == true ? audited : nil) }
+        }
         do {
             try await audit.append(event)
             auditHealthy.withLock { $0 = true }

@@ -1,4 +1,5 @@
 public import Cedar
+public import PortcullisCore
 
 /// A decision as the gateway enforces it: Cedar's answer, with any erroring policy turned into a deny.
 public struct GatewayDecision: Sendable {
@@ -11,6 +12,17 @@ public struct GatewayDecision: Sendable {
     public var reasons: [String]
     /// `@obligation` values of the determining policies (e.g. `approval`).
     public var obligations: [String]
+    /// What the candidate set (the policies in force and the shadow ones) would have decided, when there are shadow
+    /// policies. Never enforced: recorded in the audit entry.
+    public var shadow: AuditEvent.ShadowDecision?
+    /// The Cedar request and entities the decision was made on, in Cedar's JSON form with the policies' verdict
+    /// (`policy replay` decides them again).
+    public var input: JSONValue?
+
+    /// allow, deny, or pending (allowed once a person approves).
+    public var verdict: AuditEvent.Decision {
+        !allowed ? .deny : obligations.contains("approval") ? .pending : .allow
+    }
 
     public init(allowed: Bool, determining: [String], erroring: [String], reasons: [String], obligations: [String]) {
         self.allowed = allowed

@@ -12,7 +12,14 @@ import Synchronization
 public final class PolicyEngine: Sendable {
     /// What is in force.
     public struct Snapshot: Sendable {
+        /// The policies in force.
         public let policies: PolicySet
+        /// The policies in force plus those annotated `@mode("shadow")`: what would decide if the shadow policies
+        /// were in force. Nil when there are none. Evaluated beside the enforced set on every call; it never
+        /// changes a decision (docs/policy-lifecycle.md).
+        public let candidate: PolicySet?
+        /// The ids of the shadow policies.
+        public let shadowIDs: Set<String>
         /// The directory, or `built-in default`.
         public let source: String
         /// File name → modification time and size, to notice changes.
@@ -48,14 +55,16 @@ public final class PolicyEngine: Sendable {
         public let warnings: [String]
 
         init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date, referencesHistory: Bool = false,
-             warnings: [String] = []) {
+             warnings: [String] = [], shadow: [Policy] = []) {
             self.referencesHistory = referencesHistory
             self.warnings = warnings
             self.policies = policies
+            self.shadowIDs = Set(shadow.map(\.id))
+            self.candidate = shadow.isEmpty ? nil : try? PolicySet(policies.policies + shadow)
             self.source = source
             self.fingerprint = fingerprint
             self.loadedAt = loadedAt
-            self.byID = Dictionary(policies.policies.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            self.byID = Dictionary((policies.policies + shadow).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -105,6 +114,12 @@ public final class PolicyEngine: Sendable {
         return fresh
     }
 
+    /// Evaluates a request against a snapshot's candidate set (the policies in force and the shadow ones); nil when
+    /// it has no shadow policies.
+    public func authorizeCandidate(_ request: Request, entities: Entities, snapshot: Snapshot) -> Response? {
+        snapshot.candidate.map { authorizer.isAuthorized(request, entities: entities, policies: $0) }
+    }
+
     /// Evaluates a request against the policies in force; also returns that snapshot (for annotations).
     public func authorize(_ request: Request, entities: Entities) -> (Response, Snapshot) {
         let snapshot = current.withLock { $0 }
@@ -114,9 +129,27 @@ public final class PolicyEngine: Sendable {
     /// Reads, parses and validates every `*.cedar` file of `directory` in name order (nil: the built-in pack).
     public static func load(_ directory: String?) throws(GatewayConfigurationError) -> Snapshot {
         let parsed = try parse(directory)
-        let warnings = try validated(parsed.policies, source: directory.map { "policies in \($0)" } ?? "the built-in policy pack")
-        return Snapshot(policies: parsed.policies, source: directory ?? "built-in default", fingerprint: parsed.fingerprint,
-                        loadedAt: Date(), referencesHistory: parsed.referencesHistory, warnings: warnings)
+        let source = directory.map { "policies in \($0)" } ?? "the built-in policy pack"
+        let warnings = try validated(parsed.policies, source: source)
+        var enforced: [Policy] = []
+        var shadow: [Policy] = []
+        for policy in parsed.policies.policies {
+            switch policy.annotation("mode") {
+            case nil, "enforce": enforced.append(policy)
+            case "shadow": shadow.append(policy)
+            case let other?:
+                throw GatewayConfigurationError("\(source): policy `\(policy.id)` has @mode(\"\(other)\"); "
+                    + "the modes are \"enforce\" (the default) and \"shadow\"")
+            }
+        }
+        let policies: PolicySet
+        do {
+            policies = try PolicySet(enforced)
+        } catch {
+            throw GatewayConfigurationError("\(source): \(error.message)")
+        }
+        return Snapshot(policies: policies, source: directory ?? "built-in default", fingerprint: parsed.fingerprint,
+                        loadedAt: Date(), referencesHistory: parsed.referencesHistory, warnings: warnings, shadow: shadow)
     }
 
     /// What strict validation against Portcullis's schema says of a directory's policies (nil: the built-in pack),

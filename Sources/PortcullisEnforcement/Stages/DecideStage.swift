@@ -33,15 +33,33 @@ public struct DecideStage: CallStage {
                 arguments: call.listing ? .object([]) : call.arguments, session: call.session, dlpKinds: call.findings,
                 listing: call.listing, now: clock(), risk: call.risk, http: call.http, provenance: call.provenance)
             let (response, snapshot) = policies.authorize(request, entities: entities)
-            var decision = GatewayDecision(response, snapshot: snapshot)
-            if decision.allowed, let http = call.http, http.dataClass == DataClass.restricted.rawValue,
-               !snapshot.permitNames(upstream: call.upstream, among: decision.determining) {
-                decision.refuse("`\(call.upstream)` is a restricted upstream: only a permit policy that names it in its resource scope opens it, and none allowed this call")
+            var decision = restricted(GatewayDecision(response, snapshot: snapshot), call, snapshot)
+            if let candidate = policies.authorizeCandidate(request, entities: entities, snapshot: snapshot) {
+                let would = restricted(GatewayDecision(candidate, snapshot: snapshot), call, snapshot)
+                decision.shadow = AuditEvent.ShadowDecision(decision: would.verdict, determiningPolicies: would.determining,
+                                                            erroringPolicies: would.erroring, flipped: would.verdict != decision.verdict)
             }
+            if !call.listing { decision.input = Self.input(request, entities, verdict: decision.verdict) }
             return decision
         } catch {
             return GatewayDecision(allowed: false, determining: [], erroring: [],
                                    reasons: ["the request's entities could not be built (\(error)); denied"], obligations: [])
         }
+    }
+
+    /// A restricted upstream opens only through a permit that names it.
+    func restricted(_ decision: GatewayDecision, _ call: GatewayCall, _ snapshot: PolicyEngine.Snapshot) -> GatewayDecision {
+        var decision = decision
+        if decision.allowed, let http = call.http, http.dataClass == DataClass.restricted.rawValue,
+           !snapshot.permitNames(upstream: call.upstream, among: decision.determining) {
+            decision.refuse("`\(call.upstream)` is a restricted upstream: only a permit policy that names it in its resource scope opens it, and none allowed this call")
+        }
+        return decision
+    }
+
+    /// What `policy replay` decides again: the request, the entities and the policies' verdict.
+    static func input(_ request: Request, _ entities: Entities, verdict: AuditEvent.Decision) -> JSONValue {
+        .object([("request", CedarJSONWriter.json(request)), ("entities", CedarJSONWriter.json(entities.all)),
+                 ("decision", .string(verdict.rawValue))])
     }
 }
