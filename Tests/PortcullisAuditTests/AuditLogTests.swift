@@ -37,6 +37,17 @@ struct TempLog {
 }
 
 func sampleEvent(_ i: Int, agent: String = "agt_a", decision: AuditEvent.Decision = .allow) -> AuditEvent {
+    var e = event(i, agent: agent, decision: decision)
+    // Every other event carries a shadow decision and its decision input, so both forms round-trip.
+    if i % 2 == 1 {
+        e.shadow = .init(decision: .pending, determiningPolicies: ["p", "s"], erroringPolicies: [], flipped: true)
+        e.decisionInput = .object(["decision": .string("allow"), "request": .object(["context": .object(["n": .int(Int64(i))])]),
+                                   "entities": .array([]), "arguments": .string("withheld")])
+    }
+    return e
+}
+
+private func event(_ i: Int, agent: String, decision: AuditEvent.Decision) -> AuditEvent {
     AuditEvent(timeNanos: 1_700_000_000_000_000_000 + Int64(i), id: "evt-\(i)", traceID: "4bf92f3577b34da6a3ce929d0e0e4736",
                kind: .decision, agent: .init(id: agent, model: "m", version: "1", configDigest: nil),
                onBehalfOf: "alice@example.com", delegationChain: ["agt_b", agent], action: "call_tool",

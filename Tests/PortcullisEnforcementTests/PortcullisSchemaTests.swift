@@ -180,3 +180,59 @@ struct PortcullisSchemaTests {
         #expect(throws: GatewayConfigurationError.self) { try PolicyEngine(directory: dir) }
     }
 }
+
+@Suite("Shadow policies")
+struct ShadowPolicyTests {
+    func directory(_ files: [String: String]) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadow-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    @Test("@mode(\"shadow\") policies are kept apart from the policies in force; an unknown mode is refused")
+    func modes() throws {
+        let dir = try directory(["a.cedar": """
+            @id("tools") permit (principal, action == Action::"call_tool", resource);
+            @id("no-writes") @mode("shadow") forbid (principal, action == Action::"call_tool", resource) when { resource.effect == "write" };
+            @id("explicit") @mode("enforce") permit (principal, action == Action::"connect", resource);
+            """])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let snapshot = try PolicyEngine.load(dir)
+        #expect(snapshot.policies.policies.map(\.id).sorted() == ["explicit", "tools"])
+        #expect(snapshot.shadowIDs == ["no-writes"])
+        #expect(snapshot.candidate?.policies.count == 3)
+        try #"@id("x") @mode("log-only") permit (principal, action, resource);"#.write(toFile: dir + "/b.cedar", atomically: true, encoding: .utf8)
+        #expect {
+            try PolicyEngine.load(dir)
+        } throws: { "\($0)".contains("log-only") }
+    }
+
+    @Test("a call is decided by the policies in force; the candidate's decision is recorded beside it")
+    func decisionAndShadow() async throws {
+        let dir = try directory(["a.cedar": """
+            @id("tools") permit (principal, action == Action::"call_tool", resource);
+            @id("no-writes") @mode("shadow") forbid (principal, action == Action::"call_tool", resource) when { resource.effect == "write" };
+            """])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let engine = try PolicyEngine(directory: dir)
+        let stage = DecideStage(policies: engine, risk: { _ in BehaviourMonitor.Risk(score: 0, response: .none) }, clock: { Date() })
+        for (effect, flipped) in [(ToolRecord.Effect.write, true), (.read, false)] {
+            let call = GatewayCall(kind: .mcp, action: .callTool, caller: GatewayCaller(agent: testAgent(), tokenID: "t", scopes: ["mcp"]),
+                                   upstream: "web", tool: testTool("web.save", effect: effect), arguments: .object([]),
+                                   session: SessionSnapshot(), sessionRef: "s", reasoning: nil, started: .now)
+            let d = stage.decide(call)
+            #expect(d.allowed && d.determining == ["tools"])
+            #expect(d.shadow?.flipped == flipped)
+            #expect(d.shadow?.decision == (flipped ? .deny : .allow))
+            // The recorded input decides the same again.
+            let input = try #require(d.input)
+            let request = try RequestJSON.request(from: input["request"] ?? .null, validate: false)
+            let entities = try EntitiesJSON.parse(json: input["entities"] ?? .null)
+            let again = GatewayDecision(Authorizer().isAuthorized(request, entities: entities, policies: engine.snapshot.policies),
+                                        snapshot: engine.snapshot)
+            #expect(again.allowed && again.determining == ["tools"])
+            #expect(input["decision"] == .string("allow"))
+        }
+    }
+}
