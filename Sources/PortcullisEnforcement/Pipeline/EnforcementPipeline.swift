@@ -347,14 +347,12 @@ public final class EnforcementPipeline: Sendable {
         guard case .object(var members) = input, let r = members.firstIndex(where: { $0.0 == "request" }),
               case .object(var request) = members[r].1, let c = request.firstIndex(where: { $0.0 == "context" }),
               case .object(var context) = request[c].1 else { return nil }
-        let kept: JSONValue = arguments.flatMap { a in
-            (try? JSONEncoder().encode(a)).flatMap { try? JSONValue.parse(bytes: Array($0)) }.map { CedarJSONWriter.json(CedarMapping.cedarValue($0)) }
-        } ?? .object([])
+        let kept: JSONValue = arguments.map { CedarJSONWriter.json(CedarMapping.cedarValue(JSONValue($0))) } ?? .object([])
         if let a = context.firstIndex(where: { $0.0 == "arguments" }) { context[a].1 = kept }
         request[c].1 = .object(context)
         members[r].1 = .object(request)
         if arguments == nil { members.append(("arguments", .string("withheld"))) }
-        return try? JSONDecoder().decode(JSONAny.self, from: Data(JSONValue.object(members).serialized.utf8))
+        return JSONAny(JSONValue.object(members))
     }
 
     /// Appends the call's record; returns a refusal when the audit log could not make it durable.
@@ -379,7 +377,7 @@ public final class EnforcementPipeline: Sendable {
         }
         let caller = call.caller
         let audited: JSONAny? = configuration.auditArguments == true
-            ? call.redactedArguments.flatMap { try? JSONDecoder().decode(JSONAny.self, from: Data($0.serialized.utf8)) }
+            ? call.redactedArguments.map(JSONAny.init)
             : nil
         let verdict: AuditEvent.Decision = refusal?.code == .approvalPending ? .pending : (refusal == nil ? .allow : .deny)
         var event = AuditEvent(
