@@ -709,6 +709,28 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
             outcome: AuditEvent.Outcome(status: "ok", bytes: 80), latencyNanos: 1_000_000, sessionID: "s_0123456789abcdef",
             sourceAddress: "127.0.0.1"))
     }
+    // The decision's input as each decision record keeps it (issue #16: `policy replay`), and the decision itself.
+    let benchTool = ToolRecord(qualifiedName: "bench.echo", upstream: "bench", name: "echo", definition: "{}", definitionHash: "h",
+                               pinnedHash: "h", status: .approved, effect: .read, risk: 1, dataClass: "internal", tags: [],
+                               findings: [], firstSeenAt: Date(), updatedAt: Date())
+    let (cedarRequest, cedarEntities) = try CedarMapping.request(
+        action: .callTool, caller: caller, tool: benchTool, upstream: "bench", arguments: arguments,
+        session: SessionSnapshot(), dlpKinds: [], listing: false, now: Date())
+    let decisionInput = DecisionInput(request: cedarRequest, entities: cedarEntities, verdict: .allow)
+    let inputJSON = await time(n) { precondition(decisionInput.recorded(arguments: nil) != .null) }
+    let decided = await time(n) { precondition(services.gateway.policies.authorize(cedarRequest, entities: cedarEntities).0.decision == .allow) }
+    let withInput = decisionInput.recorded(arguments: nil)
+    let auditedWithInput = try await time(n) {
+        var event = AuditEvent(
+            timeNanos: Int64(Date().timeIntervalSince1970 * 1e9), id: "evt_" + String(repeating: "1", count: 32),
+            kind: .decision, agent: AuditEvent.AgentRef(id: caller.agent.id, model: "m", version: "1"), action: "call_tool",
+            resource: "bench.echo", argumentsDigest: GatewayCall.digest(of: arguments), decision: .allow,
+            determiningPolicies: ["read-tools"], reason: "read-only tools are allowed",
+            outcome: AuditEvent.Outcome(status: "ok", bytes: 80), latencyNanos: 1_000_000, sessionID: "s_0123456789abcdef",
+            sourceAddress: "127.0.0.1")
+        event.decisionInput = withInput
+        _ = try await services.audit.append(event)
+    }
     print("")
     print("Parts of one gateway call, in process, sequential (\(n) runs each):")
     print("")
@@ -720,6 +742,9 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
                        ("  of which: DLP scan of arguments and result (JSONStrings.redacting)", dlp),
                        ("  of which: SHA-256 digest of the arguments (MCPGateway.digest)", digest),
                        ("  of which: one audit append (Merkle log, group commit, fsync)", audited),
+                       ("  of which: the Cedar decision (PolicyEngine.authorize, the built-in pack)", decided),
+                       ("  of which: the decision's input for its record (request and entities as Cedar JSON)", inputJSON),
+                       ("  the same audit append with that input in the entry", auditedWithInput),
                        ("TokenService.authenticateResource (cached token; SQLite reads)", authenticated)] {
         print("| \(label) | \(us(t.p50)) | \(us(t.p99)) |")
     }

@@ -226,7 +226,8 @@ struct ShadowPolicyTests {
             #expect(d.shadow?.flipped == flipped)
             #expect(d.shadow?.decision == (flipped ? .deny : .allow))
             // The recorded input decides the same again.
-            let input = try #require(d.input)
+            let input = JSONValue(try #require(d.input).recorded(arguments: .object(["text": .string("hi")])))
+            #expect(input["request"]?["context"]?["arguments"]?["text"] == .string("hi"))
             let request = try RequestJSON.request(from: input["request"] ?? .null, validate: false)
             let entities = try EntitiesJSON.parse(json: input["entities"] ?? .null)
             let again = GatewayDecision(Authorizer().isAuthorized(request, entities: entities, policies: engine.snapshot.policies),

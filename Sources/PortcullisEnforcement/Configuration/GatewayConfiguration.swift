@@ -62,6 +62,9 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     public var requiredScope: String?
     /// Keep DLP-redacted arguments in the audit log (default false: only their digest).
     public var auditArguments: Bool?
+    /// Keep each decision's Cedar request and entities in its audit entry, for `portcullis policy replay` (default
+    /// true; about 2–3 KB per decision, arguments only as `auditArguments` keeps them).
+    public var auditDecisionInputs: Bool?
     /// Human approvals: wait and expiry.
     public var approvals: ApprovalSettings?
     /// Behavioural monitoring: detector thresholds and the alert webhook.
@@ -96,7 +99,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case upstreams, tools, policyDirectory, approveNewTools, rateLimit, agentRateLimit, taintSeconds, toolListSeconds
         case toolRateLimits, dlp, maxMessageBytes
-        case requiredScope, auditArguments, approvals, monitoring, response, httpUpstreams
+        case requiredScope, auditArguments, auditDecisionInputs, approvals, monitoring, response, httpUpstreams
     }
 
     /// Strict reading: unknown keys are errors, so a typo does not silently change enforcement.
@@ -116,6 +119,7 @@ public struct GatewayConfiguration: Sendable, Codable, Equatable {
         maxMessageBytes = try c.decodeIfPresent(Int.self, forKey: .maxMessageBytes)
         requiredScope = try c.decodeIfPresent(String.self, forKey: .requiredScope)
         auditArguments = try c.decodeIfPresent(Bool.self, forKey: .auditArguments)
+        auditDecisionInputs = try c.decodeIfPresent(Bool.self, forKey: .auditDecisionInputs)
         approvals = try c.decodeIfPresent(ApprovalSettings.self, forKey: .approvals)
         monitoring = try c.decodeIfPresent(MonitoringSettings.self, forKey: .monitoring)
         response = try c.decodeIfPresent(ResponseSettings.self, forKey: .response)

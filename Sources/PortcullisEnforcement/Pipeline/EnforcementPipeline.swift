@@ -341,20 +341,6 @@ public final class EnforcementPipeline: Sendable {
         await record(call, refusal: refusal)
     }
 
-    /// The decision input as the audit log keeps it: the context's `arguments` replaced by what the log keeps of
-    /// them (after DLP redaction when `auditArguments` is on, nothing otherwise: `{}` and `"arguments": "withheld"`).
-    static func recordedInput(_ input: JSONValue, arguments: JSONAny?) -> JSONAny? {
-        guard case .object(var members) = input, let r = members.firstIndex(where: { $0.0 == "request" }),
-              case .object(var request) = members[r].1, let c = request.firstIndex(where: { $0.0 == "context" }),
-              case .object(var context) = request[c].1 else { return nil }
-        let kept: JSONValue = arguments.map { CedarJSONWriter.json(CedarMapping.cedarValue(JSONValue($0))) } ?? .object([])
-        if let a = context.firstIndex(where: { $0.0 == "arguments" }) { context[a].1 = kept }
-        request[c].1 = .object(context)
-        members[r].1 = .object(request)
-        if arguments == nil { members.append(("arguments", .string("withheld"))) }
-        return JSONAny(JSONValue.object(members))
-    }
-
     /// Appends the call's record; returns a refusal when the audit log could not make it durable.
     func record(_ call: GatewayCall, refusal: Refusal?, outcome: AuditEvent.Outcome? = nil) async -> Refusal? {
         let elapsed = ContinuousClock.now - call.started
@@ -392,7 +378,7 @@ public final class EnforcementPipeline: Sendable {
             sessionID: call.sessionRef, sourceAddress: caller.sourceAddress)
         if outcome == nil {
             event.shadow = decision.shadow
-            event.decisionInput = decision.input.flatMap { Self.recordedInput($0, arguments: configuration.auditArguments == true ? audited : nil) }
+            if configuration.auditDecisionInputs ?? true { event.decisionInput = decision.input?.recorded(arguments: audited) }
         }
         do {
             try await audit.append(event)

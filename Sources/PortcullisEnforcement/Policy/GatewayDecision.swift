@@ -15,9 +15,9 @@ public struct GatewayDecision: Sendable {
     /// What the candidate set (the policies in force and the shadow ones) would have decided, when there are shadow
     /// policies. Never enforced: recorded in the audit entry.
     public var shadow: AuditEvent.ShadowDecision?
-    /// The Cedar request and entities the decision was made on, in Cedar's JSON form with the policies' verdict
-    /// (`policy replay` decides them again).
-    public var input: JSONValue?
+    /// The Cedar request and entities the decision was made on, and the policies' verdict (`policy replay` decides
+    /// them again).
+    public var input: DecisionInput?
 
     /// allow, deny, or pending (allowed once a person approves).
     public var verdict: AuditEvent.Decision {

@@ -39,7 +39,7 @@ public struct DecideStage: CallStage {
                 decision.shadow = AuditEvent.ShadowDecision(decision: would.verdict, determiningPolicies: would.determining,
                                                             erroringPolicies: would.erroring, flipped: would.verdict != decision.verdict)
             }
-            if !call.listing { decision.input = Self.input(request, entities, verdict: decision.verdict) }
+            if !call.listing { decision.input = DecisionInput(request: request, entities: entities, verdict: decision.verdict) }
             return decision
         } catch {
             return GatewayDecision(allowed: false, determining: [], erroring: [],
@@ -55,11 +55,5 @@ public struct DecideStage: CallStage {
             decision.refuse("`\(call.upstream)` is a restricted upstream: only a permit policy that names it in its resource scope opens it, and none allowed this call")
         }
         return decision
-    }
-
-    /// What `policy replay` decides again: the request, the entities and the policies' verdict.
-    static func input(_ request: Request, _ entities: Entities, verdict: AuditEvent.Decision) -> JSONValue {
-        .object([("request", CedarJSONWriter.json(request)), ("entities", CedarJSONWriter.json(entities.all)),
-                 ("decision", .string(verdict.rawValue))])
     }
 }
