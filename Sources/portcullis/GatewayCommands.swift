@@ -62,7 +62,7 @@ struct ToolsCommand: AsyncParsableCommand {
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Reload, inspect and test the gateway's policies.",
-        subcommands: [Reload.self, Show.self, Test.self, Validate.self, PrintSchema.self, ShadowReport.self, Replay.self,
+        subcommands: [Reload.self, Show.self, Test.self, Validate.self, PrintSchema.self, ShadowReport.self, Replay.self, Analyze.self,
                       Default.self])
 
     struct Validate: ParsableCommand {

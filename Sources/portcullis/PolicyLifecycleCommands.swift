@@ -166,3 +166,50 @@ extension PolicyCommand {
         }
     }
 }
+
+extension PolicyCommand {
+    struct Analyze: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find policies that never apply, permits shadowed by forbids, policies that may error, and whether a candidate set allows more.",
+            discussion: """
+                Runs an SMT solver (z3: `apt-get install z3`, or the binary in $PORTCULLIS_SMT_SOLVER) as a separate
+                process, on the policies validated against Portcullis's schema (docs/policy-lifecycle.md). With
+                --candidate, reports each request type for which the candidate allows (or sends to a person) a request
+                the current set denies, with an example request. Exit status: 0 when nothing is reported, 1 otherwise,
+                2 when no solver can be run.
+                """)
+        @Argument(help: "A directory of .cedar files (default: the built-in pack).") var directory: String?
+        @Option(help: "A candidate policy directory to compare with.") var candidate: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            guard let solver = SMTSolver.path() else {
+                FileHandle.standardError.write(Data("portcullis: policy analyze needs an SMT solver: install z3 (`apt-get install z3`) or set PORTCULLIS_SMT_SOLVER to one\n".utf8))
+                throw ExitCode(2)
+            }
+            let current: PolicyEngine.Snapshot
+            let other: PolicyEngine.Snapshot?
+            do {
+                current = try PolicyEngine.load(directory)
+                other = try candidate.map { try PolicyEngine.load($0) }
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            let analyzer = PolicyAnalyzer(schema: PortcullisSchema.schema) { script in try SMTSolver.run(solver, script) }
+            let findings = try analyzer.analyze(current.candidate ?? current.policies, candidate: other.map { $0.candidate ?? $0.policies })
+            if json {
+                let list: [[String: Any]] = findings.map {
+                    var o: [String: Any] = ["kind": $0.kind.rawValue, "policies": $0.policies, "message": $0.message, "approximate": $0.approximate]
+                    if let e = $0.example { o["example"] = (try? JSONSerialization.jsonObject(with: Data(e.utf8))) ?? e }
+                    return o
+                }
+                let data = try JSONSerialization.data(withJSONObject: ["findings": list, "solver": solver], options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                for f in findings { print(f) }
+                if findings.isEmpty { print("nothing to report") }
+            }
+            if !findings.isEmpty { throw ExitCode(1) }
+        }
+    }
+}

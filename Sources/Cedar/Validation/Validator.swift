@@ -139,6 +139,16 @@ struct Typechecker {
         return ([], warnings)
     }
 
+    /// The request types a policy's scope does not exclude.
+    func environments(for policy: Policy) -> [Environment] {
+        let scope = Expr.and(policy.principal.expression(.principal),
+                             .and(policy.action.expression, policy.resource.expression(.resource)))
+        return schema.requestEnvironments.filter { env in
+            guard let (t, _) = try? typeOf(substitute(scope, env.action), [], env) else { return false }
+            return t != .bool(.ff)
+        }
+    }
+
     /// Entity types, actions and enumerated ids the policy names anywhere, that the schema does not declare.
     func names(in policy: Policy) -> [(kind: ValidationIssue.Kind, message: String)] {
         var out: [(ValidationIssue.Kind, String)] = []
