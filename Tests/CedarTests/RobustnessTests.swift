@@ -87,3 +87,67 @@ struct RobustnessTests {
         #expect(throws: Never.self) { _ = try PolicySet(parsing: fine) }
     }
 }
+
+/// The validator, the SMT encoder and the reader of solver answers on mutated input: a result or a clear error,
+/// never a crash.
+@Suite("Validation and analysis on mutated input")
+struct AnalysisRobustnessTests {
+    static let schema = """
+        entity Team; entity User in [Team] { level: Long, name: String, tags?: Set<String>, boss?: User, when: datetime };
+        entity Doc { owner: User, size: Long } tags String;
+        action view, edit appliesTo { principal: [User], resource: [Doc], context: { n: Long, ip?: ipaddr, s: String } };
+        @additionalAttributes type Open = {};
+        action call appliesTo { principal: [User], resource: [Doc], context: { args: Open } };
+        """
+
+    static let policies = [
+        #"permit(principal in Team::"t", action in [Action::"view", Action::"edit"], resource) when { principal.level > context.n && principal has tags && principal.tags.contains("a") && resource.owner == principal };"#,
+        #"forbid(principal, action == Action::"call", resource) when { context.args has x && context.args.x like "*a" || resource.hasTag("k") && resource.getTag("k") == "v" };"#,
+        #"permit(principal is User, action, resource) when { if principal has boss then principal.boss.level + 1 > 3 else principal.when < datetime("2026-01-01") };"#,
+    ]
+
+    @Test("5,000 mutated policies validate or are refused with a reason, and encode or are reported unsupported")
+    func mutatedPolicies() throws {
+        let schema = try Schema(parsing: Self.schema)
+        var rng = RobustnessTests.SplitMix(state: 20_261_207)
+        var parsed = 0, valid = 0, encoded = 0
+        for i in 0..<5_000 {
+            let text = RobustnessTests.mutate(Self.policies[i % Self.policies.count], &rng)
+            guard let set = try? PolicySet(parsing: text) else { continue }
+            parsed += 1
+            let result = schema.validate(policies: set)
+            for issue in result.errors { #expect(!issue.message.isEmpty) }
+            guard result.passed else { continue }
+            valid += 1
+            let checker = Typechecker(schema: schema)
+            for policy in set.policies {
+                for env in checker.environments(for: policy) {
+                    var encoder = SymbolicEncoder(schema: schema, env: env)
+                    if let formula = try? encoder.boolean(checker.substitute(policy.expression, env.action)) {
+                        #expect(!formula.isEmpty)
+                        encoded += 1
+                    }
+                }
+            }
+        }
+        let counts = "parsed \(parsed), valid \(valid), encoded \(encoded)"
+        #expect(parsed > 150, "\(counts)")
+        #expect(valid > 50, "\(counts)")
+        #expect(encoded > 50, "\(counts)")
+    }
+
+    @Test("5,000 mutated solver answers read as values or nothing")
+    func mutatedAnswers() {
+        let answer = #"((|principal.id| "a""b") (|principal.level| (- 3)) (|x| true) (|s| "\u{e9}"))"#
+        let good = PolicyAnalyzer.values(answer)
+        #expect(good.map(\.0) == ["|principal.id|", "|principal.level|", "|x|", "|s|"])
+        #expect(good.map(\.1) == [#""a\"b""#, "-3", "true", #""\\u{e9}""#])
+        var rng = RobustnessTests.SplitMix(state: 7)
+        var some = 0
+        for _ in 0..<5_000 {
+            let values = PolicyAnalyzer.values(RobustnessTests.mutate(answer, &rng))
+            if !values.isEmpty { some += 1 }
+        }
+        #expect(some > 100)
+    }
+}
