@@ -149,3 +149,16 @@ def rpc(method: str, params: dict | None = None, id: Any = None) -> dict:
     if params is not None:
         m["params"] = params
     return m
+
+
+def scenario_upstreams(state: Path, domains) -> list[dict]:
+    """The scenario tool servers (scenario_upstream.py) of `domains`, over stdio, keeping their state in `state`."""
+    return [{"name": d, "command": [sys.executable, str(HERE / "scenario_upstream.py"), d, str(state)]} for d in domains]
+
+
+def scenario_config(idp, state: Path, domains, tools: dict, policies: Path, **gateway) -> dict:
+    """A server configuration with the scenario tool servers, a policy directory, no rate limits, and `idp` trusted."""
+    unlimited = {"perMinute": 1_000_000, "burst": 100_000}
+    return {"trustedIdentityProviders": [idp.config_entry()],
+            "gateway": {"upstreams": scenario_upstreams(state, domains), "tools": tools, "policyDirectory": str(policies),
+                        "rateLimit": unlimited, "agentRateLimit": unlimited, **gateway}}

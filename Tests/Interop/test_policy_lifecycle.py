@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from mcp_fixtures import HERE, mcp_client, run
+from mcp_fixtures import mcp_client, run, scenario_config
 from conftest import require_portcullis
 from oauth_fixtures import TT_JWT, IdentityProvider, running_server
-from response_fixtures import NO_RATE_LIMIT, cli
+from response_fixtures import cli
 
 ENFORCED = r'''
 @id("reads") permit (principal, action in [Action::"connect", Action::"list_tools"], resource);
@@ -61,11 +60,7 @@ def world(tmp_path_factory):
     (work / "policies" / "shadow.cedar").write_text(SHADOW)
     state = work / "state"
     idp = IdentityProvider(work / "idp")
-    upstreams = [{"name": d, "command": [sys.executable, str(HERE / "scenario_upstream.py"), d, str(state)]}
-                 for d in ("mail", "files", "payments")]
-    config = {"trustedIdentityProviders": [idp.config_entry()],
-              "gateway": {"upstreams": upstreams, "tools": TOOLS, "policyDirectory": str(work / "policies"),
-                          "rateLimit": NO_RATE_LIMIT, "agentRateLimit": NO_RATE_LIMIT}}
+    config = scenario_config(idp, state, ("mail", "files", "payments"), TOOLS, work / "policies")
     with running_server(work, config) as server:
         yield server, state, idp, work
 

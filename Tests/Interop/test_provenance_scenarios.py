@@ -18,7 +18,6 @@ was carried out by the tool server). docs/provenance.md has the numbers.
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,9 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from conftest import require_portcullis
-from mcp_fixtures import HERE, mcp_client, run
+from mcp_fixtures import mcp_client, run, scenario_config
 from oauth_fixtures import TT_JWT, IdentityProvider, running_server
-from response_fixtures import NO_RATE_LIMIT, add_approver, with_token
+from response_fixtures import add_approver, with_token
 
 import subprocess
 
@@ -225,12 +224,8 @@ def worlds(tmp_path_factory):
         (work / "policies").mkdir()
         (work / "policies" / "pack.cedar").write_text(pack(mode))
         state = work / "state"
-        upstreams = [{"name": d, "command": [sys.executable, str(HERE / "scenario_upstream.py"), d, str(state)]}
-                     for d in ("mail", "files", "payments", "chat", "web")]
-        config = {"trustedIdentityProviders": [idp.config_entry()],
-                  "gateway": {"upstreams": upstreams, "tools": TOOLS, "policyDirectory": str(work / "policies"),
-                              "rateLimit": NO_RATE_LIMIT, "agentRateLimit": NO_RATE_LIMIT,
-                              "approvals": {"waitSeconds": 0, "expirySeconds": 600}}}
+        config = scenario_config(idp, state, ("mail", "files", "payments", "chat", "web"), TOOLS, work / "policies",
+                                 approvals={"waitSeconds": 0, "expirySeconds": 600})
         cm = running_server(work, config)
         server = cm.__enter__()
         servers.append(cm)

@@ -8,15 +8,13 @@ the user it acts for (a new MCP session or token keeps it; another user has thei
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from mcp_fixtures import HERE, mcp_client, run
+from mcp_fixtures import mcp_client, run, scenario_config
 from oauth_fixtures import TT_JWT, Agent, IdentityProvider, running_server
-from response_fixtures import NO_RATE_LIMIT
 
 POLICIES = r'''
 @id("everything") permit (principal, action, resource);
@@ -57,12 +55,8 @@ def world(tmp_path_factory):
     (work / "policies" / "history.cedar").write_text(POLICIES)
     state = work / "state"
     idp = IdentityProvider(work / "idp")
-    upstreams = [{"name": d, "command": [sys.executable, str(HERE / "scenario_upstream.py"), d, str(state)]}
-                 for d in ("mail", "files", "payments")]
-    config = {"trustedIdentityProviders": [idp.config_entry()],
-              "gateway": {"upstreams": upstreams, "tools": TOOLS, "policyDirectory": str(work / "policies"),
-                          "rateLimit": NO_RATE_LIMIT, "agentRateLimit": NO_RATE_LIMIT,
-                          "approvals": {"waitSeconds": 0, "expirySeconds": 600}}}
+    config = scenario_config(idp, state, ("mail", "files", "payments"), TOOLS, work / "policies",
+                             approvals={"waitSeconds": 0, "expirySeconds": 600})
     with running_server(work, config) as server:
         yield server, state, idp
 

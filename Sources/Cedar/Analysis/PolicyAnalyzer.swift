@@ -194,18 +194,7 @@ public struct PolicyAnalyzer {
     }
 
     /// A JSON string literal.
-    static func json(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where u.value < 0x20: out += "\\u00" + (u.value < 16 ? "0" : "") + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    static func json(_ s: String) -> String { JSONValue.string(s).serialized }
 
     /// 0 deny, 1 pending (allowed once a person approves), 2 allow: as the gateway enforces a set.
     func rank(_ set: PolicySet, _ encoder: inout SymbolicEncoder, _ checker: Typechecker, _ env: Typechecker.Environment)
