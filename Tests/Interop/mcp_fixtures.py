@@ -162,3 +162,42 @@ def scenario_config(idp, state: Path, domains, tools: dict, policies: Path, **ga
     return {"trustedIdentityProviders": [idp.config_entry()],
             "gateway": {"upstreams": scenario_upstreams(state, domains), "tools": tools, "policyDirectory": str(policies),
                         "rateLimit": unlimited, "agentRateLimit": unlimited, **gateway}}
+
+
+# How the scenario tools of mail, files and payments are classified (a test changes what it needs).
+SCENARIO_TOOLS = {
+    "mail.send_email": {"effect": "write"}, "mail.list_inbox": {"effect": "read"},
+    "files.read_file": {"effect": "read", "dataClass": "internal"}, "files.list_files": {"effect": "read"},
+    "payments.get_invoice": {"effect": "read"}, "payments.send_payment": {"effect": "write"},
+    "payments.refund": {"effect": "write"},
+}
+
+
+def scenario_agent(server, idp, user: str, prefix: str = "scenario"):
+    """A trust-level-3 agent acting for `user` (a token exchanged from the user's identity-provider token): (agent, token)."""
+    from oauth_fixtures import TT_JWT
+    agent = server.new_agent(scopes=["mcp"], audiences=[server.base + "/mcp"], name=f"{prefix}-{uuid.uuid4().hex[:8]}",
+                             trust_level=3, max_concurrent_sessions=50)
+    r = agent.exchange(idp.user_token(user), TT_JWT, [("resource", server.base + "/mcp"), ("scope", "mcp")])
+    assert r.status_code == 200, r.text
+    return agent, r.json()["access_token"]
+
+
+async def call_tools(server, token: str, steps) -> list:
+    """Calls each (tool, arguments) in one MCP session; an error is returned in place of its result."""
+    from mcp.shared.exceptions import MCPError
+    out = []
+    async with mcp_client(server.base + "/mcp", token) as c:
+        for tool, args in steps:
+            try:
+                out.append(await c.call_tool(tool, args))
+            except MCPError as e:
+                out.append(e)
+    return out
+
+
+def scenario_actions(state: Path, domain: str, tool: str) -> list[dict]:
+    """The arguments of every call of `tool` that reached the scenario server of `domain`."""
+    path = state / f"{domain}-actions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [r["arguments"] for r in rows if r["tool"] == tool]

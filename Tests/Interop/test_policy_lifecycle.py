@@ -16,9 +16,9 @@ import uuid
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from mcp_fixtures import mcp_client, run, scenario_config
+from mcp_fixtures import SCENARIO_TOOLS, call_tools, run, scenario_actions, scenario_agent, scenario_config
 from conftest import require_portcullis
-from oauth_fixtures import TT_JWT, IdentityProvider, running_server
+from oauth_fixtures import IdentityProvider, running_server
 from response_fixtures import cli
 
 ENFORCED = r'''
@@ -44,12 +44,7 @@ forbid (principal, action == Action::"call_tool", resource == Tool::"mail.send_e
 when { context.session.history.tools.contains("files.read_file") && context.session.dataClasses.contains("confidential") };
 '''
 
-TOOLS = {
-    "mail.send_email": {"effect": "write"}, "mail.list_inbox": {"effect": "read"},
-    "files.read_file": {"effect": "read", "dataClass": "internal"}, "files.list_files": {"effect": "read"},
-    "payments.get_invoice": {"effect": "read"}, "payments.send_payment": {"effect": "write"},
-    "payments.refund": {"effect": "write"},
-}
+TOOLS = SCENARIO_TOOLS
 
 
 @pytest.fixture(scope="module")
@@ -63,31 +58,6 @@ def world(tmp_path_factory):
     config = scenario_config(idp, state, ("mail", "files", "payments"), TOOLS, work / "policies")
     with running_server(work, config) as server:
         yield server, state, idp, work
-
-
-def token_for(server, idp, user: str) -> str:
-    agent = server.new_agent(scopes=["mcp"], audiences=[server.base + "/mcp"], name=f"life-{uuid.uuid4().hex[:8]}",
-                             trust_level=3, max_concurrent_sessions=50)
-    r = agent.exchange(idp.user_token(user), TT_JWT, [("resource", server.base + "/mcp"), ("scope", "mcp")])
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
-
-
-async def calls(server, token: str, steps):
-    out = []
-    async with mcp_client(server.base + "/mcp", token) as c:
-        for tool, args in steps:
-            try:
-                out.append(await c.call_tool(tool, args))
-            except MCPError as e:
-                out.append(e)
-    return out
-
-
-def actions(state, domain: str, tool: str) -> list[dict]:
-    path = state / f"{domain}-actions.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    return [r["arguments"] for r in rows if r["tool"] == tool]
 
 
 def entries(server, since_index: int) -> list[dict]:
@@ -107,7 +77,7 @@ def test_shadow_policies_change_nothing_and_every_flip_is_reported(world):
     server, state, idp, _ = world
     start = audit_size(server)
     marker = uuid.uuid4().hex[:8]
-    token = token_for(server, idp, "alice@example.test")
+    _, token = scenario_agent(server, idp, "alice@example.test")
     steps = [
         ("payments.refund", {"invoice": f"INV-{marker}", "amount": 10}),
         ("payments.get_invoice", {"id": "INV-2026-0043"}),
@@ -116,11 +86,11 @@ def test_shadow_policies_change_nothing_and_every_flip_is_reported(world):
         ("mail.send_email", {"to": "bob@company.example", "subject": f"after {marker}", "body": "hi"}),
         ("payments.refund", {"invoice": f"INV-{marker}", "amount": 20}),
     ]
-    results = run(calls(server, token, steps))
+    results = run(call_tools(server, token, steps))
     # Nothing changed for the agent: every call went through, every write reached its upstream.
     assert not any(isinstance(r, MCPError) for r in results), results
-    assert [a["amount"] for a in actions(state, "payments", "refund") if a["invoice"] == f"INV-{marker}"] == [10, 20]
-    assert sorted(a["subject"] for a in actions(state, "mail", "send_email") if marker in a["subject"]) == \
+    assert [a["amount"] for a in scenario_actions(state, "payments", "refund") if a["invoice"] == f"INV-{marker}"] == [10, 20]
+    assert sorted(a["subject"] for a in scenario_actions(state, "mail", "send_email") if marker in a["subject"]) == \
         [f"after {marker}", f"before {marker}"]
 
     # The audit entries of the six calls record what the shadow set would have decided.
@@ -155,8 +125,8 @@ def test_replay_decides_recorded_calls_again_against_a_candidate(world):
     server, state, idp, work = world
     start = audit_size(server)
     marker = uuid.uuid4().hex[:8]
-    token = token_for(server, idp, "carol@example.test")
-    results = run(calls(server, token, [
+    _, token = scenario_agent(server, idp, "carol@example.test")
+    results = run(call_tools(server, token, [
         ("mail.list_inbox", {}),
         ("mail.send_email", {"to": "dave@company.example", "subject": f"replay {marker}", "body": "hi"}),
         ("payments.get_invoice", {"id": "INV-2026-0043"}),
@@ -204,8 +174,8 @@ def test_a_policy_that_does_not_validate_is_not_loaded(world):
         r = cli(server, "policy", "reload")
         assert r.returncode != 0 and "typo" in (r.stdout + r.stderr) and "user" in (r.stdout + r.stderr), (r.stdout, r.stderr)
         # The policies in force stay: a call still goes through.
-        token = token_for(server, idp, "erin@example.test")
-        results = run(calls(server, token, [("payments.get_invoice", {"id": "INV-2026-0043"})]))
+        _, token = scenario_agent(server, idp, "erin@example.test")
+        results = run(call_tools(server, token, [("payments.get_invoice", {"id": "INV-2026-0043"})]))
         assert not isinstance(results[0], MCPError), results
         refused = server.admin("GET", "/admin/audit/entries?action=policy.reload.failed&limit=5").json()
         assert any("typo" in (e["event"].get("reason") or "") for e in refused), refused

@@ -7,14 +7,13 @@ the user it acts for (a new MCP session or token keeps it; another user has thei
 """
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from mcp_fixtures import mcp_client, run, scenario_config
-from oauth_fixtures import TT_JWT, Agent, IdentityProvider, running_server
+from mcp_fixtures import SCENARIO_TOOLS, call_tools, run, scenario_actions, scenario_agent, scenario_config
+from oauth_fixtures import TT_JWT, IdentityProvider, running_server
 
 POLICIES = r'''
 @id("everything") permit (principal, action, resource);
@@ -40,12 +39,7 @@ unless { context.session.history.tools.contains("payments.get_invoice") };
 permit (principal is Approver, action == Action::"approve", resource is Approval);
 '''
 
-TOOLS = {
-    "mail.send_email": {"effect": "write"}, "mail.list_inbox": {"effect": "read"},
-    "files.read_file": {"effect": "read", "dataClass": "confidential"}, "files.list_files": {"effect": "read"},
-    "payments.get_invoice": {"effect": "read"}, "payments.send_payment": {"effect": "write"},
-    "payments.refund": {"effect": "write"},
-}
+TOOLS = {**SCENARIO_TOOLS, "files.read_file": {"effect": "read", "dataClass": "confidential"}}
 
 
 @pytest.fixture(scope="module")
@@ -61,55 +55,30 @@ def world(tmp_path_factory):
         yield server, state, idp
 
 
-def actions(state, domain: str, tool: str) -> list[dict]:
-    path = state / f"{domain}-actions.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    return [r["arguments"] for r in rows if r["tool"] == tool]
-
-
-def agent_token(server, idp, user: str) -> tuple[Agent, str]:
-    agent = server.new_agent(scopes=["mcp"], audiences=[server.base + "/mcp"], name=f"history-{uuid.uuid4().hex[:8]}",
-                             trust_level=3, max_concurrent_sessions=50)
-    r = agent.exchange(idp.user_token(user), TT_JWT, [("resource", server.base + "/mcp"), ("scope", "mcp")])
-    assert r.status_code == 200, r.text
-    return agent, r.json()["access_token"]
-
-
-async def calls(server, token: str, steps: list[tuple[str, dict]]) -> list:
-    out = []
-    async with mcp_client(server.base + "/mcp", token) as c:
-        for tool, args in steps:
-            try:
-                out.append(await c.call_tool(tool, args))
-            except MCPError as e:
-                out.append(e)
-    return out
-
-
 def test_at_most_three_refunds_per_session_in_any_mcp_session(world):
     server, state, idp = world
     marker = uuid.uuid4().hex[:8]
-    agent, token = agent_token(server, idp, "alice@example.test")
-    first = run(calls(server, token, [("payments.refund", {"invoice": f"INV-{marker}", "amount": 10})] * 2))
+    agent, token = scenario_agent(server, idp, "alice@example.test")
+    first = run(call_tools(server, token, [("payments.refund", {"invoice": f"INV-{marker}", "amount": 10})] * 2))
     assert not any(isinstance(r, MCPError) for r in first), first
     # A new MCP session and a new token of the same agent and user continue the same history.
     _, again_token = agent, agent.exchange(idp.user_token("alice@example.test"), TT_JWT,
                                            [("resource", server.base + "/mcp"), ("scope", "mcp")]).json()["access_token"]
-    second = run(calls(server, again_token, [("payments.refund", {"invoice": f"INV-{marker}", "amount": 10})] * 2))
+    second = run(call_tools(server, again_token, [("payments.refund", {"invoice": f"INV-{marker}", "amount": 10})] * 2))
     assert not isinstance(second[0], MCPError), second[0]
     assert isinstance(second[1], MCPError) and "at most three refunds" in str(second[1]), second[1]
-    assert len([a for a in actions(state, "payments", "refund") if a["invoice"] == f"INV-{marker}"]) == 3
+    assert len([a for a in scenario_actions(state, "payments", "refund") if a["invoice"] == f"INV-{marker}"]) == 3
     # The same agent acting for another user has its own count.
     other = agent.exchange(idp.user_token("bob@example.test"), TT_JWT, [("resource", server.base + "/mcp"), ("scope", "mcp")])
-    bob = run(calls(server, other.json()["access_token"], [("payments.refund", {"invoice": f"INV-{marker}", "amount": 10})]))
+    bob = run(call_tools(server, other.json()["access_token"], [("payments.refund", {"invoice": f"INV-{marker}", "amount": 10})]))
     assert not isinstance(bob[0], MCPError), bob[0]
 
 
 def test_no_mail_after_a_confidential_file_unless_approved(world):
     server, state, idp = world
     marker = uuid.uuid4().hex[:8]
-    _, token = agent_token(server, idp, "carol@example.test")
-    results = run(calls(server, token, [
+    _, token = scenario_agent(server, idp, "carol@example.test")
+    results = run(call_tools(server, token, [
         ("mail.send_email", {"to": "dave@company.example", "subject": f"before {marker}", "body": "hello"}),
         ("files.read_file", {"name": "budget-2026.xlsx"}),
         ("mail.send_email", {"to": "dave@company.example", "subject": f"after {marker}", "body": "hello"}),
@@ -117,16 +86,16 @@ def test_no_mail_after_a_confidential_file_unless_approved(world):
     assert not isinstance(results[0], MCPError) and not isinstance(results[1], MCPError)
     assert isinstance(results[2], MCPError) and results[2].code == -32005, results[2]
     assert "no mail after reading a confidential file" in str(results[2])
-    sent = [a["subject"] for a in actions(state, "mail", "send_email") if marker in a["subject"]]
+    sent = [a["subject"] for a in scenario_actions(state, "mail", "send_email") if marker in a["subject"]]
     assert sent == [f"before {marker}"]
 
 
 def test_a_payment_only_after_the_invoice_was_read(world):
     server, state, idp = world
     marker = uuid.uuid4().hex[:8]
-    _, token = agent_token(server, idp, "erin@example.test")
+    _, token = scenario_agent(server, idp, "erin@example.test")
     payment = ("payments.send_payment", {"iban": "FR14 2004 1010 0505 0001 3M02 606", "amount": 480, "reference": marker})
-    results = run(calls(server, token, [payment, ("payments.get_invoice", {"id": "INV-2026-0043"}), payment]))
+    results = run(call_tools(server, token, [payment, ("payments.get_invoice", {"id": "INV-2026-0043"}), payment]))
     assert isinstance(results[0], MCPError) and "only after the invoice was read" in str(results[0]), results[0]
     assert not isinstance(results[1], MCPError) and not isinstance(results[2], MCPError), results
-    assert [a["reference"] for a in actions(state, "payments", "send_payment") if a["reference"] == marker] == [marker]
+    assert [a["reference"] for a in scenario_actions(state, "payments", "send_payment") if a["reference"] == marker] == [marker]
