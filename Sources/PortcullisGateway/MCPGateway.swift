@@ -75,11 +75,12 @@ public final class MCPGateway: Sendable {
                             toolStore: any ToolStore, policies: PolicyEngine, audit: any AuditSink,
                             approvalStore: any ApprovalStore, monitorStore: any MonitorStore, logger: Logger,
                             now: @escaping @Sendable () -> Date = { Date() },
-                            responseClock: (@Sendable () -> Date)? = nil) throws(GatewayConfigurationError) {
+                            responseClock: (@Sendable () -> Date)? = nil,
+                            metrics: GatewayMetrics = GatewayMetrics()) throws(GatewayConfigurationError) {
         try configuration.validate()
         let pipeline = EnforcementPipeline(configuration: configuration, policies: policies, audit: audit,
                                            approvalStore: approvalStore, monitorStore: monitorStore, logger: logger,
-                                           now: now, responseClock: responseClock)
+                                           now: now, responseClock: responseClock, metrics: metrics)
         try self.init(pipeline: pipeline, upstreams: upstreams, toolStore: toolStore, audit: audit, logger: logger, now: now)
     }
 

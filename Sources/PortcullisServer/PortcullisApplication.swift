@@ -1,5 +1,6 @@
 public import Foundation
 public import Hummingbird
+import Prometheus
 public import Logging
 import NIOCore
 public import PortcullisCore
@@ -46,6 +47,10 @@ public enum PortcullisApplication {
         public let injector: CredentialInjector
         /// Users' consent flows for per-user credentials (`/connect`).
         public let connections: UserConnections
+        /// This node's metrics (`/metrics`, Prometheus text format; docs/observability.md).
+        public let metrics: GatewayMetrics
+        let metricsRegistry: PrometheusCollectorRegistry
+        let metricsToken: String
         let dataDirectory: DataDirectory
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
@@ -63,7 +68,9 @@ public enum PortcullisApplication {
         let store = try SQLiteStore(path: directory.databasePath)
         let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
         let adminToken = try directory.adminToken()
+        let metricsToken = try directory.metricsToken()
         let audit = try directory.openAuditLog()
+        let (metrics, metricsRegistry) = Self.metrics()
         var idps: [ExternalIdentityProvider] = []
         for idp in configuration.trustedIdentityProviders {
             let jwks: String
@@ -119,7 +126,8 @@ public enum PortcullisApplication {
                                                                             injector: injector),
                                      toolStore: store, policies: policies, audit: audit, approvalStore: store,
                                      monitorStore: store, logger: logger, now: now,
-                                     responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } })
+                                     responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } },
+                                     metrics: metrics)
         try await gateway.monitor.load()
         let feed = LocalChangeFeed()
         let state = StateCache(agents: store, tokens: store, feed: feed)
@@ -140,7 +148,8 @@ public enum PortcullisApplication {
             adminToken: adminToken, jwks: JWKS.document([key]), audit: audit, toolStore: store, gateway: gateway,
             tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock,
             feed: feed, state: state, vault: vault, httpGateway: httpGateway, injector: injector,
-            connections: UserConnections(vault: vault, client: upstreamClient, clock: now), dataDirectory: directory)
+            connections: UserConnections(vault: vault, client: upstreamClient, clock: now), metrics: metrics,
+            metricsRegistry: metricsRegistry, metricsToken: metricsToken, dataDirectory: directory)
         // The graduated response suspends and kills through the same paths as a person.
         gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in
             do {
@@ -159,6 +168,19 @@ public enum PortcullisApplication {
             }
         }
         return services
+    }
+
+    /// A registry of this node's own (no process-wide bootstrap) and the metrics on it. Durations in buckets from
+    /// 50 µs: a gateway's stages take microseconds, its calls milliseconds.
+    static func metrics() -> (GatewayMetrics, PrometheusCollectorRegistry) {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .seconds(1), .microseconds(2_500_000), .seconds(10),
+        ]
+        return (GatewayMetrics(factory: factory), registry)
     }
 
     /// Fetches an identity provider's JWKS; any failure stops the start (no provider without keys).
@@ -183,6 +205,7 @@ public enum PortcullisApplication {
     public static func router(_ services: Services) -> Router<PortcullisRequestContext> {
         let router = Router(context: PortcullisRequestContext.self)
         router.get("/healthz") { _, _ in HTTP.json(object: ["status": "ok"]) }
+        MetricsRoutes(services: services).register(on: router)
         OAuthRoutes(services: services).register(on: router)
         AdminRoutes(services: services).register(on: router)
         AuditRoutes(services: services).register(on: router)

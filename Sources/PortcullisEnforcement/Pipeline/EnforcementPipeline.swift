@@ -60,12 +60,16 @@ public final class EnforcementPipeline: Sendable {
     /// False after an append failed, until one succeeds: meanwhile reads too wait for their record.
     private let auditHealthy = Mutex(true)
     let audit: any AuditSink
+    /// Decisions, stage and audit latencies, refusals, upstream errors (docs/observability.md).
+    public let metrics: GatewayMetrics
     let clock: @Sendable () -> Date
     let logger: Logger
 
     public init(configuration: GatewayConfiguration, policies: PolicyEngine, audit: any AuditSink,
                 approvalStore: any ApprovalStore, monitorStore: any MonitorStore, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }, responseClock: (@Sendable () -> Date)? = nil) {
+                now: @escaping @Sendable () -> Date = { Date() }, responseClock: (@Sendable () -> Date)? = nil,
+                metrics: GatewayMetrics = GatewayMetrics()) {
+        self.metrics = metrics
         self.configuration = configuration
         self.policies = policies
         self.audit = audit
@@ -75,7 +79,7 @@ public final class EnforcementPipeline: Sendable {
         let killSwitch = KillSwitch()
         self.killSwitch = killSwitch
         let monitor = BehaviourMonitor(store: monitorStore, audit: audit, settings: configuration.effectiveMonitoring,
-                                       response: configuration.effectiveResponse, clock: clock, logger: logger)
+                                       response: configuration.effectiveResponse, clock: clock, logger: logger, metrics: metrics)
         self.monitor = monitor
         let approvals = ApprovalBroker(store: approvalStore, audit: audit, settings: configuration.effectiveApprovals, clock: clock)
         self.approvals = approvals
@@ -165,7 +169,10 @@ public final class EnforcementPipeline: Sendable {
     func decide(_ call: inout GatewayCall) async -> Refusal? {
         var refusal: Refusal?
         for stage in stages {
-            if case .refuse(let r) = await stage.apply(to: &call) {
+            let started = ContinuousClock.now
+            let verdict = await stage.apply(to: &call)
+            metrics.time(GatewayMetrics.Name.stageDuration, [("stage", stage.name)], ContinuousClock.now - started)
+            if case .refuse(let r) = verdict {
                 refusal = r
                 break
             }
@@ -227,6 +234,7 @@ public final class EnforcementPipeline: Sendable {
         case .failure(let reason):
             status = "upstream_unavailable"
             outcome = .refused(Refusal(.upstreamUnavailable, reason))
+            metrics.count(GatewayMetrics.Name.upstreamErrors, [("upstream", call.upstream), ("kind", "unavailable")])
         case .refused(let refusal):
             status = refusal.code.rawValue
             outcome = .refused(refusal)
@@ -380,11 +388,21 @@ public final class EnforcementPipeline: Sendable {
             event.shadow = decision.shadow
             if configuration.auditDecisionInputs ?? true { event.decisionInput = decision.input?.recorded(arguments: audited) }
         }
+        if outcome == nil {
+            metrics.count(GatewayMetrics.Name.decisions, [("action", call.auditAction), ("decision", verdict.rawValue)])
+            if let refusal { metrics.count(GatewayMetrics.Name.refusals, [("reason", refusal.code.rawValue)]) }
+            if decision.shadow?.flipped == true { metrics.count(GatewayMetrics.Name.shadowFlips, [("action", call.auditAction)]) }
+        } else if let status = outcome?.status, status.hasPrefix("error:") {
+            metrics.count(GatewayMetrics.Name.upstreamErrors, [("upstream", call.upstream), ("kind", "jsonrpc_error")])
+        }
+        let appendStarted = ContinuousClock.now
         do {
             try await audit.append(event)
+            metrics.time(GatewayMetrics.Name.auditAppendDuration, [("kind", "decision")], ContinuousClock.now - appendStarted)
             auditHealthy.withLock { $0 = true }
             return nil
         } catch {
+            metrics.count(GatewayMetrics.Name.auditAppendFailures)
             auditHealthy.withLock { $0 = false }
             logger.critical("audit log unavailable; failing closed", metadata: ["error": "\(error)"])
             return Refusal(.auditUnavailable, outcome == nil ? "the audit log is unavailable, so the call was not made"

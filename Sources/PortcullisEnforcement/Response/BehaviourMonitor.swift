@@ -60,6 +60,7 @@ public final class BehaviourMonitor: Sendable {
 
     let store: any MonitorStore
     let audit: any AuditSink
+    let metrics: GatewayMetrics
     let settings: MonitoringSettings.Effective
     let response: ResponseSettings
     let webhook: String?
@@ -73,7 +74,8 @@ public final class BehaviourMonitor: Sendable {
     static let alpha = 0.2
 
     public init(store: any MonitorStore, audit: any AuditSink, settings: MonitoringSettings, response: ResponseSettings,
-                clock: @escaping @Sendable () -> Date, logger: Logger) {
+                clock: @escaping @Sendable () -> Date, logger: Logger, metrics: GatewayMetrics = GatewayMetrics()) {
+        self.metrics = metrics
         self.store = store
         self.audit = audit
         self.settings = settings.effective
@@ -211,6 +213,7 @@ public final class BehaviourMonitor: Sendable {
     private func raise(agentID: String, detector: MonitorAlert.Detector, score: Int, detail: String, now: Date) async
         -> MonitorAlert
     {
+        metrics.count(GatewayMetrics.Name.alerts, [("detector", detector.rawValue)])
         let (state, escalatedFrom): (AgentRiskState, ResponseAction?) = risks.withLock { table in
             var s = table[agentID] ?? AgentRiskState(agentID: agentID, scoredAt: now)
             s.score = min(100, decayed(s, now) + Double(score))

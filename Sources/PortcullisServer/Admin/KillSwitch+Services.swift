@@ -27,6 +27,12 @@ extension PortcullisApplication.Services {
     public func kill(_ target: KillTarget, actor: String, reason: String) async throws -> KillReport {
         try PortcullisError.requireReason(reason)
         let started = ContinuousClock.now
+        let scope = switch target {
+        case .agent: "agent"
+        case .owner: "owner"
+        case .all: "all"
+        }
+        metrics.count(GatewayMetrics.Name.kills, [("target", scope), ("by", actor == "monitor" ? "monitor" : "person")])
         let agents: [Agent]
         switch target {
         case .agent(let id):

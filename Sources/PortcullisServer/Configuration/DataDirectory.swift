@@ -19,6 +19,8 @@ public struct DataDirectory: Sendable {
     public var databasePath: String { path + "/portcullis.sqlite" }
     public var signingKeyPath: String { path + "/signing-key.jwk" }
     public var adminTokenPath: String { path + "/admin.token" }
+    /// The token Prometheus presents at `/metrics` (read-only: it opens nothing else).
+    public var metricsTokenPath: String { path + "/metrics.token" }
 
     /// Creates the directory (0700) if needed. An existing directory that others can read or enter
     /// is tightened to 0700 (with a warning returned), and its secret files to 0600; one owned by
@@ -44,7 +46,7 @@ public struct DataDirectory: Sendable {
             try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
             warnings.append("data directory `\(path)` was accessible to others (mode \(String(mode, radix: 8))); set to 0700")
         }
-        for secret in [signingKeyPath, adminTokenPath, path + "/audit-key"] where fm.fileExists(atPath: secret) {
+        for secret in [signingKeyPath, adminTokenPath, metricsTokenPath, path + "/audit-key"] where fm.fileExists(atPath: secret) {
             let mode = ((try? fm.attributesOfItem(atPath: secret))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
             if mode & 0o077 != 0 {
                 try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secret)
@@ -74,6 +76,18 @@ public struct DataDirectory: Sendable {
         }
         let token = "pcadm_" + RandomToken.make(bytes: 32)
         try writeSecret(token + "\n", to: adminTokenPath)
+        return token
+    }
+
+    /// The metrics token, created on first start like the admin token.
+    public func metricsToken() throws -> String {
+        if let data = FileManager.default.contents(atPath: metricsTokenPath) {
+            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard token.count >= 32 else { throw ConfigurationError("metrics token in `\(metricsTokenPath)` is too short") }
+            return token
+        }
+        let token = "pcmet_" + RandomToken.make(bytes: 32)
+        try writeSecret(token + "\n", to: metricsTokenPath)
         return token
     }
 

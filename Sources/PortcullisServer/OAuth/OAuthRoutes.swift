@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import PortcullisCore
 import PortcullisIdentity
+import PortcullisEnforcement
 
 /// The authorization server's HTTP surface (RFC 8414, 7517, 6749, 7523, 8693, 9449, 7662, 7009).
 struct OAuthRoutes: Sendable {
@@ -28,7 +29,12 @@ struct OAuthRoutes: Sendable {
                 form = try HTTP.form(try await HTTP.body(&request, limit: limit), repeatable: ["resource"])
                 let dpop = request.headers[values: .dpop]
                 guard dpop.count <= 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
-                return HTTP.json(object: try await tokens.token(form: form, dpopProof: dpop.first))
+                let issued = try await tokens.token(form: form, dpopProof: dpop.first)
+                let grant = form["grant_type"]?.first ?? ""
+                services.metrics.count(GatewayMetrics.Name.tokens, [
+                    ("grant", grant == "client_credentials" ? "client_credentials" : grant == TokenService.tokenExchangeGrant ? "token_exchange" : "other"),
+                ])
+                return HTTP.json(object: issued)
             } catch {
                 await tokens.auditRefusal(form: form, error: error)
                 return HTTP.oauthError(error)
