@@ -64,11 +64,7 @@ struct MetricsTests {
             let agent = try await node.register(client, key: key)
             let id = agent["client_id"] as! String
             for _ in 0..<2 {
-                let body = TestNode.form([
-                    "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
-                    "client_assertion": try node.assertion(clientID: id, key: key), "resource": "https://mcp.example.com",
-                    "scope": "tools.read",
-                ])
+                let body = try node.clientCredentials(clientID: id, key: key, scope: "tools.read")
                 try await client.execute(uri: "/oauth/token", method: .post, headers: Self.formHeaders, body: body) { response in
                     #expect(response.status == .ok)
                 }

@@ -62,6 +62,15 @@ struct TestNode {
         return try JWTSigner(key: key).sign(type: "JWT", claims: claims)
     }
 
+    /// A client_credentials token request with a fresh private_key_jwt assertion.
+    func clientCredentials(clientID: String, key: SigningKey, resource: String = "https://mcp.example.com",
+                           scope: String) throws -> ByteBuffer {
+        Self.form([
+            "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
+            "client_assertion": try assertion(clientID: clientID, key: key), "resource": resource, "scope": scope,
+        ])
+    }
+
     static func form(_ fields: [String: String]) -> ByteBuffer {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")

@@ -41,11 +41,7 @@ struct TokenServiceTests {
         try await node.app().test(.router) { client in
             let agent = try await node.register(client, key: key)
             let id = agent["client_id"] as! String
-            let body = TestNode.form([
-                "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
-                "client_assertion": try node.assertion(clientID: id, key: key), "resource": "https://mcp.example.com",
-                "scope": "tools.read admin.everything",
-            ])
+            let body = try node.clientCredentials(clientID: id, key: key, scope: "tools.read admin.everything")
             try await client.execute(uri: "/oauth/token", method: .post, headers: Self.formHeaders, body: body) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.cacheControl] == "no-store")

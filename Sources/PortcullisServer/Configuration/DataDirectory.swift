@@ -69,25 +69,23 @@ public struct DataDirectory: Sendable {
 
     /// Loads the bootstrap admin token, generating and persisting one on first start.
     public func adminToken() throws -> String {
-        if let data = FileManager.default.contents(atPath: adminTokenPath) {
-            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard token.count >= 32 else { throw ConfigurationError("admin token in `\(adminTokenPath)` is too short") }
-            return token
-        }
-        let token = "pcadm_" + RandomToken.make(bytes: 32)
-        try writeSecret(token + "\n", to: adminTokenPath)
-        return token
+        try bearerToken(at: adminTokenPath, prefix: "pcadm_", what: "admin token")
     }
 
     /// The metrics token, created on first start like the admin token.
     public func metricsToken() throws -> String {
-        if let data = FileManager.default.contents(atPath: metricsTokenPath) {
+        try bearerToken(at: metricsTokenPath, prefix: "pcmet_", what: "metrics token")
+    }
+
+    /// A bearer token kept in `path`: read, or generated (32 random bytes) and written 0600 on first start.
+    private func bearerToken(at path: String, prefix: String, what: String) throws -> String {
+        if let data = FileManager.default.contents(atPath: path) {
             let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard token.count >= 32 else { throw ConfigurationError("metrics token in `\(metricsTokenPath)` is too short") }
+            guard token.count >= 32 else { throw ConfigurationError("\(what) in `\(path)` is too short") }
             return token
         }
-        let token = "pcmet_" + RandomToken.make(bytes: 32)
-        try writeSecret(token + "\n", to: metricsTokenPath)
+        let token = prefix + RandomToken.make(bytes: 32)
+        try writeSecret(token + "\n", to: path)
         return token
     }
 
