@@ -731,6 +731,18 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
         event.decisionInput = withInput
         _ = try await services.audit.append(event)
     }
+    // What the metrics add to a call: per stage two clock reads and a histogram update; per decision two counters.
+    let stageNames = ["kill", "inspect-arguments", "provenance", "decide", "arguments-dlp", "automatic-response",
+                      "obligations", "rate-limit", "approval", "history"]
+    let stageTimers = stageNames.map { services.gateway.pipeline.metrics.timer(GatewayMetrics.Name.stageDuration, ("stage", $0)) }
+    let metered = await time(n) {
+        for timer in stageTimers {
+            let started = ContinuousClock.now
+            GatewayMetrics.record(timer, ContinuousClock.now - started)
+        }
+        services.gateway.pipeline.metrics.count(GatewayMetrics.Name.decisions, ("action", "call_tool"), ("decision", "allow"))
+        services.gateway.pipeline.metrics.count(GatewayMetrics.Name.refusals, ("reason", "denied"))
+    }
     print("")
     print("Parts of one gateway call, in process, sequential (\(n) runs each):")
     print("")
@@ -745,6 +757,7 @@ if let gateway = targets.first(where: { $0.label == "gateway" }), let services =
                        ("  of which: the Cedar decision (PolicyEngine.authorize, the built-in pack)", decided),
                        ("  of which: the decision's input for its record (request and entities as Cedar JSON)", inputJSON),
                        ("  the same audit append with that input in the entry", auditedWithInput),
+                       ("  of which: the metrics of one call (10 stage timings, 2 counters, Prometheus)", metered),
                        ("TokenService.authenticateResource (cached token; SQLite reads)", authenticated)] {
         print("| \(label) | \(us(t.p50)) | \(us(t.p99)) |")
     }

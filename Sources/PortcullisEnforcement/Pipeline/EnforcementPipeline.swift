@@ -3,6 +3,7 @@ public import Foundation
 public import Logging
 public import PortcullisCore
 import Synchronization
+import CoreMetrics
 
 /// What an upstream answered, as a front end hands it back to the pipeline.
 public enum UpstreamReply: Sendable {
@@ -62,6 +63,8 @@ public final class EnforcementPipeline: Sendable {
     let audit: any AuditSink
     /// Decisions, stage and audit latencies, refusals, upstream errors (docs/observability.md).
     public let metrics: GatewayMetrics
+    /// Each stage's timer, resolved once (aligned with ``stages``).
+    let stageTimers: [CoreMetrics.Timer]
     let clock: @Sendable () -> Date
     let logger: Logger
 
@@ -101,6 +104,7 @@ public final class EnforcementPipeline: Sendable {
                               toolLimits: configuration.toolRateLimits ?? [:], clock: now)]
             + implementing
             + [HistoryStage(history: history, policies: policies, clock: now)]
+        stageTimers = stages.map { metrics.timer(GatewayMetrics.Name.stageDuration, ("stage", $0.name)) }
     }
 
     /// The stages that make the decision and its conditions, in order: the gateway runs them between
@@ -168,10 +172,10 @@ public final class EnforcementPipeline: Sendable {
     /// allowed decision is not recorded yet (the caller decides when, see ``execute(_:forward:)``).
     func decide(_ call: inout GatewayCall) async -> Refusal? {
         var refusal: Refusal?
-        for stage in stages {
+        for (i, stage) in stages.enumerated() {
             let started = ContinuousClock.now
             let verdict = await stage.apply(to: &call)
-            metrics.time(GatewayMetrics.Name.stageDuration, [("stage", stage.name)], ContinuousClock.now - started)
+            GatewayMetrics.record(stageTimers[i], ContinuousClock.now - started)
             if case .refuse(let r) = verdict {
                 refusal = r
                 break
@@ -234,7 +238,7 @@ public final class EnforcementPipeline: Sendable {
         case .failure(let reason):
             status = "upstream_unavailable"
             outcome = .refused(Refusal(.upstreamUnavailable, reason))
-            metrics.count(GatewayMetrics.Name.upstreamErrors, [("upstream", call.upstream), ("kind", "unavailable")])
+            metrics.count(GatewayMetrics.Name.upstreamErrors, ("upstream", call.upstream), ("kind", "unavailable"))
         case .refused(let refusal):
             status = refusal.code.rawValue
             outcome = .refused(refusal)
@@ -389,16 +393,16 @@ public final class EnforcementPipeline: Sendable {
             if configuration.auditDecisionInputs ?? true { event.decisionInput = decision.input?.recorded(arguments: audited) }
         }
         if outcome == nil {
-            metrics.count(GatewayMetrics.Name.decisions, [("action", call.auditAction), ("decision", verdict.rawValue)])
-            if let refusal { metrics.count(GatewayMetrics.Name.refusals, [("reason", refusal.code.rawValue)]) }
-            if decision.shadow?.flipped == true { metrics.count(GatewayMetrics.Name.shadowFlips, [("action", call.auditAction)]) }
+            metrics.count(GatewayMetrics.Name.decisions, ("action", call.auditAction), ("decision", verdict.rawValue))
+            if let refusal { metrics.count(GatewayMetrics.Name.refusals, ("reason", refusal.code.rawValue)) }
+            if decision.shadow?.flipped == true { metrics.count(GatewayMetrics.Name.shadowFlips, ("action", call.auditAction)) }
         } else if let status = outcome?.status, status.hasPrefix("error:") {
-            metrics.count(GatewayMetrics.Name.upstreamErrors, [("upstream", call.upstream), ("kind", "jsonrpc_error")])
+            metrics.count(GatewayMetrics.Name.upstreamErrors, ("upstream", call.upstream), ("kind", "jsonrpc_error"))
         }
         let appendStarted = ContinuousClock.now
         do {
             try await audit.append(event)
-            metrics.time(GatewayMetrics.Name.auditAppendDuration, [("kind", "decision")], ContinuousClock.now - appendStarted)
+            metrics.time(GatewayMetrics.Name.auditAppendDuration, ("kind", "decision"), nil, ContinuousClock.now - appendStarted)
             auditHealthy.withLock { $0 = true }
             return nil
         } catch {

@@ -8,38 +8,64 @@ import Synchronization
 /// their number stays bounded.
 public final class GatewayMetrics: Sendable {
     public let factory: any MetricsFactory
-    private let counters = Mutex<[String: Counter]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    private let counters = Mutex<[Key: Counter]>([:])
+    private let timers = Mutex<[Key: CoreMetrics.Timer]>([:])
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
     }
 
-    static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
-        label + dimensions.map { "\u{0}\($0.0)=\($0.1)" }.joined()
+    /// A metric and up to two labels, as separate strings: looking a handle up builds no array and no joined text
+    /// (the first version did, and cost more per call than the Cedar decision).
+    struct Key: Hashable {
+        let label: String
+        let k1: String, v1: String, k2: String, v2: String
+
+        init(_ label: String, _ d1: (String, String)?, _ d2: (String, String)?) {
+            self.label = label
+            (k1, v1) = d1 ?? ("", "")
+            (k2, v2) = d2 ?? ("", "")
+        }
+
+        var dimensions: [(String, String)] {
+            [(k1, v1), (k2, v2)].filter { !$0.0.isEmpty }
+        }
+    }
+
+    /// The counter `label` with these labels (created on first use, then looked up).
+    public func counter(_ label: String, _ d1: (String, String)? = nil, _ d2: (String, String)? = nil) -> Counter {
+        let key = Key(label, d1, d2)
+        return counters.withLock { table in
+            if let c = table[key] { return c }
+            let c = Counter(label: label, dimensions: key.dimensions, factory: factory)
+            table[key] = c
+            return c
+        }
+    }
+
+    /// The timer (a histogram in Prometheus) `label` with these labels: resolve it once where the labels are fixed.
+    public func timer(_ label: String, _ d1: (String, String)? = nil, _ d2: (String, String)? = nil) -> CoreMetrics.Timer {
+        let key = Key(label, d1, d2)
+        return timers.withLock { table in
+            if let t = table[key] { return t }
+            let t = CoreMetrics.Timer(label: label, dimensions: key.dimensions, factory: factory)
+            table[key] = t
+            return t
+        }
     }
 
     /// Adds `amount` to the counter `label` with these labels.
-    public func count(_ label: String, _ dimensions: [(String, String)] = [], by amount: Int64 = 1) {
-        let counter = counters.withLock { table in
-            let k = Self.key(label, dimensions)
-            if let c = table[k] { return c }
-            let c = Counter(label: label, dimensions: dimensions, factory: factory)
-            table[k] = c
-            return c
-        }
-        counter.increment(by: amount)
+    public func count(_ label: String, _ d1: (String, String)? = nil, _ d2: (String, String)? = nil, by amount: Int64 = 1) {
+        counter(label, d1, d2).increment(by: amount)
     }
 
-    /// Records a duration into the timer (a histogram in Prometheus) `label` with these labels.
-    public func time(_ label: String, _ dimensions: [(String, String)] = [], _ duration: Duration) {
-        let timer = timers.withLock { table in
-            let k = Self.key(label, dimensions)
-            if let t = table[k] { return t }
-            let t = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-            table[k] = t
-            return t
-        }
+    /// Records a duration into the timer `label` with these labels.
+    public func time(_ label: String, _ d1: (String, String)? = nil, _ d2: (String, String)? = nil, _ duration: Duration) {
+        Self.record(timer(label, d1, d2), duration)
+    }
+
+    /// Records a duration into a timer resolved with ``timer(_:_:_:)``.
+    public static func record(_ timer: CoreMetrics.Timer, _ duration: Duration) {
         timer.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 

@@ -213,7 +213,7 @@ public final class BehaviourMonitor: Sendable {
     private func raise(agentID: String, detector: MonitorAlert.Detector, score: Int, detail: String, now: Date) async
         -> MonitorAlert
     {
-        metrics.count(GatewayMetrics.Name.alerts, [("detector", detector.rawValue)])
+        metrics.count(GatewayMetrics.Name.alerts, ("detector", detector.rawValue))
         let (state, escalatedFrom): (AgentRiskState, ResponseAction?) = risks.withLock { table in
             var s = table[agentID] ?? AgentRiskState(agentID: agentID, scoredAt: now)
             s.score = min(100, decayed(s, now) + Double(score))

@@ -32,7 +32,7 @@ extension PortcullisApplication.Services {
         case .owner: "owner"
         case .all: "all"
         }
-        metrics.count(GatewayMetrics.Name.kills, [("target", scope), ("by", actor == "monitor" ? "monitor" : "person")])
+        metrics.count(GatewayMetrics.Name.kills, ("target", scope), ("by", actor == "monitor" ? "monitor" : "person"))
         let agents: [Agent]
         switch target {
         case .agent(let id):

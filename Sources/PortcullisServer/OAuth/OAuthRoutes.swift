@@ -31,9 +31,9 @@ struct OAuthRoutes: Sendable {
                 guard dpop.count <= 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
                 let issued = try await tokens.token(form: form, dpopProof: dpop.first)
                 let grant = form["grant_type"]?.first ?? ""
-                services.metrics.count(GatewayMetrics.Name.tokens, [
-                    ("grant", grant == "client_credentials" ? "client_credentials" : grant == TokenService.tokenExchangeGrant ? "token_exchange" : "other"),
-                ])
+                services.metrics.count(GatewayMetrics.Name.tokens,
+                                       ("grant", grant == "client_credentials" ? "client_credentials"
+                                           : grant == TokenService.tokenExchangeGrant ? "token_exchange" : "other"))
                 return HTTP.json(object: issued)
             } catch {
                 await tokens.auditRefusal(form: form, error: error)
