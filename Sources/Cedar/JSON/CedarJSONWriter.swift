@@ -8,7 +8,7 @@ public enum CedarJSONWriter {
         case .long(let n): return .number(String(n))
         case .string(let s): return .string(s.string)
         case .entity(let e): return .object([("__entity", uid(e))])
-        case .set(let items): return .array(items.sorted { $0.description < $1.description }.map(json))
+        case .set(let items): return .array(items.sorted(by: before).map(json))
         case .record(let members):
             return .object(members.sorted { $0.key < $1.key }.map { ($0.key.string, json($0.value)) })
         case .ext(let x):
@@ -19,6 +19,29 @@ public enum CedarJSONWriter {
             case .duration(let d): ("duration", "\(d)")
             }
             return .object([("__extn", .object([("fn", .string(fn)), ("arg", .string(arg))]))])
+        }
+    }
+
+    /// A total order on values for the order of sets: strings, numbers and uids compared directly (sorting by the
+    /// rendered text cost more than the rest of a decision's record).
+    static func before(_ a: Value, _ b: Value) -> Bool {
+        func rank(_ v: Value) -> Int {
+            switch v {
+            case .bool: 0
+            case .long: 1
+            case .string: 2
+            case .entity: 3
+            case .set: 4
+            case .record: 5
+            case .ext: 6
+            }
+        }
+        switch (a, b) {
+        case (.bool(let x), .bool(let y)): return !x && y
+        case (.long(let x), .long(let y)): return x < y
+        case (.string(let x), .string(let y)): return x < y
+        case (.entity(let x), .entity(let y)): return x < y
+        default: return rank(a) != rank(b) ? rank(a) < rank(b) : a.description < b.description
         }
     }
 
