@@ -112,9 +112,9 @@ public struct PolicyAnalyzer {
     /// Analyses a policy set, and compares a candidate with it when given.
     public func analyze(_ policies: PolicySet, candidate: PolicySet? = nil) throws -> [AnalysisFinding] {
         let checker = Typechecker(schema: schema)
+        let scopes = Scopes(policies, checker)
         var findings: [AnalysisFinding] = []
         var queries: [Query] = []
-        var kinds: [Int: (AnalysisFinding.Kind, Policy)] = [:]
         var never = Set<String>()
 
         // Never applies, and may error.
@@ -122,7 +122,7 @@ public struct PolicyAnalyzer {
         var unsupported: [String: String] = [:]
         for policy in policies.policies {
             var errors = false
-            for env in checker.environments(for: policy) {
+            for env in scopes.environments(policy) {
                 var encoder = SymbolicEncoder(schema: schema, env: env)
                 do {
                     let applies = try encoder.boolean(checker.substitute(policy.expression, env.action))
@@ -130,7 +130,6 @@ public struct PolicyAnalyzer {
                     let id = queries.count
                     queries.append(Query(id: id, script: encoder.preamble + "\n(assert \(applies))", values: []))
                     perPolicy[policy.id, default: []].append(id)
-                    kinds[id] = (.neverApplies, policy)
                 } catch {
                     unsupported[policy.id] = error.message
                     if error.message.contains("undeclared") { errors = true }
@@ -162,12 +161,10 @@ public struct PolicyAnalyzer {
         var shadowQueries: [Query] = []
         var shadowOf: [Int: String] = [:]
         for permit in policies.policies where permit.effect == .permit && !never.contains(permit.id) && unsupported[permit.id] == nil {
-            for env in checker.environments(for: permit) {
+            for env in scopes.environments(permit) {
                 var encoder = SymbolicEncoder(schema: schema, env: env)
                 guard let applies = try? encoder.boolean(checker.substitute(permit.expression, env.action)) else { continue }
-                let denied = forbids.map { f -> String in
-                    (try? encoder.boolean(checker.substitute(f.expression, env.action))) ?? encoder.constant("unsupported:\(f.id)", "Bool")
-                }
+                let denied = forbids.map { scopes.applies($0, env, &encoder, tag: "current") }
                 let id = shadowQueries.count
                 let blocked = denied.isEmpty ? "false" : "(or \(denied.joined(separator: " ")))"
                 shadowQueries.append(Query(id: id, script: encoder.preamble + "\n(assert (and \(applies) (not \(blocked))))", values: []))
@@ -184,7 +181,6 @@ public struct PolicyAnalyzer {
                                             message: "wherever it applies, a forbid applies too: it never allows anything",
                                             example: nil, approximate: false))
         }
-        _ = kinds
 
         // A candidate more permissive than the current set.
         if let candidate {
@@ -196,19 +192,42 @@ public struct PolicyAnalyzer {
     /// A JSON string literal.
     static func json(_ s: String) -> String { JSONValue.string(s).serialized }
 
+    /// The request types each policy's scope allows, computed once per set.
+    struct Scopes {
+        let checker: Typechecker
+        let table: [String: [Typechecker.Environment]]
+
+        init(_ set: PolicySet, _ checker: Typechecker) {
+            self.checker = checker
+            table = Dictionary(set.policies.map { ($0.id, checker.environments(for: $0)) }, uniquingKeysWith: { a, _ in a })
+        }
+
+        func environments(_ p: Policy) -> [Typechecker.Environment] { table[p.id] ?? [] }
+
+        /// The formula of `p` in `env`: false when its scope excludes the request type, a free boolean (named
+        /// after `tag`, the set it belongs to) when it cannot be encoded.
+        func applies(_ p: Policy, _ env: Typechecker.Environment, _ encoder: inout SymbolicEncoder, tag: String) -> String {
+            guard environments(p).contains(where: { $0.action == env.action && $0.principal == env.principal
+                && $0.resource == env.resource }) else { return "false" }
+            if let formula = try? encoder.boolean(checker.substitute(p.expression, env.action)) { return formula }
+            return encoder.free("unsupported:\(tag):\(p.id)")
+        }
+    }
+
     /// 0 deny, 1 pending (allowed once a person approves), 2 allow: as the gateway enforces a set.
-    func rank(_ set: PolicySet, _ encoder: inout SymbolicEncoder, _ checker: Typechecker, _ env: Typechecker.Environment)
+    func rank(_ set: PolicySet, _ scopes: Scopes, tag: String, _ encoder: inout SymbolicEncoder, _ env: Typechecker.Environment)
         -> String
     {
-        func applies(_ p: Policy) -> String {
-            // A policy whose scope excludes this request type does not apply to it.
-            guard checker.environments(for: p).contains(where: { $0.action == env.action && $0.principal == env.principal
-                && $0.resource == env.resource }) else { return "false" }
-            return (try? encoder.boolean(checker.substitute(p.expression, env.action))) ?? encoder.constant("unsupported:\(p.id)", "Bool")
+        var permits: [String] = [], forbids: [String] = [], approvals: [String] = []
+        for p in set.policies {
+            let term = scopes.applies(p, env, &encoder, tag: tag)
+            if p.effect == .forbid {
+                forbids.append(term)
+            } else {
+                permits.append(term)
+                if p.annotation("obligation") == "approval" { approvals.append(term) }
+            }
         }
-        let permits = set.policies.filter { $0.effect == .permit }.map(applies)
-        let forbids = set.policies.filter { $0.effect == .forbid }.map(applies)
-        let approvals = set.policies.filter { $0.effect == .permit && $0.annotation("obligation") == "approval" }.map(applies)
         func any(_ terms: [String]) -> String { terms.isEmpty ? "false" : "(or \(terms.joined(separator: " ")))" }
         let allowed = "(and \(any(permits)) (not \(any(forbids))))"
         return "(ite (not \(allowed)) 0 (ite \(any(approvals)) 1 2))"
@@ -216,21 +235,22 @@ public struct PolicyAnalyzer {
 
     func morePermissive(current: PolicySet, candidate: PolicySet) throws -> [AnalysisFinding] {
         let checker = Typechecker(schema: schema)
+        let (currentScopes, candidateScopes) = (Scopes(current, checker), Scopes(candidate, checker))
         var queries: [Query] = []
-        var context: [Int: (Typechecker.Environment, Bool, [String])] = [:]
+        var context: [Int: (Typechecker.Environment, Bool)] = [:]
         for env in schema.requestEnvironments {
             var encoder = SymbolicEncoder(schema: schema, env: env)
-            let before = rank(current, &encoder, checker, env)
-            let after = rank(candidate, &encoder, checker, env)
+            let before = rank(current, currentScopes, tag: "current", &encoder, env)
+            let after = rank(candidate, candidateScopes, tag: "candidate", &encoder, env)
             let id = queries.count
             let values = encoder.order.filter { encoder.declarations[$0].map { !$0.hasPrefix("(Array") } ?? false }
             queries.append(Query(id: id, script: encoder.preamble + "\n(assert (> \(after) \(before)))", values: values))
-            context[id] = (env, encoder.approximate, values)
+            context[id] = (env, encoder.approximate)
         }
         let answers = try run(queries)
         var findings: [AnalysisFinding] = []
         for id in answers.keys.sorted() {
-            guard let answer = answers[id], let (env, approximate, _) = context[id] else { continue }
+            guard let answer = answers[id], let (env, approximate) = context[id] else { continue }
             switch answer.verdict {
             case "sat":
                 let values = answer.values.map { name, value in

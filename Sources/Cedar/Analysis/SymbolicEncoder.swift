@@ -57,6 +57,12 @@ struct SymbolicEncoder {
         return s
     }
 
+    /// A free boolean standing for what could not be encoded: the answer becomes approximate.
+    mutating func free(_ name: String) -> String {
+        approximate = true
+        return constant(name, "Bool")
+    }
+
     func sort(_ t: CedarType) throws(Unsupported) -> String {
         switch t {
         case .bool: return "Bool"
@@ -264,26 +270,26 @@ struct SymbolicEncoder {
         case .memberOf:
             let x = try encode(a)
             guard case .entity(let t1, let i1, let p1) = x else { throw Unsupported(message: "`in` on a non-entity") }
-            func member(_ t2: EntityType, _ i2: String, _ p2: String) -> String {
+            /// `literal`: the right side's uid when it is written in the policy.
+            func member(_ t2: EntityType, _ i2: String, _ p2: String, literal: Expr) -> String {
                 // Actions: the schema's hierarchy is known.
-                if case .literal(.entity(let u1)) = a, schema.actions[u1] != nil, i2.hasPrefix("\"") {
-                    let u2 = EntityUID(type: t2, id: CedarString(String(i2.dropFirst().dropLast()).replacing("\"\"", with: "\"")))
+                if case .literal(.entity(let u1)) = a, schema.actions[u1] != nil, case .literal(.entity(let u2)) = literal {
                     return u1 == u2 || (schema.actions[u1]?.ancestors.contains(u2) ?? false) ? "true" : "false"
                 }
                 let descends = t1 == t2 || (schema.entityTypes[t1]?.allowedParents.contains(t2) ?? false)
-                guard descends else { return t1 == t2 ? "(= \(i1) \(i2))" : "false" }
+                guard descends else { return "false" }
                 approximate = true
                 let free = constant("in(\(p1),\(p2))", "Bool")
                 return t1 == t2 ? "(or (= \(i1) \(i2)) \(free))" : free
             }
             switch try encode(b) {
-            case .entity(let t2, let i2, let p2): return .term(member(t2, i2, p2), bool)
+            case .entity(let t2, let i2, let p2): return .term(member(t2, i2, p2, literal: b), bool)
             case .term(_, .set(.entity(let t2))):
                 guard case .set(let items) = b else { throw Unsupported(message: "`in` a set that is not a literal") }
                 var ors: [String] = []
                 for item in items {
                     guard case .entity(_, let i2, let p2) = try encode(item) else { throw Unsupported(message: "`in` a set of non-entities") }
-                    ors.append(member(t2, i2, p2))
+                    ors.append(member(t2, i2, p2, literal: item))
                 }
                 return .term(ors.isEmpty ? "false" : "(or " + ors.joined(separator: " ") + ")", bool)
             default: throw Unsupported(message: "`in` a non-entity")

@@ -107,16 +107,11 @@ struct Typechecker {
         }
         var errors = names(in: policy).map { issue($0.kind, $0.message) }
         guard errors.isEmpty else { return (errors, []) }
-        let scope = Expr.and(policy.principal.expression(.principal),
-                             .and(policy.action.expression, policy.resource.expression(.resource)))
         let whole = policy.expression
-        var applicable = 0
+        // The request types the scope excludes are not checked, as in the reference.
+        let applicable = environments(for: policy)
         var possible = false
-        for env in schema.requestEnvironments {
-            // The request types the scope excludes are not checked, as in the reference.
-            guard let (scopeType, _) = try? typeOf(substitute(scope, env.action), [], env),
-                  scopeType != .bool(.ff) else { continue }
-            applicable += 1
+        for env in applicable {
             do {
                 let (type, _) = try typeOf(substitute(whole, env.action), [], env)
                 guard type.isBool else {
@@ -130,7 +125,7 @@ struct Typechecker {
                 break
             }
         }
-        if applicable == 0 {
+        if applicable.isEmpty {
             return ([issue(.invalidActionApplication, "no action in the policy's scope applies to the principals and "
                 + "resources its scope allows")], [])
         }
