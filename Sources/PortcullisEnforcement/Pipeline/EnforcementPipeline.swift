@@ -392,18 +392,19 @@ public final class EnforcementPipeline: Sendable {
             event.shadow = decision.shadow
             if configuration.auditDecisionInputs ?? true { event.decisionInput = decision.input?.recorded(arguments: audited) }
         }
-        if outcome == nil {
-            metrics.count(GatewayMetrics.Name.decisions, ("action", call.auditAction), ("decision", verdict.rawValue))
-            if let refusal { metrics.count(GatewayMetrics.Name.refusals, ("reason", refusal.code.rawValue)) }
-            if decision.shadow?.flipped == true { metrics.count(GatewayMetrics.Name.shadowFlips, ("action", call.auditAction)) }
-        } else if let status = outcome?.status, status.hasPrefix("error:") {
-            metrics.count(GatewayMetrics.Name.upstreamErrors, ("upstream", call.upstream), ("kind", "jsonrpc_error"))
-        }
         let appendStarted = ContinuousClock.now
         do {
             try await audit.append(event)
             metrics.time(GatewayMetrics.Name.auditAppendDuration, ("kind", "decision"), nil, ContinuousClock.now - appendStarted)
             auditHealthy.withLock { $0 = true }
+            // Counted once recorded: the metrics say what the audit log holds.
+            if outcome == nil {
+                metrics.count(GatewayMetrics.Name.decisions, ("action", call.auditAction), ("decision", verdict.rawValue))
+                if let refusal { metrics.count(GatewayMetrics.Name.refusals, ("reason", refusal.code.rawValue)) }
+                if decision.shadow?.flipped == true { metrics.count(GatewayMetrics.Name.shadowFlips, ("action", call.auditAction)) }
+            } else if let status = outcome?.status, status.hasPrefix("error:") {
+                metrics.count(GatewayMetrics.Name.upstreamErrors, ("upstream", call.upstream), ("kind", "jsonrpc_error"))
+            }
             return nil
         } catch {
             metrics.count(GatewayMetrics.Name.auditAppendFailures)
