@@ -55,16 +55,16 @@ public final class PolicyEngine: Sendable {
         public let warnings: [String]
 
         init(policies: PolicySet, source: String, fingerprint: [String: String], loadedAt: Date, referencesHistory: Bool = false,
-             warnings: [String] = [], shadow: [Policy] = []) {
+             warnings: [String] = [], candidate: PolicySet? = nil, shadowIDs: Set<String> = []) {
             self.referencesHistory = referencesHistory
             self.warnings = warnings
             self.policies = policies
-            self.shadowIDs = Set(shadow.map(\.id))
-            self.candidate = shadow.isEmpty ? nil : try? PolicySet(policies.policies + shadow)
+            self.shadowIDs = shadowIDs
+            self.candidate = candidate
             self.source = source
             self.fingerprint = fingerprint
             self.loadedAt = loadedAt
-            self.byID = Dictionary((policies.policies + shadow).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            self.byID = Dictionary((candidate ?? policies).policies.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         }
     }
 
@@ -149,7 +149,8 @@ public final class PolicyEngine: Sendable {
             throw GatewayConfigurationError("\(source): \(error.message)")
         }
         return Snapshot(policies: policies, source: directory ?? "built-in default", fingerprint: parsed.fingerprint,
-                        loadedAt: Date(), referencesHistory: parsed.referencesHistory, warnings: warnings, shadow: shadow)
+                        loadedAt: Date(), referencesHistory: parsed.referencesHistory, warnings: warnings,
+                        candidate: shadow.isEmpty ? nil : parsed.policies, shadowIDs: Set(shadow.map(\.id)))
     }
 
     /// What strict validation against Portcullis's schema says of a directory's policies (nil: the built-in pack),
