@@ -134,6 +134,39 @@ struct AuditLogTests {
         }
     }
 
+    @Test("a crash between writing the head file and storing its checkpoint is not damage, and the next open stores it back")
+    func crashBetweenHeadAndDatabase() async throws {
+        let t = TempLog()
+        defer { t.remove() }
+        var log = try t.open()
+        for i in 0..<12 { try await log.append(sampleEvent(i)) }
+        try await log.checkpoint()
+        for i in 12..<20 { try await log.append(sampleEvent(i)) }
+        let head = try await log.checkpoint()
+        try await log.close()
+        // What the crash leaves: the head file holds size 20, the database only size 12.
+        try t.sqlite("DELETE FROM audit_checkpoints WHERE size = 20")
+        var report = try t.verify()
+        #expect(report.intact, "\(report.problems)")
+        #expect(report.latestCheckpointSize == 20)
+        log = try t.open()
+        #expect(await log.latestCheckpoint?.size == 20)
+        #expect(try await log.checkpoint(size: 20)?.note.serialized == head.note.serialized)
+        try await log.close()
+        report = try t.verify()
+        #expect(report.intact)
+        // But a head the entries do not reach is a deletion, whichever row went missing.
+        try t.sqlite("DELETE FROM audit_checkpoints WHERE size = 20")
+        try t.sqlite("DELETE FROM audit_entries WHERE idx >= 16")
+        report = try t.verify()
+        #expect(report.problems.contains { $0.kind == .checkpoint && $0.message.contains("deleted") }, "\(report.problems)")
+        #expect(report.problems.contains { $0.kind == .truncated && $0.index == 16 }, "\(report.problems)")
+        // And an open does not store back a head the entries do not reach.
+        log = try t.open()
+        #expect(await log.latestCheckpoint?.size == 12)
+        try await log.close()
+    }
+
     @Test("appends after close fail, so callers fail closed")
     func closed() async throws {
         let t = TempLog()

@@ -68,6 +68,8 @@ public actor AuditLog: AuditSink, Service {
     private var flushing = false
     private var needsResync = false
     private var latest: SignedCheckpoint?
+    /// The size of the checkpoint in the head file.
+    private var headSize: UInt64 = 0
     private var closed = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// The number of group commits so far (entries per commit = ``size`` growth / commits).
@@ -112,9 +114,24 @@ public actor AuditLog: AuditSink, Service {
                 return signer.name
             }
             frontier = try pool.read { db in try StoredSubtrees.frontier(db) }
-            latest = try pool.read { db in
+            var stored = try pool.read { db in
                 try String.fetchOne(db, sql: "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
             }.map { try SignedCheckpoint(parsing: $0) }
+            // A crash between writing the head file and storing its checkpoint leaves the file one checkpoint
+            // ahead: store it back. Only a checkpoint this key signed, of this log, that the entries reach.
+            if let headPath, let data = FileManager.default.contents(atPath: headPath),
+               let head = try? SignedCheckpoint(parsing: String(decoding: data, as: UTF8.self)),
+               signer.verifier.verifies(head.note), head.checkpoint.origin == signer.name,
+               head.size > (stored?.size ?? 0), head.size <= frontier.size,
+               head.size < frontier.size || head.rootHash == frontier.root {
+                try pool.write { db in
+                    try db.execute(sql: "INSERT OR IGNORE INTO audit_checkpoints(size, note, signed_at_ns) VALUES (?, ?, ?)",
+                                   arguments: [Int64(head.size), head.note.serialized,
+                                               Int64(Date().timeIntervalSince1970 * 1e9)])
+                }
+                stored = head
+            }
+            latest = stored
         } catch let e as AuditError {
             throw e
         } catch {
@@ -139,6 +156,7 @@ public actor AuditLog: AuditSink, Service {
         self.verifierKey = signer.verifierKey
         self.frontier = frontier
         self.latest = latest
+        self.headSize = latest?.size ?? 0
     }
 
     // MARK: - Appending
@@ -246,6 +264,14 @@ public actor AuditLog: AuditSink, Service {
         let signed = SignedCheckpoint(checkpoint: checkpoint, note: try signer.sign(checkpoint.text))
         let text = signed.note.serialized
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        // The head file first, then the database: a crash between the two leaves the file ahead of the database
+        // (a signed checkpoint the entries still prove, stored back into the database on the next open), never the
+        // database ahead of a missing or older head file, which is what deleting checkpoints looks like. There is no
+        // suspension point between reading the frontier and writing the file, so the file's size only grows.
+        if let headPath, latest == nil || latest!.size < size, size > headSize {
+            try DurableFile.replace(headPath, with: text)
+            headSize = size
+        }
         do {
             try await pool.write { db in
                 try db.execute(sql: "INSERT OR IGNORE INTO audit_checkpoints(size, note, signed_at_ns) VALUES (?, ?, ?)",
@@ -257,7 +283,6 @@ public actor AuditLog: AuditSink, Service {
         // Another checkpoint may have been stored while this one was; keep the head moving forward only.
         if latest == nil || latest!.size < size {
             latest = signed
-            if let headPath { try DurableFile.replace(headPath, with: text) }
         }
         return latest!
     }

@@ -133,12 +133,14 @@ public struct AuditVerifier: Sendable {
             let note: String = row[1]
             _ = accept(note, source: "checkpoint \(size)", expectedSize: UInt64(size))
         }
+        // The head checkpoint is written before the database row, so a crash between the two leaves a head the
+        // database does not hold yet. That is only damage when the entries do not reach it (decided below).
+        var unstoredHead: SignedCheckpoint?
         if let headPath {
             if let data = FileManager.default.contents(atPath: headPath) {
                 if let head = accept(String(decoding: data, as: UTF8.self), source: "the head checkpoint file", expectedSize: nil),
                    !rows.contains(where: { ($0[0] as Int64) == Int64(head.size) }) {
-                    problem(.checkpoint, nil, nil,
-                            "the head checkpoint (size \(head.size)) is missing from the database's checkpoints: they were deleted")
+                    unstoredHead = head
                 }
             } else if !rows.isEmpty {
                 problem(.checkpoint, nil, nil,
@@ -247,6 +249,10 @@ public struct AuditVerifier: Sendable {
         report.entries = frontier.size
         if frontier.size == 0, let t = trusted[0], t.root != RFC6962.emptyRoot {
             problem(.checkpoint, nil, nil, "\(t.source) does not sign the empty tree")
+        }
+        if let head = unstoredHead, head.size > frontier.size {
+            problem(.checkpoint, nil, nil,
+                    "the head checkpoint (size \(head.size)) is missing from the database's checkpoints: they were deleted")
         }
         if let largest = trusted.keys.max(), largest > frontier.size {
             problem(.truncated, frontier.size, nil,
