@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The Cedar policy language: pure Swift, no I/O, no server dependencies.
@@ -52,6 +53,18 @@ let package = Package(
         .target(
             name: "PortcullisStore",
             dependencies: ["PortcullisCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        // The PostgreSQL adapter behind the same protocols (postgres-nio), and the change feed on LISTEN/NOTIFY
+        // that carries kills, revocations and reloads to every replica (issue #14, docs/scale-out.md).
+        .target(
+            name: "PortcullisStorePostgres",
+            dependencies: [
+                "PortcullisCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // The credential vault: secrets sealed under a key kept outside the database, and the credentials the
@@ -107,8 +120,8 @@ let package = Package(
         .target(
             name: "PortcullisServer",
             dependencies: [
-                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisAudit", "PortcullisEnforcement",
-                "PortcullisGateway", "PortcullisVault",
+                "Cedar", "PortcullisCore", "PortcullisIdentity", "PortcullisStore", "PortcullisStorePostgres", "PortcullisAudit",
+                "PortcullisEnforcement", "PortcullisGateway", "PortcullisVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -198,7 +211,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PortcullisStoreTests",
-            dependencies: ["PortcullisCore", "PortcullisStore"],
+            dependencies: ["PortcullisCore", "PortcullisStore", "PortcullisStorePostgres",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -5,7 +5,6 @@ public import Logging
 import NIOCore
 public import PortcullisCore
 import PortcullisIdentity
-import PortcullisStore
 public import PortcullisAudit
 public import PortcullisGateway
 public import PortcullisEnforcement
@@ -65,7 +64,8 @@ public enum PortcullisApplication {
         try configuration.validate()
         let directory = DataDirectory(path: configuration.dataDirectory)
         for warning in try directory.prepare() { logger.warning("\(warning)") }
-        let store = try SQLiteStore(path: directory.databasePath)
+        let backend = try await StoreBackend.open(configuration, directory: directory, logger: logger)
+        let store = backend.store
         let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
         let adminToken = try directory.adminToken()
         let metricsToken = try directory.metricsToken()
@@ -129,7 +129,7 @@ public enum PortcullisApplication {
                                      responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } },
                                      metrics: metrics)
         try await gateway.monitor.load()
-        let feed = LocalChangeFeed()
+        let feed = backend.feed
         let state = StateCache(agents: store, tokens: store, feed: feed)
         let httpGateway: HTTPGateway
         do {
@@ -150,6 +150,7 @@ public enum PortcullisApplication {
             feed: feed, state: state, vault: vault, httpGateway: httpGateway, injector: injector,
             connections: UserConnections(vault: vault, client: upstreamClient, clock: now), metrics: metrics,
             metricsRegistry: metricsRegistry, metricsToken: metricsToken, dataDirectory: directory)
+        if let replicaFeed = backend.replicaFeed { services.followReplicas(replicaFeed, logger: logger) }
         // The graduated response suspends and kills through the same paths as a person.
         gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in
             do {

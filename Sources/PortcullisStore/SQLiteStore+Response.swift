@@ -5,25 +5,10 @@ public import PortcullisCore
 /// Approvals, approvers, baselines, risk states and alerts (issue #6). Records are kept as JSON
 /// bodies next to the columns that lookups need.
 extension SQLiteStore: ApprovalStore, MonitorStore {
-    static let bodyEncoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .secondsSince1970
-        return e
-    }()
-
-    static func encodeBody<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try bodyEncoder.encode(value), as: UTF8.self)
-    }
+    static func encodeBody<T: Encodable>(_ value: T) throws -> String { try StoredJSON.encode(value) }
 
     static func decodeBody<T: Decodable>(_ type: T.Type, _ text: String, _ what: String) throws -> T {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .secondsSince1970
-        do {
-            return try d.decode(T.self, from: Data(text.utf8))
-        } catch {
-            throw PortcullisError(.storage, "\(what) is not readable: \(error)")
-        }
+        try StoredJSON.decode(type, text, what)
     }
 
     // MARK: - Approvals

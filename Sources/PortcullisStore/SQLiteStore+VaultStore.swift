@@ -127,18 +127,10 @@ extension SQLiteStore: VaultStore {
                          updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
     }
 
-    static func encodeMetadata(_ metadata: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(metadata), as: UTF8.self)
-    }
+    static func encodeMetadata(_ metadata: [String: String]) throws -> String { try StoredJSON.encode(metadata) }
 
     static func decodeMetadata(_ text: String) throws -> [String: String] {
-        do {
-            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-        } catch {
-            throw PortcullisError(.storage, "vault_secrets.metadata does not hold a JSON object of strings")
-        }
+        try StoredJSON.decode([String: String].self, text, "vault_secrets.metadata")
     }
 
     static func vaultRecord(_ row: Row) throws -> VaultRecord {

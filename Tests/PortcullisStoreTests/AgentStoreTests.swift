@@ -3,12 +3,12 @@ import PortcullisCore
 import Testing
 @testable import PortcullisStore
 
-@Suite("SQLite agent store")
+@Suite("Agent store (SQLite and PostgreSQL)")
 struct AgentStoreTests {
     @Test("a full agent reads back field for field, dates to the millisecond",
           arguments: StoreKind.allCases, [nil, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])
     func roundTrip(kind: StoreKind, configDigest: String?) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let agent = Fixtures.agent(configDigest: configDigest)
         try await opened.store.create(agent, event: Fixtures.registered(agent))
 
@@ -21,7 +21,7 @@ struct AgentStoreTests {
 
     @Test("a wall-clock date survives to the millisecond", arguments: StoreKind.allCases)
     func wallClockDate(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let agent = Fixtures.agent(createdAt: Date())
         try await opened.store.create(agent, event: Fixtures.registered(agent))
 
@@ -31,13 +31,13 @@ struct AgentStoreTests {
 
     @Test("an unknown id reads as nil", arguments: StoreKind.allCases)
     func missingAgent(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         #expect(try await opened.store.agent(id: "agt_nobody") == nil)
     }
 
     @Test("creating a duplicate id is a conflict and changes nothing", arguments: StoreKind.allCases)
     func duplicateCreate(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let agent = Fixtures.agent()
         try await opened.store.create(agent, event: Fixtures.registered(agent))
         var impostor = agent
@@ -54,7 +54,7 @@ struct AgentStoreTests {
 
     @Test("updating a missing agent is notFound and records no event", arguments: StoreKind.allCases)
     func updateMissing(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let agent = Fixtures.agent(id: "agt_ghost")
         let event = LifecycleEvent(agentID: agent.id, kind: .updated, actor: "admin", reason: "edit",
                                    at: Fixtures.epoch)
@@ -68,7 +68,7 @@ struct AgentStoreTests {
 
     @Test("an update replaces the record and adds its event", arguments: StoreKind.allCases)
     func update(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         var agent = Fixtures.agent()
         try await opened.store.create(agent, event: Fixtures.registered(agent))
         agent.status = .suspended
@@ -89,7 +89,7 @@ struct AgentStoreTests {
 
     @Test("an event about another agent is refused", arguments: StoreKind.allCases)
     func mismatchedEvent(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let agent = Fixtures.agent()
         let event = LifecycleEvent(agentID: "agt_other", kind: .registered, actor: "admin", reason: "typo",
                                    at: Fixtures.epoch)
@@ -103,7 +103,7 @@ struct AgentStoreTests {
 
     @Test("events come back oldest first, ties in recording order, with ids", arguments: StoreKind.allCases)
     func eventsOrdered(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let agent = Fixtures.agent()
         let t0 = agent.createdAt
         try await opened.store.create(agent, event: Fixtures.registered(agent))
@@ -128,7 +128,7 @@ struct AgentStoreTests {
 
     @Test("recording an event for an unknown agent is notFound", arguments: StoreKind.allCases)
     func eventForMissingAgent(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let event = LifecycleEvent(agentID: "agt_ghost", kind: .configurationDrift, actor: "token-service",
                                    reason: "drift", at: Fixtures.epoch)
 
@@ -138,7 +138,7 @@ struct AgentStoreTests {
 
     @Test("agents(status:) filters by status and orders by creation", arguments: StoreKind.allCases)
     func agentsByStatus(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         // Created out of order on purpose.
         let agents = [
             Fixtures.agent(id: "agt_c", createdAt: Fixtures.epoch.addingTimeInterval(30), status: .active),

@@ -1,6 +1,7 @@
 import Foundation
 import PortcullisCore
 @testable import PortcullisStore
+import PortcullisStorePostgres
 import Testing
 
 @Suite("Issuance limit")
@@ -10,16 +11,18 @@ struct IssuanceLimitTests {
                     issuedAt: Date(timeIntervalSince1970: 1_000), expiresAt: expires, claimsJSON: "{}")
     }
 
-    @Test("64 concurrent issuances against a limit of 3 record exactly 3 tokens")
-    func concurrentLimit() async throws {
-        let directory = NSTemporaryDirectory() + "limit-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try SQLiteStore(path: directory + "/db.sqlite")
+    @Test("64 concurrent issuances against a limit of 3, from two replicas (connection pools), record exactly 3 tokens",
+          arguments: [StoreKind.file] + (StoreKind.allCases.contains(.postgres) ? [.postgres] : []))
+    func concurrentLimit(kind: StoreKind) async throws {
+        let opened = try await kind.open()
+        let store = opened.store
+        let other = try await opened.replica()
         let now = Date(timeIntervalSince1970: 2_000)
         let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<64 {
+                let replica = i % 2 == 0 ? store : other
                 group.addTask {
-                    try await store.recordIssued(Self.token("jti-\(i)", expires: now.addingTimeInterval(600)), limit: 3, now: now)
+                    try await replica.recordIssued(Self.token("jti-\(i)", expires: now.addingTimeInterval(600)), limit: 3, now: now)
                 }
             }
             var n = 0

@@ -3,7 +3,7 @@ import PortcullisCore
 import Testing
 @testable import PortcullisStore
 
-@Suite("SQLite approvals, approvers, baselines, risk and alerts")
+@Suite("Approvals, approvers, baselines, risk and alerts (SQLite and PostgreSQL)")
 struct ResponseStoreTests {
     func approval(_ id: String, status: Approval.Status = .pending, args: String = "d1", at: Double = 1_000) -> Approval {
         Approval(id: id, agentID: "agt_1", agentOwner: "owner@x", tool: "web.save_note", effect: "write", risk: 2,
@@ -14,7 +14,7 @@ struct ResponseStoreTests {
     @Test("approvals round-trip; lookups by binding and status; compare-and-set refuses a stale status",
           arguments: StoreKind.allCases)
     func approvals(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let store = opened.store
         let a = approval("apr_a"), b = approval("apr_b", args: "d2", at: 1_001), c = approval("apr_c", at: 1_002)
         for x in [a, b, c] { try await store.saveApproval(x) }
@@ -37,7 +37,7 @@ struct ResponseStoreTests {
 
     @Test("approvers: unique names, found by token digest, removable", arguments: StoreKind.allCases)
     func approvers(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let store = opened.store
         let alice = Approver(name: "alice", tokenDigest: String(repeating: "a", count: 64),
                              createdAt: Date(timeIntervalSince1970: 5), createdBy: "admin")
@@ -81,12 +81,12 @@ struct ResponseStoreTests {
         #expect(try await reopened.alerts(agentID: "agt_1", limit: 1) == [alerts[1]])
     }
 
-    @Test("an unreadable stored record is a storage error, not a silent default")
-    func corruptBody() async throws {
-        let opened = try StoreKind.file.open()
+    @Test("an unreadable stored record is a storage error, not a silent default", arguments: StoreKind.allCases)
+    func corruptBody(kind: StoreKind) async throws {
+        let opened = try await kind.open()
         let store = opened.store
         try await store.saveApproval(approval("apr_x"))
-        try await store.execute(sql: "UPDATE approvals SET body = '{not json' WHERE id = 'apr_x'")
+        try await opened.execute(sql: "UPDATE approvals SET body = '{not json' WHERE id = 'apr_x'")
         await #expect(throws: PortcullisError.self) { try await store.approval(id: "apr_x") }
     }
 }

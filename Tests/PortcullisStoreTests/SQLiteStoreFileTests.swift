@@ -98,8 +98,8 @@ struct SQLiteStoreFileTests {
 
     @Test("calls on a closed store throw .storage rather than answer", arguments: StoreKind.allCases)
     func closedStore(kind: StoreKind) async throws {
-        let opened = try kind.open()
-        try await opened.store.close()
+        let opened = try await kind.open()
+        try await opened.close()
 
         let read = await #expect(throws: PortcullisError.self) { try await opened.store.agent(id: "agt_full") }
         #expect(read?.code == .storage)
@@ -112,7 +112,7 @@ struct SQLiteStoreFileTests {
     @Test("closing while calls are in flight lets them finish or fail with .storage, never crash",
           arguments: StoreKind.allCases)
     func closeUnderLoad(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let store = opened.store
         let expiry = Fixtures.epoch.addingTimeInterval(300)
 
@@ -130,7 +130,7 @@ struct SQLiteStoreFileTests {
                 }
             }
             group.addTask {
-                try? await store.close()
+                try? await opened.close()
                 return nil
             }
             return await group.reduce(into: [PortcullisError.Code?]()) { $0.append($1) }

@@ -3,12 +3,12 @@ import PortcullisCore
 import Testing
 @testable import PortcullisStore
 
-@Suite("SQLite token-state store")
+@Suite("Token-state store (SQLite and PostgreSQL)")
 struct TokenStateStoreTests {
     @Test("a one-time id is accepted once, then again only after it expires", arguments: StoreKind.allCases)
     func replayCache(kind: StoreKind) async throws {
         let clock = TestClock()
-        let opened = try kind.open(clock: clock)
+        let opened = try await kind.open(clock: clock)
         let store = opened.store
         let expiry = clock.now().addingTimeInterval(60)
 
@@ -28,7 +28,7 @@ struct TokenStateStoreTests {
 
     @Test("100 concurrent uses of one id: exactly one wins", arguments: StoreKind.allCases)
     func concurrentRecordOnce(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let store = opened.store
         let expiry = Fixtures.epoch.addingTimeInterval(300)
 
@@ -43,7 +43,7 @@ struct TokenStateStoreTests {
 
     @Test("an issued token reads back as recorded; a duplicate jti is a conflict", arguments: StoreKind.allCases)
     func recordAndFetch(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let token = Fixtures.token(jti: "tok-1", issuedAt: Fixtures.epoch.addingTimeInterval(0.25))
         var unbound = Fixtures.token(jti: "tok-2")
         unbound.jkt = nil
@@ -59,7 +59,7 @@ struct TokenStateStoreTests {
 
     @Test("revoke marks a token once and reports unknown ones", arguments: StoreKind.allCases)
     func revoke(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let store = opened.store
         try await store.recordIssued(Fixtures.token(jti: "tok-1"))
         let first = Fixtures.epoch.addingTimeInterval(30)
@@ -73,7 +73,7 @@ struct TokenStateStoreTests {
 
     @Test("revokeAll and activeTokenCount honour expiry, revocation and the agent", arguments: StoreKind.allCases)
     func revokeAllAndCount(kind: StoreKind) async throws {
-        let opened = try kind.open()
+        let opened = try await kind.open()
         let store = opened.store
         let t0 = Fixtures.epoch
         try await store.recordIssued(Fixtures.token(jti: "short", issuedAt: t0, lifetime: 60))
@@ -101,7 +101,7 @@ struct TokenStateStoreTests {
     @Test("purge drops expired replay entries and tokens expired over a day ago", arguments: StoreKind.allCases)
     func purge(kind: StoreKind) async throws {
         let clock = TestClock()
-        let opened = try kind.open(clock: clock)
+        let opened = try await kind.open(clock: clock)
         let store = opened.store
         let now = clock.now()
         _ = try await store.recordOnce(namespace: "dpop", id: "stale", expiresAt: now.addingTimeInterval(-1))
@@ -114,7 +114,7 @@ struct TokenStateStoreTests {
 
         try await store.purgeExpired(now: now)
 
-        #expect(try await store.fetchText(sql: "SELECT COUNT(*) FROM replay_cache") == "1")
+        #expect(try await opened.fetchText(sql: "SELECT COUNT(*) FROM replay_cache") == "1")
         #expect(try await !store.recordOnce(namespace: "dpop", id: "live", expiresAt: now.addingTimeInterval(60)))
         #expect(try await store.issued(jti: "long-gone") == nil)
         #expect(try await store.issued(jti: "recently-expired") != nil)

@@ -15,6 +15,8 @@ public enum StateChange: Sendable, Equatable {
     case tool(String)
     /// An approval was decided.
     case approval(String)
+    /// Anything may have changed: a replica that lost its feed has reconnected, and drops every cached value.
+    case all
 }
 
 /// Where changes are published and caches learn of them.
@@ -28,6 +30,14 @@ public protocol ChangeFeed: Sendable {
     func publish(_ change: StateChange) async
     /// Calls `handler` for every change published from now on. Handlers must be quick and must not block.
     func subscribe(_ handler: @escaping @Sendable (StateChange) -> Void)
+    /// Throws when this process cannot vouch that its caches hold every change published so far (a replica cut
+    /// off from the feed); whoever serves from a cache calls it first and refuses on a throw.
+    func vouch() throws
+}
+
+extension ChangeFeed {
+    /// A single process sees every change it publishes: always fresh.
+    public func vouch() throws {}
 }
 
 /// The single-node feed: subscribers are called in process, synchronously, before `publish` returns.

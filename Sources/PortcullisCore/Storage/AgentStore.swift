@@ -26,6 +26,9 @@ public protocol AgentStore: Sendable {
     func events(agentID: String) async throws -> [LifecycleEvent]
 }
 
+/// Everything one node persists outside the audit log: what a store adapter (SQLite, PostgreSQL) provides.
+public typealias StateStore = AgentStore & TokenStateStore & ToolStore & ApprovalStore & MonitorStore & VaultStore
+
 /// Persistence for token-service state: replay caches, issued tokens, revocations.
 public protocol TokenStateStore: Sendable {
     /// Records a one-time identifier (a client-assertion or DPoP `jti`) until `expiresAt`.

@@ -17,6 +17,7 @@ public final class StateCache: Sendable {
 
     let agents: any AgentStore
     let tokens: any TokenStateStore
+    let feed: any ChangeFeed
     /// Beyond this many entries a table is emptied (cheap, and rare: entries are small and few).
     let capacity: Int
     private let tables = Mutex(Tables())
@@ -26,6 +27,7 @@ public final class StateCache: Sendable {
         self.agents = agents
         self.tokens = tokens
         self.capacity = capacity
+        self.feed = feed
         feed.subscribe { [weak self] change in self?.invalidate(change) }
     }
 
@@ -42,6 +44,8 @@ public final class StateCache: Sendable {
     /// The entry of `table` at `key`, else what `load` reads, kept only if no change came meanwhile.
     private func readThrough<Value: Sendable>(_ key: String, _ table: WritableKeyPath<Tables, [String: Value]>,
                                               load: () async throws -> Value?) async throws -> Value? {
+        // A cache whose feed is cut off may hold a killed agent as active: nothing is served, from memory or not.
+        try feed.vouch()
         let (cached, generation) = tables.withLock { ($0[keyPath: table][key], $0.generation) }
         if let cached {
             hits.withLock { $0.hits += 1 }
@@ -72,6 +76,9 @@ public final class StateCache: Sendable {
                 t.tokens = t.tokens.filter { !set.contains($0.value.agentID) }
             case .token(let jti):
                 t.tokens.removeValue(forKey: jti)
+            case .all:
+                t.agents.removeAll()
+                t.tokens.removeAll()
             case .policies, .tool, .approval:
                 break
             }

@@ -1,3 +1,4 @@
+public import Foundation
 import Synchronization
 
 /// The gateway's side of the kill switch: which agents are killed, and the upstream calls in flight
@@ -10,6 +11,8 @@ import Synchronization
 public final class KillSwitch: Sendable {
     struct State {
         var killed: Set<String> = []
+        /// When each agent was killed here (to tell a later resume from a stale read on another replica).
+        var killedAt: [String: Date] = [:]
         var calls: [String: [UInt64: @Sendable () -> Void]] = [:]
         var next: UInt64 = 0
     }
@@ -33,7 +36,7 @@ public final class KillSwitch: Sendable {
         let cancels: [@Sendable () -> Void] = state.withLock { s in
             var out: [@Sendable () -> Void] = []
             for id in agentIDs {
-                if markKilled { s.killed.insert(id) }
+                if markKilled, s.killed.insert(id).inserted { s.killedAt[id] = Date() }
                 if let calls = s.calls.removeValue(forKey: id) { out.append(contentsOf: calls.values) }
             }
             return out
@@ -47,8 +50,24 @@ public final class KillSwitch: Sendable {
 
     /// An explicit resume: the agent may call again.
     public func revive(_ agentID: String) {
-        _ = state.withLock { $0.killed.remove(agentID) }
+        state.withLock { s in
+            s.killed.remove(agentID)
+            s.killedAt[agentID] = nil
+        }
     }
+
+    /// A resume seen on another replica: the agent is revived only if its record changed after the kill landed
+    /// here, so a read that started before the kill reached the store never undoes it.
+    public func revive(_ agentID: String, ifChangedAfterKill changedAt: Date) {
+        state.withLock { s in
+            guard let at = s.killedAt[agentID], changedAt > at else { return }
+            s.killed.remove(agentID)
+            s.killedAt[agentID] = nil
+        }
+    }
+
+    /// The agents killed at this gateway.
+    public var killedAgents: Set<String> { state.withLock { $0.killed } }
 
     /// Runs `body` as a cancellable call of `agentID`: nil when the agent is (or becomes) killed
     /// before it finishes; the body's task is then cancelled and its result dropped.

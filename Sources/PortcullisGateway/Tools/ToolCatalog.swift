@@ -205,6 +205,21 @@ public final class ToolCatalog: Sendable {
         return record
     }
 
+    /// Reads a tool's record again from the store (another replica changed it); a tool not listed here is left
+    /// to the next listing.
+    public func reload(_ qualifiedName: String) async throws {
+        guard let record = try await store.tool(qualifiedName: qualifiedName) else { return }
+        entries.withLock { table in table[qualifiedName]?.record = record }
+    }
+
+    /// Reads every listed tool's record again from the store (after the change feed was lost).
+    public func reloadAll() async throws {
+        let records = try await store.tools()
+        entries.withLock { table in
+            for record in records where table[record.qualifiedName] != nil { table[record.qualifiedName]?.record = record }
+        }
+    }
+
     /// Stores a prepared change and puts it in force.
     public func commit(_ record: ToolRecord) async throws {
         try await store.saveTool(record)

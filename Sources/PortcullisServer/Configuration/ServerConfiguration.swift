@@ -2,6 +2,8 @@ import Cedar
 public import Foundation
 public import PortcullisGateway
 public import PortcullisEnforcement
+import PortcullisCore
+import PortcullisStorePostgres
 
 /// Everything `portcullis serve` needs, from defaults, a JSON file, the environment
 /// and flags, in that order of precedence (later wins).
@@ -29,6 +31,52 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var gateway: GatewayConfiguration = GatewayConfiguration()
     /// Test-only switches (docs/response.md, "Testing clock"); nil in production.
     public var testing: Testing?
+    /// Where state lives: the SQLite file in the data directory (nil, the default) or a shared PostgreSQL
+    /// database for several replicas (docs/scale-out.md).
+    public var store: Store?
+
+    public struct Store: Sendable, Codable, Equatable {
+        public var postgres: Postgres?
+
+        public struct Postgres: Sendable, Codable, Equatable {
+            /// `postgres://user@host:port/database?sslmode=disable` (a password here is allowed but a file is better).
+            public var url: String
+            /// A file whose first line is the password.
+            public var passwordFile: String?
+            /// Connections per replica (default 10).
+            public var pool: Int?
+            /// This replica's name on the change feed (default: random per start).
+            public var node: String?
+            /// How often the change feed checks its own delivery, in milliseconds (default 200).
+            public var heartbeatMs: Int?
+            /// How old the last confirmed delivery may be before the replica refuses calls, in ms (default 1000).
+            public var staleAfterMs: Int?
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case url, passwordFile, pool, node, heartbeatMs, staleAfterMs }
+
+            public init(url: String) { self.url = url }
+
+            public init(from decoder: any Decoder) throws {
+                try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "store.postgres")
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                url = try c.decode(String.self, forKey: .url)
+                passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+                pool = try c.decodeIfPresent(Int.self, forKey: .pool)
+                node = try c.decodeIfPresent(String.self, forKey: .node)
+                heartbeatMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatMs)
+                staleAfterMs = try c.decodeIfPresent(Int.self, forKey: .staleAfterMs)
+            }
+        }
+
+        public init(postgres: Postgres? = nil) { self.postgres = postgres }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case postgres }
+
+        public init(from decoder: any Decoder) throws {
+            try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "store")
+            postgres = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Postgres.self, forKey: .postgres)
+        }
+    }
 
     public struct Testing: Sendable, Codable, Equatable {
         /// ISO 8601 start of a manual clock for the monitor and approvals, moved by `POST /admin/clock`.
@@ -83,6 +131,11 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         if let v = env["PORTCULLIS_SIGNING_ALG"] { signingAlgorithm = v }
         if let v = env["PORTCULLIS_POLICY_DIR"] { gateway.policyDirectory = v }
+        if let v = env["PORTCULLIS_POSTGRES_URL"] {
+            var postgres = store?.postgres ?? Store.Postgres(url: v)
+            postgres.url = v
+            store = Store(postgres: postgres)
+        }
         if let v = env["PORTCULLIS_MAX_DELEGATION_DEPTH"] {
             guard let n = Int(v), n >= 0 else { throw ConfigurationError("PORTCULLIS_MAX_DELEGATION_DEPTH must be a non-negative integer") }
             maxDelegationDepth = n
@@ -126,6 +179,19 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         }
         if let start = testing?.manualClock, ManualClock.parse(start) == nil {
             throw ConfigurationError("testing.manualClock must be an ISO 8601 date-time, not `\(start)`")
+        }
+        if let postgres = store?.postgres {
+            if let n = postgres.heartbeatMs, !(10...5000).contains(n) {
+                throw ConfigurationError("store.postgres.heartbeatMs must be between 10 and 5000")
+            }
+            if let n = postgres.staleAfterMs, n < 2 * (postgres.heartbeatMs ?? 200) {
+                throw ConfigurationError("store.postgres.staleAfterMs must be at least twice heartbeatMs")
+            }
+            do {
+                _ = try PostgresSettings(url: postgres.url, passwordFile: postgres.passwordFile, poolSize: postgres.pool ?? 10)
+            } catch {
+                throw ConfigurationError((error as? PortcullisError)?.reason ?? "\(error)")
+            }
         }
         do {
             try gateway.validate()
@@ -193,7 +259,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 enum ConfigurationFile {
     static let knownKeys: Set<String> = [
         "dataDirectory", "host", "port", "issuer", "accessTokenTTL", "signingAlgorithm", "maxDelegationDepth",
-        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing",
+        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing", "store",
     ]
 
     static func decode(_ data: Data) throws -> ServerConfiguration {

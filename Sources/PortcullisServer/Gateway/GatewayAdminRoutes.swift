@@ -69,6 +69,7 @@ extension AdminRoutes {
             try await services.recordAdmin(actor: actor, action: "policy.reload", resource: fresh.source,
                                            reason: "\(fresh.count) policies loaded")
             gateway.policies.install(fresh)
+            await services.feed.publish(.policies)
             return policiesResponse(fresh)
         }
     }

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import PortcullisCore
+import PortcullisEnforcement
+import PortcullisGateway
+import PortcullisStore
+import PortcullisStorePostgres
+
+/// The store and change feed a node runs on: the SQLite file in the data directory with the in-process feed
+/// (the default), or a shared PostgreSQL database with the LISTEN/NOTIFY feed (docs/scale-out.md).
+struct StoreBackend: Sendable {
+    let store: any StateStore
+    let feed: any ChangeFeed
+    /// The replica feed, when the store is PostgreSQL.
+    let replicaFeed: PostgresChangeFeed?
+
+    static func open(_ configuration: ServerConfiguration, directory: DataDirectory,
+                     logger: Logger) async throws -> StoreBackend {
+        guard let postgres = configuration.store?.postgres else {
+            return StoreBackend(store: try SQLiteStore(path: directory.databasePath), feed: LocalChangeFeed(), replicaFeed: nil)
+        }
+        let settings = try PostgresSettings(url: postgres.url, passwordFile: postgres.passwordFile,
+                                            poolSize: postgres.pool ?? 10)
+        let store = try await PostgresStore.connect(settings, logger: logger)
+        let feed = PostgresChangeFeed(store: store, node: postgres.node ?? "node-" + Hex.random(4),
+                                      heartbeat: .milliseconds(postgres.heartbeatMs ?? 200),
+                                      staleAfter: .milliseconds(postgres.staleAfterMs ?? 1000), logger: logger)
+        logger.notice("store: PostgreSQL", metadata: ["database": "\(settings.redacted)", "node": "\(feed.node)"])
+        return StoreBackend(store: store, feed: feed, replicaFeed: feed)
+    }
+}
+
+extension PortcullisApplication.Services {
+    /// What a replica does when another replica changes state (and, harmlessly, when it changes it itself):
+    /// kills land in the gateway at once; agent, tool and policy changes are read back from the store, one at a
+    /// time and in order, so the last read is the store's latest state. After a lost feed the same is done for
+    /// everything before the replica vouches again.
+    func followReplicas(_ feed: PostgresChangeFeed, logger: Logger) {
+        let (reads, queue) = AsyncStream.makeStream(of: StateChange.self)
+        feed.subscribe { [gateway] change in
+            if case .killed(let ids) = change { _ = gateway.kill(ids) }
+            queue.yield(change)
+        }
+        Task { [self] in
+            for await change in reads {
+                do {
+                    try await follow(change)
+                } catch {
+                    logger.error("cannot apply a change from another replica", metadata: ["change": "\(change)",
+                                                                                        "error": "\(error)"])
+                }
+            }
+        }
+        feed.onResynchronize { [self] in
+            let agents = try await registry.agents.agents(status: nil)
+            for agent in agents { try await apply(agent) }
+            try await gateway.catalog.reloadAll()
+            await reloadPolicies(logger: logger)
+        }
+        feed.start()
+    }
+
+    private func follow(_ change: StateChange) async throws {
+        switch change {
+        case .agent(let id):
+            if let agent = try await registry.agents.agent(id: id) { try await apply(agent) }
+        case .tool(let name):
+            try await gateway.catalog.reload(name)
+        case .policies:
+            await reloadPolicies(logger: nil)
+        case .killed, .token, .approval, .all:
+            break
+        }
+    }
+
+    /// Puts an agent's stored status in force at this gateway.
+    private func apply(_ agent: Agent) async throws {
+        switch agent.status {
+        case .killed:
+            _ = gateway.kill([agent.id])
+        case .active:
+            gateway.killSwitch.revive(agent.id, ifChangedAfterKill: agent.updatedAt)
+        case .suspended, .quarantined, .decommissioned:
+            _ = gateway.disconnect([agent.id])
+        }
+    }
+
+    /// Reloads the policy directory if it changed (a reload announced by another replica that shares it), with
+    /// the same record-first rule as a local reload.
+    func reloadPolicies(logger: Logger?) async {
+        let fresh: PolicyEngine.Snapshot
+        do {
+            guard let changed = try gateway.policies.prepareIfChanged() else { return }
+            fresh = changed
+        } catch {
+            logger?.error("policy reload announced by another replica failed here; previous policies kept",
+                          metadata: ["error": "\(error)"])
+            try? await recordAdmin(actor: "system", action: "policy.reload.failed", resource: gateway.policies.snapshot.source,
+                                   reason: "reload announced by another replica refused here, previous policies kept: \(error)")
+            return
+        }
+        do {
+            try await recordAdmin(actor: "system", action: "policy.reload", resource: fresh.source,
+                                  reason: "\(fresh.count) policies loaded after a reload on another replica")
+        } catch {
+            return
+        }
+        gateway.policies.install(fresh)
+    }
+}

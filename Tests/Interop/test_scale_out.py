@@ -1,0 +1,243 @@
+"""Scale-out (issue #14): three `portcullis serve` replicas on one PostgreSQL, driven with the official `mcp` SDK.
+
+The module starts its own PostgreSQL (scripts/postgres-test-server, Debian's `postgresql` package) so that a test
+can stop and restart it; it is stopped by PID at the end. Without PostgreSQL installed the module is skipped, unless
+PORTCULLIS_REQUIRE_POSTGRES=1 (as in `.ci/run`), where that is a failure.
+
+Every replica has its own data directory holding the same signing key, admin token and vault key (what a deployment
+would mount from one secret), the same issuer (the load balancer's URL) and the same policy directory.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from mcp.shared.exceptions import MCPError
+
+from mcp_fixtures import SCENARIO_TOOLS, call_tools, run, scenario_agent, scenario_config, mcp_client
+from oauth_fixtures import IdentityProvider, Server, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "postgres-test-server"
+
+POLICY = r'''
+@id("connect") permit (principal, action in [Action::"connect", Action::"list_tools"], resource);
+@id("tools") permit (principal, action == Action::"call_tool", resource);
+'''
+NO_INVOICES = r'''
+@id("no-invoices") forbid (principal, action == Action::"call_tool", resource == Tool::"payments.get_invoice");
+'''
+SHARED_FILES = ["signing-key.jwk", "admin.token", "vault.key", "metrics.token"]
+
+
+def postgres_available() -> bool:
+    return any(Path("/usr/lib/postgresql").glob("*/bin/postgres")) if Path("/usr/lib/postgresql").exists() else False
+
+
+if not postgres_available():
+    if os.environ.get("PORTCULLIS_REQUIRE_POSTGRES") == "1":
+        raise RuntimeError("PORTCULLIS_REQUIRE_POSTGRES=1 but PostgreSQL is not installed")
+    pytest.skip("PostgreSQL is not installed", allow_module_level=True)
+
+
+class Postgres:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.port = free_port()
+
+    def start(self) -> str:
+        out = subprocess.run([str(SCRIPT), "start", str(self.directory), str(self.port)], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    def stop(self) -> None:
+        subprocess.run([str(SCRIPT), "stop", str(self.directory)], check=True, timeout=60)
+
+    def psql(self, url: str, sql: str) -> str:
+        out = subprocess.run(["psql", url, "-At", "-c", sql], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    import tempfile
+    # A directory the `postgres` user can reach (pytest's may sit under a private one).
+    pg = Postgres(Path(tempfile.mkdtemp(prefix="portcullis-pg-")))
+    os.chmod(pg.directory, 0o755)
+    admin_url = pg.start()
+    try:
+        name = "scale_" + uuid.uuid4().hex[:8]
+        pg.psql(admin_url, f"CREATE DATABASE {name}")
+        url = admin_url.replace("/postgres?", f"/{name}?")
+        work = tmp_path_factory.mktemp("scale")
+        (work / "policies").mkdir()
+        (work / "policies" / "base.cedar").write_text(POLICY)
+        state = work / "state"
+        idp = IdentityProvider(work / "idp")
+        ports = [free_port() for _ in range(3)]
+        issuer = f"http://127.0.0.1:{ports[0]}"
+        replicas = []
+        for i, port in enumerate(ports):
+            config = scenario_config(idp, state, ("mail", "files", "payments"), SCENARIO_TOOLS, work / "policies")
+            config["issuer"] = issuer
+            config["store"] = {"postgres": {"url": url, "node": f"replica-{i + 1}", "pool": 8,
+                                            "heartbeatMs": 100, "staleAfterMs": 500}}
+            config["gateway"]["rateLimit"] = {"perMinute": 1_000_000, "burst": 100_000}
+            server = Server(work / f"r{i + 1}", config)
+            server.port = port
+            if i > 0:
+                server.data_dir.mkdir(parents=True)
+                for f in SHARED_FILES:
+                    shutil.copy2(replicas[0].data_dir / f, server.data_dir / f)
+            server.start()
+            replicas.append(server)
+        try:
+            yield pg, url, replicas, idp, work
+        finally:
+            codes = [r.stop() for r in replicas]
+            assert all(c in (0, -9) for c in codes), codes
+    finally:
+        pg.stop()
+
+
+def wait_for(condition, timeout: float = 10.0, step: float = 0.01) -> float:
+    """Seconds until `condition()` held; fails after `timeout`."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"not within {timeout} s")
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def call(server, token, tool="payments.get_invoice", args=None):
+    return run(call_tools(server, token, [(tool, args or {"id": "INV-2026-0043"})]))[0]
+
+
+def refused(result) -> bool:
+    return isinstance(result, (MCPError, Exception))
+
+
+def test_every_replica_serves_an_agent_registered_on_one(cluster):
+    _, _, replicas, idp, _ = cluster
+    agent, token = scenario_agent(replicas[0], idp, "alice@example.test")
+    for r in replicas:
+        result = call(r, token)
+        assert not refused(result), (r.base, result)
+
+
+def test_a_kill_on_replica_1_stops_the_agent_on_replicas_2_and_3(cluster):
+    _, _, replicas, idp, _ = cluster
+    agent, token = scenario_agent(replicas[0], idp, "bob@example.test")
+    for r in replicas[1:]:
+        assert not refused(call(r, token))
+    r = replicas[0].admin("POST", "/admin/kill", {"agent": agent.id, "reason": "scale-out test"})
+    assert r.status_code == 200, r.text
+    for other in replicas[1:]:
+        result = call(other, token)
+        assert refused(result), f"{other.base} still served a killed agent: {result}"
+    # And a new token is refused everywhere (the store says killed).
+    assert agent.exchange(idp.user_token("bob@example.test"), "urn:ietf:params:oauth:token-type:jwt",
+                          [("resource", replicas[0].base + "/mcp"), ("scope", "mcp")]).status_code != 200
+
+
+def test_a_token_revoked_on_one_replica_is_refused_on_the_others(cluster):
+    _, _, replicas, idp, _ = cluster
+    _, token = scenario_agent(replicas[0], idp, "carol@example.test")
+    assert not refused(call(replicas[2], token))
+    r = replicas[1].revoke(token)
+    assert r.status_code == 200, r.text
+    for other in (replicas[0], replicas[2]):
+        assert refused(call(other, token)), other.base
+
+
+def test_a_policy_reload_on_one_replica_is_in_force_on_all(cluster):
+    _, _, replicas, idp, work = cluster
+    _, token = scenario_agent(replicas[0], idp, "dave@example.test")
+    assert not any(refused(call(r, token)) for r in replicas)
+    path = work / "policies" / "no-invoices.cedar"
+    path.write_text(NO_INVOICES)
+    try:
+        r = replicas[0].admin("POST", "/admin/policies/reload")
+        assert r.status_code == 200, r.text
+        # Announced on the feed: the others reload now, not at their next look at the directory.
+        for other in replicas[1:]:
+            wait_for(lambda: refused(call(other, token)), timeout=1.5, step=0.05)
+    finally:
+        path.unlink()
+        replicas[0].admin("POST", "/admin/policies/reload")
+    for other in replicas:
+        wait_for(lambda: not refused(call(other, token)), timeout=5, step=0.1)
+
+
+def test_kill_propagation_across_replicas(cluster):
+    """From sending a kill to replica 1 until replicas 2 and 3 refuse an agent they had just served (cached)."""
+    _, _, replicas, _, work = cluster
+    trials = int(os.environ.get("PORTCULLIS_SCALE_TRIALS", "100"))
+    delays = []
+    for trial in range(trials):
+        agent = replicas[0].new_agent(scopes=["mcp"], audiences=[replicas[0].base + "/mcp"], trust_level=3)
+        token = agent.access_token([("scope", "mcp"), ("resource", replicas[0].base + "/mcp")])
+        for other in replicas[1:]:
+            assert ping(other, token) == 200
+        sent = time.monotonic()
+        r = replicas[0].admin("POST", "/admin/kill", {"agent": agent.id, "reason": f"trial {trial}"})
+        assert r.status_code == 200, r.text
+        for other in replicas[1:]:
+            wait_for(lambda: ping(other, token) in (401, 403), timeout=2, step=0.001)
+            delays.append(time.monotonic() - sent)
+    delays.sort()
+    p50 = statistics.median(delays) * 1000
+    p99 = delays[max(0, int(len(delays) * 0.99) - 1)] * 1000
+    line = (f"kill propagation, 3 replicas, {len(delays)} replica-trials: median {p50:.1f} ms, p99 {p99:.1f} ms, "
+            f"max {delays[-1] * 1000:.1f} ms")
+    print("\n" + line)
+    (work / "kill-propagation.txt").write_text(line + "\n")
+    if out := os.environ.get("PORTCULLIS_SCALE_REPORT"):
+        Path(out).write_text(line + "\n")
+    assert p99 < 100, delays[-10:]
+
+
+def ping(server, token) -> int:
+    r = requests.post(server.base + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                      headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                               "MCP-Protocol-Version": "2025-06-18"}, timeout=5)
+    return r.status_code
+
+
+def test_postgres_down_every_call_is_refused_and_service_resumes(cluster):
+    pg, _, replicas, idp, _ = cluster
+    _, token = scenario_agent(replicas[0], idp, "erin@example.test")
+    assert not refused(call(replicas[1], token))
+    pg.stop()
+    try:
+        # Within the staleness bound every replica refuses, with a reason, instead of serving from memory.
+        for r in replicas:
+            wait_for(lambda: replicas_refuse_or_unavailable(r, token), timeout=5, step=0.05)
+        resp = requests.post(replicas[2].base + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                             headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                                      "MCP-Protocol-Version": "2025-06-18"}, timeout=10)
+        assert resp.status_code in (401, 503), resp.text
+    finally:
+        pg.start()
+    for r in replicas:
+        wait_for(lambda: not refused(call(r, token)), timeout=20, step=0.2)
+
+
+def replicas_refuse_or_unavailable(server, token) -> bool:
+    try:
+        r = requests.post(server.base + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                          headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                                   "MCP-Protocol-Version": "2025-06-18"}, timeout=10)
+    except requests.RequestException:
+        return False
+    return r.status_code in (401, 403, 503)
