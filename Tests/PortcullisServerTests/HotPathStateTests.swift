@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import PortcullisCore
 import PortcullisIdentity
+import Synchronization
 import Testing
 @testable import PortcullisServer
 
@@ -88,6 +89,52 @@ struct HotPathStateTests {
         await feed.publish(.agent(agent.id))
         #expect(try await stale?.status == .active)
         #expect(try await cache.agent(id: agent.id)?.status == .suspended)
+    }
+
+    @Test("an agent announced killed reads as killed before its record says so, until its record changes")
+    func killAnnouncedBeforeTheStore() async throws {
+        let node = try await TestNode()
+        defer { node.remove() }
+        let feed = LocalChangeFeed()
+        let cache = StateCache(agents: node.services.registry.agents, tokens: node.services.tokenService.tokens, feed: feed)
+        let agent = try await node.services.registry.register(AgentRegistry.Registration(
+            name: "k", owner: "o@example.com", purpose: "p", modelProvider: "m", model: "m", modelVersion: "1"), actor: "admin")
+        #expect(try await cache.agent(id: agent.id)?.status == .active)
+        // Another replica's kill switch acted; the store still says active.
+        await feed.publish(.killed([agent.id]))
+        #expect(try await node.services.registry.agents.agent(id: agent.id)?.status == .active)
+        #expect(try await cache.agent(id: agent.id)?.status == .killed)
+        #expect(try await cache.agent(id: agent.id)?.status == .killed, "and again, from memory")
+        // A later change to the record (a resume, or the kill reaching the store) is the truth again.
+        await feed.publish(.agent(agent.id))
+        #expect(try await cache.agent(id: agent.id)?.status == .active)
+    }
+
+    @Test("a cache whose feed cannot vouch serves nothing, not even what it holds")
+    func unvouchedFeedRefuses() async throws {
+        let node = try await TestNode()
+        defer { node.remove() }
+        let feed = SwitchableFeed()
+        let cache = StateCache(agents: node.services.registry.agents, tokens: node.services.tokenService.tokens, feed: feed)
+        let agent = try await node.services.registry.register(AgentRegistry.Registration(
+            name: "v", owner: "o@example.com", purpose: "p", modelProvider: "m", model: "m", modelVersion: "1"), actor: "admin")
+        #expect(try await cache.agent(id: agent.id)?.status == .active)
+        feed.fresh.withLock { $0 = false }
+        let error = await #expect(throws: PortcullisError.self) { try await cache.agent(id: agent.id) }
+        #expect(error?.reason.contains("cannot vouch") == true)
+        feed.fresh.withLock { $0 = true }
+        #expect(try await cache.agent(id: agent.id)?.status == .active)
+    }
+}
+
+/// A feed a test cuts off.
+final class SwitchableFeed: ChangeFeed {
+    let fresh = Mutex(true)
+    let inner = LocalChangeFeed()
+    func publish(_ change: StateChange) async { await inner.publish(change) }
+    func subscribe(_ handler: @escaping @Sendable (StateChange) -> Void) { inner.subscribe(handler) }
+    func vouch() throws {
+        guard fresh.withLock({ $0 }) else { throw PortcullisError(.storage, "this replica cannot vouch for its state (test)") }
     }
 }
 

@@ -11,6 +11,9 @@ public final class StateCache: Sendable {
     struct Tables {
         var agents: [String: Agent] = [:]
         var tokens: [String: IssuedToken] = [:]
+        /// Agents announced killed whose store record may not say so yet (the kill switch acts before the store):
+        /// read as killed until the next change to their record is announced.
+        var killed: Set<String> = []
         /// Bumped by every invalidation; a read-through result is kept only if nothing changed meanwhile.
         var generation: UInt64 = 0
     }
@@ -31,9 +34,11 @@ public final class StateCache: Sendable {
         feed.subscribe { [weak self] change in self?.invalidate(change) }
     }
 
-    /// The agent, from memory or the store.
+    /// The agent, from memory or the store; an agent announced killed reads as killed at once.
     public func agent(id: String) async throws -> Agent? {
-        try await readThrough(id, \.agents) { try await self.agents.agent(id: id) }
+        var agent = try await readThrough(id, \.agents) { try await self.agents.agent(id: id) }
+        if agent != nil, tables.withLock({ $0.killed.contains(id) }) { agent!.status = .killed }
+        return agent
     }
 
     /// The issued token's record, from memory or the store.
@@ -68,10 +73,12 @@ public final class StateCache: Sendable {
             switch change {
             case .agent(let id):
                 t.agents.removeValue(forKey: id)
+                t.killed.remove(id)
                 // Its tokens may have been revoked with it.
                 t.tokens = t.tokens.filter { $0.value.agentID != id }
             case .killed(let ids):
                 for id in ids { t.agents.removeValue(forKey: id) }
+                t.killed.formUnion(ids)
                 let set = Set(ids)
                 t.tokens = t.tokens.filter { !set.contains($0.value.agentID) }
             case .token(let jti):
