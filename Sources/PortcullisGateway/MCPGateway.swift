@@ -76,11 +76,12 @@ public final class MCPGateway: Sendable {
                             approvalStore: any ApprovalStore, monitorStore: any MonitorStore, logger: Logger,
                             now: @escaping @Sendable () -> Date = { Date() },
                             responseClock: (@Sendable () -> Date)? = nil,
-                            metrics: GatewayMetrics = GatewayMetrics()) throws(GatewayConfigurationError) {
+                            metrics: GatewayMetrics = GatewayMetrics(),
+                            rateBudget: (any RateBudget)? = nil) throws(GatewayConfigurationError) {
         try configuration.validate()
         let pipeline = EnforcementPipeline(configuration: configuration, policies: policies, audit: audit,
                                            approvalStore: approvalStore, monitorStore: monitorStore, logger: logger,
-                                           now: now, responseClock: responseClock, metrics: metrics)
+                                           now: now, responseClock: responseClock, metrics: metrics, rateBudget: rateBudget)
         try self.init(pipeline: pipeline, upstreams: upstreams, toolStore: toolStore, audit: audit, logger: logger, now: now)
     }
 
@@ -155,7 +156,7 @@ public final class MCPGateway: Sendable {
         case "POST":
             return await post(request)
         case "DELETE":
-            if let refusal = pipeline.admit(request.caller, method: "DELETE") {
+            if let refusal = await pipeline.admit(request.caller, method: "DELETE") {
                 return reply(failure(refusal, id: nil), status: refusal.code == .rateLimited ? 429 : 403)
             }
             guard let id = request.header("mcp-session-id"),
@@ -185,7 +186,7 @@ public final class MCPGateway: Sendable {
         case .success(let m): message = m
         case .failure(let f): return reply(f, status: 400)
         }
-        if let refusal = pipeline.admit(request.caller, method: message.method) {
+        if let refusal = await pipeline.admit(request.caller, method: message.method) {
             // A request gets the refusal as a JSON-RPC error the client can show; a notification has no id to answer.
             return reply(failure(refusal, id: message.id), status: message.id == nil ? (refusal.code == .rateLimited ? 429 : 403) : 200)
         }
@@ -522,6 +523,9 @@ public final class MCPGateway: Sendable {
         case .auditUnavailable:
             code = RPCErrorCode.auditUnavailable
             message = r.reason
+        case .stateUnavailable:
+            code = RPCErrorCode.denied
+            message = "Refused by Portcullis: \(r.reason)"
         case .upstreamUnavailable:
             code = RPCErrorCode.upstreamUnavailable
             message = r.reason

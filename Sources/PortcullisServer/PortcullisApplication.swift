@@ -127,7 +127,7 @@ public enum PortcullisApplication {
                                      toolStore: store, policies: policies, audit: audit, approvalStore: store,
                                      monitorStore: store, logger: logger, now: now,
                                      responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } },
-                                     metrics: metrics)
+                                     metrics: metrics, rateBudget: backend.rateBudget)
         try await gateway.monitor.load()
         let feed = backend.feed
         let state = StateCache(agents: store, tokens: store, feed: feed)

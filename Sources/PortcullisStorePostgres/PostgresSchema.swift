@@ -10,6 +10,7 @@ import PostgresNIO
 ///
 /// - `v1-core`: agents and their lifecycle events, the replay cache, issued tokens, tools, approvals and
 ///   approvers, baselines, risk states and alerts, vault secrets, the vault key check and users' grants.
+/// - `v2-rate-buckets`: one token bucket per rate-limit key, shared by the replicas (``PostgresRateBudget``).
 ///
 /// An agent's public keys are a column of their own (a JSON array of each JWK's exact text), as in SQLite: a key
 /// is compared and thumbprinted as registered, never as re-encoded.
@@ -127,6 +128,13 @@ enum PostgresSchema {
                 PRIMARY KEY (secret, "user")
             );
             CREATE INDEX vault_grants_user ON vault_grants ("user");
+            """),
+        ("v2-rate-buckets", """
+            CREATE TABLE rate_buckets (
+                key TEXT PRIMARY KEY,
+                tokens DOUBLE PRECISION NOT NULL,
+                updated DOUBLE PRECISION NOT NULL
+            );
             """),
     ]
 

@@ -23,41 +23,36 @@ extension PostgresStore: AgentStore {
     }
 
     public func update(_ agent: Agent, event: LifecycleEvent) async throws {
-        try Self.check(event, isAbout: agent)
-        let body = try StoredJSON.encode(agent), eventBody = try StoredJSON.encode(event)
-        let keys = try StoredJSON.encode(agent.publicKeys.map(\.json))
-        let logger = self.logger
-        try await transaction("update agent \(agent.id)") { c in
-            let changed = try await c.rows("""
-                UPDATE agents SET status = \(agent.status.rawValue), created_at = \(agent.createdAt.timeIntervalSince1970),
-                    updated_at = \(agent.updatedAt.timeIntervalSince1970), public_keys = \(keys), body = \(body)
-                WHERE id = \(agent.id) RETURNING 1
-                """, logger: logger)
-            guard !changed.isEmpty else { throw PortcullisError(.notFound, "no agent with id \(agent.id)") }
-            try await Self.insert(event, body: eventBody, c, logger: logger)
-        }
+        try await replace(agent, expected: nil, event: event)
     }
 
     /// Compare-and-set in one statement: the row changes only while its status and `updated_at` are still
     /// `expected`'s, whichever replica wrote last.
     public func update(_ agent: Agent, expected: Agent, event: LifecycleEvent) async throws {
+        try await replace(agent, expected: expected, event: event)
+    }
+
+    /// Replaces the record (only from `expected` when given) and records the event, in one transaction.
+    private func replace(_ agent: Agent, expected: Agent?, event: LifecycleEvent) async throws {
         try Self.check(event, isAbout: agent)
         let body = try StoredJSON.encode(agent), eventBody = try StoredJSON.encode(event)
         let keys = try StoredJSON.encode(agent.publicKeys.map(\.json))
+        // NULLs match any status and time: the plain update.
+        let status = expected?.status.rawValue, updatedAt = expected?.updatedAt.timeIntervalSince1970
         let logger = self.logger
         try await transaction("update agent \(agent.id)") { c in
             let changed = try await c.rows("""
                 UPDATE agents SET status = \(agent.status.rawValue), created_at = \(agent.createdAt.timeIntervalSince1970),
                     updated_at = \(agent.updatedAt.timeIntervalSince1970), public_keys = \(keys), body = \(body)
-                WHERE id = \(agent.id) AND status = \(expected.status.rawValue)
-                    AND updated_at = \(expected.updatedAt.timeIntervalSince1970)
+                WHERE id = \(agent.id) AND (\(status)::text IS NULL OR status = \(status))
+                    AND (\(updatedAt)::double precision IS NULL OR updated_at = \(updatedAt))
                 RETURNING 1
                 """, logger: logger)
             if changed.isEmpty {
                 let current = try await c.rows("SELECT status FROM agents WHERE id = \(agent.id)", logger: logger)
                 guard let row = current.first else { throw PortcullisError(.notFound, "no agent with id \(agent.id)") }
-                let status = try row.decode(String.self)
-                throw PortcullisError(.concurrentUpdate, "agent \(agent.id) changed concurrently (now \(status)); read it again")
+                let now = try row.decode(String.self)
+                throw PortcullisError(.concurrentUpdate, "agent \(agent.id) changed concurrently (now \(now)); read it again")
             }
             try await Self.insert(event, body: eventBody, c, logger: logger)
         }

@@ -233,10 +233,10 @@ struct PipelineTests {
     func admissionIsLimitedAndAggregated() async throws {
         let h = try Harness(configuration: GatewayConfiguration(agentRateLimit: RateLimit(perMinute: 1, burst: 3)))
         let c = h.caller()
-        for _ in 0..<3 { #expect(h.pipeline.admit(c, method: "tools/list") == nil) }
-        let refused = try #require(h.pipeline.admit(c, method: "ping"))
+        for _ in 0..<3 { #expect(await h.pipeline.admit(c, method: "tools/list") == nil) }
+        let refused = try #require(await h.pipeline.admit(c, method: "ping"))
         #expect(refused.code == .rateLimited && refused.reason.contains("retry in") && refused.retryAfterSeconds != nil)
-        for _ in 0..<99 { _ = h.pipeline.admit(c, method: "tools/list") }
+        for _ in 0..<99 { _ = await h.pipeline.admit(c, method: "tools/list") }
         #expect(h.audit.events.withLock { $0.isEmpty })
         await h.pipeline.refusals.flush()
         let records = h.audit.events.withLock { $0 }
@@ -249,7 +249,7 @@ struct PipelineTests {
         let h = try Harness(policies: #"permit (principal, action, resource);"#)
         let c = h.caller()
         h.pipeline.killSwitch.kill(["agt_1"])
-        #expect(h.pipeline.admit(c, method: "tools/call")?.code == .killed)
+        #expect(await h.pipeline.admit(c, method: "tools/call")?.code == .killed)
         let outcome = await h.run(h.call(testTool("web.x", effect: .read), c))
         #expect(outcome.refusal?.code == .killed && h.forwardCount == 0)
     }

@@ -118,3 +118,49 @@ struct PostgresReplicaTests {
         }
     }
 }
+
+@Suite("Shared rate limits", .enabled(if: PostgresTestServer.url != nil))
+struct PostgresRateBudgetTests {
+    @Test("three replicas taking concurrently from one bucket admit the burst plus the refill, never more")
+    func noOvershoot() async throws {
+        let settings = try await PostgresTestServer.freshDatabase()
+        var budgets: [PostgresRateBudget] = []
+        for _ in 0..<3 { budgets.append(PostgresRateBudget(store: try await PostgresStore.connect(settings))) }
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        // 60 per minute, burst 30: at a fixed instant exactly 30 calls may pass, whoever asks.
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<120 {
+                let budget = budgets[i % 3]
+                group.addTask { try await budget.take("agt_1|*", perMinute: 60, burst: 30, now: now).allowed }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted <= 30)
+        // Undershoot is bounded: at most leaseSize − 1 unspent tokens per replica.
+        #expect(admitted >= 30 - 3 * (PostgresRateBudget.leaseSize(burst: 30) - 1))
+        let refused = try await budgets[0].take("agt_1|*", perMinute: 60, burst: 30, now: now)
+        #expect(!refused.allowed && refused.retryAfter > 0)
+        // Ten seconds later, ten more tokens have dripped in (one per second), across the deployment.
+        let later = now.addingTimeInterval(10)
+        var more = 0
+        for i in 0..<40 where try await budgets[i % 3].take("agt_1|*", perMinute: 60, burst: 30, now: later).allowed { more += 1 }
+        #expect(more <= 10 + 3 * (PostgresRateBudget.leaseSize(burst: 30) - 1))
+        #expect(more >= 10 - 3 * (PostgresRateBudget.leaseSize(burst: 30) - 1))
+        // Another key has its own bucket.
+        #expect(try await budgets[2].take("agt_2|*", perMinute: 60, burst: 30, now: now).allowed)
+    }
+
+    @Test("a bucket that cannot be reached refuses (throws), never admits")
+    func unreachable() async throws {
+        var settings = try PostgresSettings(url: "postgres://nobody@127.0.0.1:1/nothing?sslmode=disable")
+        settings.timeoutMs = 500
+        let store = try? await PostgresStore.connect(settings, migrate: false)
+        #expect(store == nil, "nothing listens on port 1")
+        let real = try await PostgresStore.connect(try await PostgresTestServer.freshDatabase())
+        let budget = PostgresRateBudget(store: real)
+        real.close()
+        await #expect(throws: (any Error).self) {
+            _ = try await budget.take("agt_1|*", perMinute: 60, burst: 30, now: Date())
+        }
+    }
+}

@@ -1,4 +1,5 @@
 public import Foundation
+public import PortcullisCore
 import Synchronization
 
 /// A rate: `perMinute` calls on average, at most `burst` at once.
@@ -22,7 +23,13 @@ public struct RateLimit: Sendable, Codable, Equatable {
     }
 }
 
-/// Token buckets per agent and tool.
+extension RateLimiter: RateBudget {
+    public func take(_ key: String, perMinute: Double, burst: Double, now: Date) -> (allowed: Bool, retryAfter: TimeInterval) {
+        take(key, limit: RateLimit(perMinute: perMinute, burst: burst), now: now)
+    }
+}
+
+/// Token buckets per agent and tool, in this process.
 public final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double

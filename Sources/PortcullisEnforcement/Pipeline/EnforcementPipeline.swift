@@ -57,7 +57,8 @@ public final class EnforcementPipeline: Sendable {
     /// Every obligation some stage implements.
     public let understoodObligations: Set<String>
     let decider: DecideStage
-    let rateLimiter = RateLimiter()
+    /// Rate-limit buckets: this process's, or shared by every replica.
+    let rateLimiter: any RateBudget
     /// False after an append failed, until one succeeds: meanwhile reads too wait for their record.
     private let auditHealthy = Mutex(true)
     let audit: any AuditSink
@@ -71,8 +72,10 @@ public final class EnforcementPipeline: Sendable {
     public init(configuration: GatewayConfiguration, policies: PolicyEngine, audit: any AuditSink,
                 approvalStore: any ApprovalStore, monitorStore: any MonitorStore, logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }, responseClock: (@Sendable () -> Date)? = nil,
-                metrics: GatewayMetrics = GatewayMetrics()) {
+                metrics: GatewayMetrics = GatewayMetrics(), rateBudget: (any RateBudget)? = nil) {
         self.metrics = metrics
+        let rateLimiter = rateBudget ?? RateLimiter()
+        self.rateLimiter = rateLimiter
         self.configuration = configuration
         self.policies = policies
         self.audit = audit
@@ -126,14 +129,20 @@ public final class EnforcementPipeline: Sendable {
 
     /// Admits one message from an agent, whatever its method: refuses a killed agent and applies the
     /// agent's rate limit over all methods. A refusal here leaves an aggregated trace.
-    public func admit(_ caller: GatewayCaller, method: String) -> Refusal? {
+    public func admit(_ caller: GatewayCaller, method: String) async -> Refusal? {
         let agent = caller.agent.id
         if killSwitch.isKilled(agent) {
             refusals.note(action: "gateway.refused", subject: agent, reason: "killed")
             return .killed
         }
         let limit = configuration.effectiveAgentRateLimit
-        let taken = rateLimiter.take("\(agent)|*", limit: limit, now: clock())
+        let taken: (allowed: Bool, retryAfter: TimeInterval)
+        do {
+            taken = try await rateLimiter.take("\(agent)|*", perMinute: limit.perMinute, burst: limit.burst, now: clock())
+        } catch {
+            refusals.note(action: "gateway.refused", subject: agent, reason: "rate limit unavailable")
+            return Refusal(.stateUnavailable, "the agent's rate limit cannot be checked, so `\(Printable.clip(method, 64))` was refused: \(error)")
+        }
         guard taken.allowed else {
             let seconds = Int(taken.retryAfter.rounded(.up))
             refusals.note(action: "gateway.refused", subject: agent, reason: "agent rate limit")

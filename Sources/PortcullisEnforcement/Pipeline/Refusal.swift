@@ -33,6 +33,8 @@ public struct Refusal: Error, Sendable, Equatable {
         /// The upstream's credential acts for the user in the delegation chain, and there is none for this call
         /// (it acts for nobody, or its user has not connected the upstream): nothing was sent.
         case credentialUnavailable = "credential_unavailable"
+        /// State shared across replicas (a rate limit's bucket) could not be read, so nothing was done.
+        case stateUnavailable = "state_unavailable"
     }
 
     public var code: Code

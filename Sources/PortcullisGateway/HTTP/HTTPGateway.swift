@@ -91,7 +91,7 @@ public final class HTTPGateway: Sendable {
     public var upstreamNames: [String] { upstreams.keys.sorted() }
 
     public func handle(_ request: HTTPProxyRequest) async -> GatewayHTTPResponse {
-        if let refusal = pipeline.admit(request.caller, method: "HTTP \(request.method)") { return Self.render(refusal) }
+        if let refusal = await pipeline.admit(request.caller, method: "HTTP \(request.method)") { return Self.render(refusal) }
         guard let upstream = upstreams[request.upstream] else {
             return Self.error(404, "not_found", "no HTTP upstream named `\(Printable.clip(request.upstream, 64))`")
         }
@@ -409,7 +409,7 @@ public final class HTTPGateway: Sendable {
         case .denied, .killed, .suspended, .approvalRefused, .obligationUnknown, .credentialUnavailable: status = 403
         case .rateLimited: status = 429
         case .approvalPending: status = 403
-        case .auditUnavailable: status = 503
+        case .auditUnavailable, .stateUnavailable: status = 503
         case .upstreamUnavailable, .withheld: status = 502
         case .invalid: status = 400
         }

@@ -13,6 +13,8 @@ struct StoreBackend: Sendable {
     let feed: any ChangeFeed
     /// The replica feed, when the store is PostgreSQL.
     let replicaFeed: PostgresChangeFeed?
+    /// Rate-limit buckets shared by the replicas (nil: each node's own).
+    var rateBudget: (any RateBudget)? = nil
 
     static func open(_ configuration: ServerConfiguration, directory: DataDirectory,
                      logger: Logger) async throws -> StoreBackend {
@@ -26,7 +28,7 @@ struct StoreBackend: Sendable {
                                       heartbeat: .milliseconds(postgres.heartbeatMs ?? 200),
                                       staleAfter: .milliseconds(postgres.staleAfterMs ?? 1000), logger: logger)
         logger.notice("store: PostgreSQL", metadata: ["database": "\(settings.redacted)", "node": "\(feed.node)"])
-        return StoreBackend(store: store, feed: feed, replicaFeed: feed)
+        return StoreBackend(store: store, feed: feed, replicaFeed: feed, rateBudget: PostgresRateBudget(store: store))
     }
 }
 
