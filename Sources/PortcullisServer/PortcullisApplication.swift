@@ -150,6 +150,10 @@ public enum PortcullisApplication {
             feed: feed, state: state, vault: vault, httpGateway: httpGateway, injector: injector,
             connections: UserConnections(vault: vault, client: upstreamClient, clock: now), metrics: metrics,
             metricsRegistry: metricsRegistry, metricsToken: metricsToken, dataDirectory: directory)
+        // A decided approval wakes the calls waiting for it (here, or on another replica through the feed).
+        feed.subscribe { [gateway] change in
+            if case .approval(let id) = change { gateway.approvals.wake(id) }
+        }
         if let replicaFeed = backend.replicaFeed { services.followReplicas(replicaFeed, logger: logger) }
         // The graduated response suspends and kills through the same paths as a person.
         gateway.monitor.setEnforcer { [services] (agentID: String, action: ResponseAction, reason: String) in

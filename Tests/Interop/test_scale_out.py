@@ -23,6 +23,7 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_fixtures import SCENARIO_TOOLS, call_tools, run, scenario_agent, scenario_config, mcp_client
 from oauth_fixtures import IdentityProvider, Server, free_port
+from response_fixtures import APPROVER_POLICIES, add_approver, wait_for_pending, with_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "postgres-test-server"
@@ -30,6 +31,10 @@ SCRIPT = ROOT / "scripts" / "postgres-test-server"
 POLICY = r'''
 @id("connect") permit (principal, action in [Action::"connect", Action::"list_tools"], resource);
 @id("tools") permit (principal, action == Action::"call_tool", resource);
+'''
+REFUNDS_NEED_APPROVAL = r'''
+@id("refunds-need-approval") @obligation("approval")
+permit (principal, action == Action::"call_tool", resource == Tool::"payments.refund");
 '''
 NO_INVOICES = r'''
 @id("no-invoices") forbid (principal, action == Action::"call_tool", resource == Tool::"payments.get_invoice");
@@ -80,7 +85,7 @@ def cluster(tmp_path_factory):
         url = admin_url.replace("/postgres?", f"/{name}?")
         work = tmp_path_factory.mktemp("scale")
         (work / "policies").mkdir()
-        (work / "policies" / "base.cedar").write_text(POLICY)
+        (work / "policies" / "base.cedar").write_text(POLICY + REFUNDS_NEED_APPROVAL + APPROVER_POLICIES)
         state = work / "state"
         idp = IdentityProvider(work / "idp")
         ports = [free_port() for _ in range(3)]
@@ -167,6 +172,34 @@ def test_a_token_revoked_on_one_replica_is_refused_on_the_others(cluster):
     assert r.status_code == 200, r.text
     for other in (replicas[0], replicas[2]):
         assert refused(call(other, token)), other.base
+
+
+def test_an_approval_granted_on_one_replica_releases_a_call_waiting_on_another(cluster):
+    import threading
+    _, _, replicas, idp, work = cluster
+    agent, token = scenario_agent(replicas[0], idp, "grace@example.test")
+    approver = add_approver(replicas[0], "rita-" + uuid.uuid4().hex[:6])
+    invoice = "INV-" + uuid.uuid4().hex[:8]
+    out = {}
+
+    def waiting_call():
+        out["result"] = call(replicas[1], token, "payments.refund", {"invoice": invoice, "amount": 5})
+        out["at"] = time.monotonic()
+
+    thread = threading.Thread(target=waiting_call)
+    thread.start()
+    pending = wait_for_pending(replicas[2], agent.id)
+    assert pending["tool"] == "payments.refund", pending
+    r = with_token(replicas[0], approver, "POST", f"/admin/approvals/{pending['id']}/approve", {"reason": "checked"})
+    approved = time.monotonic()
+    assert r.status_code == 200, r.text
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert not refused(out["result"]), out["result"]
+    # Released by the feed, not at the end of the wait: well under the 250 ms fallback read plus the call.
+    assert out["at"] - approved < 2.0, out["at"] - approved
+    from mcp_fixtures import scenario_actions
+    assert [a["amount"] for a in scenario_actions(work / "state", "payments", "refund") if a["invoice"] == invoice] == [5]
 
 
 def test_a_policy_reload_on_one_replica_is_in_force_on_all(cluster):

@@ -1,18 +1,21 @@
 public import Foundation
 public import PortcullisCore
+import Synchronization
 
 /// Creates, waits for, decides and consumes approvals of exact tool calls (docs/response.md).
 ///
 /// State lives in the ``ApprovalStore`` and every change is a compare-and-set on the approval's
 /// status, so two calls cannot both consume one approval and a decision cannot race an expiry.
-/// A waiting call polls the store (every 50 ms): decisions are human-paced, and polling also sees
-/// decisions made by another node sharing the store.
+/// A waiting call reads the approval again when the change feed announces a decision (``wake(_:)``, on
+/// this node or, through PostgreSQL, on another replica), and at least every 250 ms regardless (an expiry, or a
+/// feed that missed it).
 public final class ApprovalBroker: Sendable {
     let store: any ApprovalStore
     let audit: any AuditSink
     let settings: ApprovalSettings
     /// The clock that decides expiry (the testing clock when one is configured).
     let clock: @Sendable () -> Date
+    let wakeups = Wakeups()
 
     public init(store: any ApprovalStore, audit: any AuditSink, settings: ApprovalSettings,
                 clock: @escaping @Sendable () -> Date) {
@@ -87,13 +90,17 @@ public final class ApprovalBroker: Sendable {
                 break
             }
             if ContinuousClock.now >= deadline { return .pending(current) }
-            try await Task.sleep(for: .milliseconds(50))
+            await wakeups.wait(current.id, upTo: .milliseconds(250))
+            try Task.checkCancellation()
             guard let fresh = try await store.approval(id: current.id) else {
                 throw PortcullisError(.storage, "approval \(current.id) disappeared")
             }
             current = try await expireIfDue(fresh) ?? fresh
         }
     }
+
+    /// A decision on `id` was announced: calls waiting for it read it now.
+    public func wake(_ id: String) { wakeups.wake(id) }
 
     /// A person's decision. Authorization (who may decide) is the caller's job.
     public func decide(id: String, approve: Bool, approver: String, reason: String) async throws -> Approval {
@@ -178,5 +185,63 @@ public final class ApprovalBroker: Sendable {
                                argumentsDigest: a.argumentsDigest, decision: action == "approval.deny" ? .deny : .allow,
                                reason: "\(a.tool): \(reason)", sessionID: a.session)
         try await audit.record(event)
+    }
+}
+
+/// Waiters by key, woken by ``wake(_:)`` or after a time limit, whichever comes first.
+final class Wakeups: Sendable {
+    private struct State {
+        var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+        /// Waits whose continuation is not registered yet.
+        var unregistered: Set<UInt64> = []
+        /// Waits that ended before their continuation was registered.
+        var finished: Set<UInt64> = []
+        var next: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    func wait(_ key: String, upTo limit: Duration) async {
+        let token = state.withLock { s -> UInt64 in
+            s.next += 1
+            s.unregistered.insert(s.next)
+            return s.next
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = self.state.withLock { s -> Bool in
+                        s.unregistered.remove(token)
+                        if s.finished.remove(token) != nil { return true }
+                        s.waiters[key, default: [:]][token] = c
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+            finish(key, token)
+        }
+    }
+
+    func wake(_ key: String) {
+        let woken = state.withLock { s in s.waiters.removeValue(forKey: key).map { Array($0.values) } ?? [] }
+        for c in woken { c.resume() }
+    }
+
+    /// Ends one wait: resumes its continuation if registered, else remembers that it must not wait.
+    private func finish(_ key: String, _ token: UInt64) {
+        let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let c = s.waiters[key]?.removeValue(forKey: token) {
+                if s.waiters[key]?.isEmpty == true { s.waiters[key] = nil }
+                return c
+            }
+            // Not registered yet: it must not wait once it is. (Otherwise it was woken and resumed already.)
+            if s.unregistered.contains(token) { s.finished.insert(token) }
+            return nil
+        }
+        c?.resume()
     }
 }
