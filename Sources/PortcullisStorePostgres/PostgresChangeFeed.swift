@@ -213,6 +213,12 @@ public final class PostgresChangeFeed: ChangeFeed {
         case .tool(let name): return [one("tool", name)]
         case .approval(let id): return [one("approval", id)]
         case .all: return [one("all", "")]
+        case .risk(let id): return [one("risk", id)]
+        case .taint(let change):
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            guard let data = try? encoder.encode(change) else { return [one("all", "")] }
+            return [one("taint", String(decoding: data, as: UTF8.self))]
         case .killed(let ids):
             var out: [String] = []
             var chunk: [String] = []
@@ -243,6 +249,10 @@ public final class PostgresChangeFeed: ChangeFeed {
         case "tool": change = .tool(argument)
         case "approval": change = .approval(argument)
         case "all": change = .all
+        case "risk": change = .risk(argument)
+        case "taint":
+            guard let taint = try? JSONDecoder().decode(TaintChange.self, from: Data(argument.utf8)) else { return nil }
+            change = .taint(taint)
         case "killed": change = .killed(argument.isEmpty ? [] : argument.split(separator: ",").map(String.init))
         default: return nil
         }

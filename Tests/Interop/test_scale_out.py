@@ -32,6 +32,10 @@ POLICY = r'''
 @id("connect") permit (principal, action in [Action::"connect", Action::"list_tools"], resource);
 @id("tools") permit (principal, action == Action::"call_tool", resource);
 '''
+NO_MAIL_WHEN_TAINTED = r'''
+@id("no-mail-when-tainted") forbid (principal, action == Action::"call_tool", resource == Tool::"mail.send_email")
+when { context.session.tainted };
+'''
 REFUNDS_NEED_APPROVAL = r'''
 @id("refunds-need-approval") @obligation("approval")
 permit (principal, action == Action::"call_tool", resource == Tool::"payments.refund");
@@ -85,7 +89,7 @@ def cluster(tmp_path_factory):
         url = admin_url.replace("/postgres?", f"/{name}?")
         work = tmp_path_factory.mktemp("scale")
         (work / "policies").mkdir()
-        (work / "policies" / "base.cedar").write_text(POLICY + REFUNDS_NEED_APPROVAL + APPROVER_POLICIES)
+        (work / "policies" / "base.cedar").write_text(POLICY + REFUNDS_NEED_APPROVAL + NO_MAIL_WHEN_TAINTED + APPROVER_POLICIES)
         state = work / "state"
         idp = IdentityProvider(work / "idp")
         ports = [free_port() for _ in range(3)]
@@ -99,6 +103,9 @@ def cluster(tmp_path_factory):
             config["gateway"]["rateLimit"] = {"perMinute": 1_000_000, "burst": 100_000}
             # One tool limited to 6 calls a minute: the deployment's limit, not each replica's.
             config["gateway"]["toolRateLimits"] = {"mail.list_inbox": {"perMinute": 6, "burst": 6}}
+            # Mail bodies are third-party content: reading the inbox taints; invoices are not.
+            config["gateway"]["tools"]["mail.read_email"] = {"effect": "read", "untrustedResults": True}
+            config["gateway"]["tools"]["payments.get_invoice"] = {"effect": "read", "untrustedResults": False}
             (work / f"r{i + 1}").mkdir()
             server = Server(work / f"r{i + 1}", config)
             server.port = port
@@ -200,6 +207,21 @@ def test_an_approval_granted_on_one_replica_releases_a_call_waiting_on_another(c
     assert out["at"] - approved < 2.0, out["at"] - approved
     from mcp_fixtures import scenario_actions
     assert [a["amount"] for a in scenario_actions(work / "state", "payments", "refund") if a["invoice"] == invoice] == [5]
+
+
+def test_taint_follows_the_agent_to_another_replica(cluster):
+    _, _, replicas, idp, _ = cluster
+    mail = ("mail.send_email", {"to": "bob@company.example", "subject": "hello", "body": "hi"})
+    # Untainted, the agent may send mail on replica 3.
+    _, clean = scenario_agent(replicas[0], idp, "heidi@example.test")
+    assert not refused(call(replicas[2], clean, *mail))
+    # Another agent reads an e-mail (untrusted content) on replica 2, then tries to send mail on replica 3.
+    _, token = scenario_agent(replicas[0], idp, "ivan@example.test")
+    assert not refused(call(replicas[1], token, "mail.read_email", {"id": "1"}))
+    # The next call, on another replica, is decided on the taint (a new MCP session takes longer than the feed).
+    for other in (replicas[2], replicas[0]):
+        result = call(other, token, *mail)
+        assert refused(result), f"{other.base} let a tainted agent send mail: {result}"
 
 
 def test_a_policy_reload_on_one_replica_is_in_force_on_all(cluster):

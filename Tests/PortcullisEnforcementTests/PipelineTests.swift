@@ -288,3 +288,38 @@ struct PipelineTests {
         #expect(gateway.refusal?.code == .denied)
     }
 }
+
+@Suite("Taint announced to other replicas")
+struct TaintAnnouncementTests {
+    @Test("new taint, new data classes and clears are announced once; renewals only when due; applied changes are not re-announced")
+    func announcements() {
+        let ledger = TaintLedger(lifetime: 400)
+        let seen = Mutex<[TaintChange]>([])
+        ledger.onChange { change in seen.withLock { $0.append(change) } }
+        let t0 = Date(timeIntervalSince1970: 1_000)
+        ledger.taint(agentID: "a", user: "u", source: "mail.read", now: t0)
+        ledger.taint(agentID: "a", user: "u", source: "mail.read", now: t0.addingTimeInterval(10))
+        ledger.taint(agentID: "a", user: "u", source: "mail.read", injected: true, now: t0.addingTimeInterval(20))
+        ledger.taint(agentID: "a", user: "u", source: "mail.read", now: t0.addingTimeInterval(130))
+        ledger.noteRead(agentID: "a", user: "u", dataClass: "confidential", now: t0)
+        ledger.noteRead(agentID: "a", user: "u", dataClass: "confidential", now: t0.addingTimeInterval(1))
+        ledger.clear(agentID: "a")
+        #expect(seen.withLock { $0 } == [
+            TaintChange(agentID: "a", user: "u", kind: .source("mail.read", injected: false)),
+            TaintChange(agentID: "a", user: "u", kind: .source("mail.read", injected: true)),
+            TaintChange(agentID: "a", user: "u", kind: .source("mail.read", injected: false)),
+            TaintChange(agentID: "a", user: "u", kind: .read("confidential")),
+            TaintChange(agentID: "a", user: nil, kind: .cleared),
+        ])
+        // Another replica applies them without announcing them again.
+        let other = TaintLedger(lifetime: 400)
+        let echoed = Mutex(0)
+        other.onChange { _ in echoed.withLock { $0 += 1 } }
+        for change in seen.withLock({ $0 }).dropLast() { other.apply(change, now: t0) }
+        #expect(other.entry(agentID: "a", user: "u", now: t0)?.injected == true)
+        #expect(other.dataClasses(agentID: "a", user: "u", now: t0) == ["confidential"])
+        other.apply(TaintChange(agentID: "a", user: nil, kind: .cleared), now: t0)
+        #expect(other.entry(agentID: "a", user: "u", now: t0) == nil)
+        #expect(echoed.withLock { $0 } == 0)
+    }
+}

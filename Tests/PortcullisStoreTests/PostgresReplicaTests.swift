@@ -49,6 +49,9 @@ struct PostgresReplicaTests {
     func payloads() throws {
         let ids = (0..<2000).map { "agt_\($0)_" + String(repeating: "x", count: 10) }
         let changes: [StateChange] = [.agent("a|b"), .token("t"), .policies, .tool("git.log"), .approval("apr_1"), .all,
+                                      .risk("agt_1"), .taint(TaintChange(agentID: "a|1", user: "u|x", kind: .source("mail.read", injected: true))),
+                                      .taint(TaintChange(agentID: "a", user: nil, kind: .read("confidential"))),
+                                      .taint(TaintChange(agentID: "a", user: nil, kind: .cleared)),
                                       .killed([]), .killed(["a"]), .killed(ids)]
         for change in changes {
             let payloads = PostgresChangeFeed.encode(change, node: "n1")

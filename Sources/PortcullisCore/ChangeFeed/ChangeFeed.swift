@@ -17,6 +17,32 @@ public enum StateChange: Sendable, Equatable {
     case approval(String)
     /// Anything may have changed: a replica that lost its feed has reconnected, and drops every cached value.
     case all
+    /// An agent's taint changed (it read untrusted input or labelled data, or a person cleared it).
+    case taint(TaintChange)
+    /// An agent's risk state (score, automatic response) changed in the store.
+    case risk(String)
+}
+
+/// A change to an agent's taint, carried to the other replicas so that taint follows the agent.
+public struct TaintChange: Sendable, Equatable, Codable {
+    public enum Kind: Sendable, Equatable, Codable {
+        /// Tainted by a result of `source` (a tool or upstream); `injected` when the scanner found instructions.
+        case source(String, injected: Bool)
+        /// Read data labelled `dataClass`.
+        case read(String)
+        /// A person cleared the agent's taint (for every user).
+        case cleared
+    }
+
+    public var agentID: String
+    public var user: String?
+    public var kind: Kind
+
+    public init(agentID: String, user: String?, kind: Kind) {
+        self.agentID = agentID
+        self.user = user
+        self.kind = kind
+    }
 }
 
 /// Where changes are published and caches learn of them.

@@ -86,7 +86,7 @@ public final class StateCache: Sendable {
             case .all:
                 t.agents.removeAll()
                 t.tokens.removeAll()
-            case .policies, .tool, .approval:
+            case .policies, .tool, .approval, .taint, .risk:
                 break
             }
         }

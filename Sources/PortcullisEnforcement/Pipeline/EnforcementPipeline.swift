@@ -152,6 +152,9 @@ public final class EnforcementPipeline: Sendable {
         return nil
     }
 
+    /// The time on the pipeline's clock (the testing clock when one is set).
+    public var now: Date { clock() }
+
     /// The session snapshot with the agent's taint folded in.
     public func snapshot(_ session: SessionSnapshot, caller: GatewayCaller) -> SessionSnapshot {
         var s = session

@@ -70,6 +70,7 @@ public final class BehaviourMonitor: Sendable {
     private let risks = Mutex<[String: AgentRiskState]>([:])
     private let dirty = Mutex<Set<String>>([])
     private let enforcer = Mutex<Enforcer?>(nil)
+    private let riskAnnouncer = Mutex<(@Sendable (String) -> Void)?>(nil)
     /// Weight of the newest minute in the moving averages.
     static let alpha = 0.2
 
@@ -89,6 +90,21 @@ public final class BehaviourMonitor: Sendable {
 
     public func setEnforcer(_ e: @escaping Enforcer) {
         enforcer.withLock { $0 = e }
+    }
+
+    /// Where a stored change of an agent's risk state is announced (to the other replicas); set once.
+    public func onRiskChange(_ announce: @escaping @Sendable (String) -> Void) {
+        riskAnnouncer.withLock { $0 = announce }
+    }
+
+    /// Reads an agent's risk state again from the store (another replica changed it).
+    public func reload(agentID: String) async throws {
+        let state = try await store.riskStates().first { $0.agentID == agentID }
+        risks.withLock { table in table[agentID] = state }
+    }
+
+    private func announceRisk(_ agentID: String) {
+        riskAnnouncer.withLock { $0 }?(agentID)
     }
 
     /// Loads the persisted risk states (call once at start).
@@ -237,6 +253,7 @@ public final class BehaviourMonitor: Sendable {
         do {
             try await store.appendAlert(alert)
             try await store.saveRiskState(state)
+            announceRisk(agentID)
         } catch {
             logger.critical("alert or risk state not stored", metadata: ["agent": "\(agentID)", "error": "\(error)"])
         }
@@ -266,6 +283,7 @@ public final class BehaviourMonitor: Sendable {
                                            resource: agentID, decision: .allow, reason: reason))
         risks.withLock { $0[agentID] = state }
         try await store.saveRiskState(state)
+        announceRisk(agentID)
         return state
     }
 

@@ -1,4 +1,6 @@
 public import Foundation
+public import PortcullisCore
+import Synchronization
 
 /// Which agents have read untrusted input, per agent and the user it acts for.
 ///
@@ -23,6 +25,9 @@ public final class TaintLedger: Sendable {
         var last: Date
     }
 
+    private let announcer = Mutex<(@Sendable (TaintChange) -> Void)?>(nil)
+    /// When each (agent, user)'s taint was last announced, to renew it elsewhere before it lapses there.
+    private let announced = Mutex<[String: Date]>([:])
     private let table: AgentBooks<Entry>
     private let classes: AgentBooks<Classes>
     public let lifetime: TimeInterval
@@ -33,15 +38,48 @@ public final class TaintLedger: Sendable {
         classes = AgentBooks(lifetime: lifetime)
     }
 
+    /// Where changes are announced (to the other replicas); set once by the server.
+    public func onChange(_ announce: @escaping @Sendable (TaintChange) -> Void) {
+        announcer.withLock { $0 = announce }
+    }
+
     /// Marks the agent (acting for `user`) tainted by `source`.
     public func taint(agentID: String, user: String?, source: String, injected: Bool = false, now: Date) {
-        table.modify(agentID: agentID, user: user, now: now) { entry in
+        taint(agentID: agentID, user: user, source: source, injected: injected, now: now, announce: true)
+    }
+
+    private func taint(agentID: String, user: String?, source: String, injected: Bool, now: Date, announce: Bool) {
+        let news = table.modify(agentID: agentID, user: user, now: now) { entry -> Bool in
             var e = entry ?? Entry(sources: [], since: now, last: now)
+            let news = entry == nil || !e.sources.contains(source) || (injected && !e.injected)
             if !e.sources.contains(source) { e.sources.append(source) }
             if e.sources.count > 32 { e.sources.removeFirst(e.sources.count - 32) }
             if injected { e.injected = true }
             e.last = now
             entry = e
+            return news
+        }
+        guard announce, let announcer = announcer.withLock({ $0 }) else { return }
+        // New facts are announced at once; a renewal only when the others' copy is a quarter of its way to lapsing.
+        let key = agentID + "\u{0}" + (user ?? "") + "\u{0}" + source
+        let due = announced.withLock { table -> Bool in
+            if !news, let at = table[key], now.timeIntervalSince(at) < lifetime / 4 { return false }
+            if table.count > 100_000 { table.removeAll() }
+            table[key] = now
+            return true
+        }
+        if due { announcer(TaintChange(agentID: agentID, user: user, kind: .source(source, injected: injected))) }
+    }
+
+    /// Applies a change announced by another replica (not announced again).
+    public func apply(_ change: TaintChange, now: Date) {
+        switch change.kind {
+        case .source(let source, let injected):
+            taint(agentID: change.agentID, user: change.user, source: source, injected: injected, now: now, announce: false)
+        case .read(let dataClass):
+            noteRead(agentID: change.agentID, user: change.user, dataClass: dataClass, now: now, announce: false)
+        case .cleared:
+            clear(agentID: change.agentID, announce: false)
         }
     }
 
@@ -58,12 +96,25 @@ public final class TaintLedger: Sendable {
     /// Notes that the agent (acting for `user`) read data of `dataClass`; it follows the agent's later calls for
     /// as long as taint would (``lifetime`` without new reads).
     public func noteRead(agentID: String, user: String?, dataClass: String, now: Date) {
-        classes.modify(agentID: agentID, user: user, now: now) { book in
+        noteRead(agentID: agentID, user: user, dataClass: dataClass, now: now, announce: true)
+    }
+
+    private func noteRead(agentID: String, user: String?, dataClass: String, now: Date, announce: Bool) {
+        let news = classes.modify(agentID: agentID, user: user, now: now) { book -> Bool in
             var current = book ?? Classes(classes: [], last: now)
-            current.classes.insert(dataClass)
+            let news = current.classes.insert(dataClass).inserted
             current.last = now
             book = current
+            return news
         }
+        guard announce, let announcer = announcer.withLock({ $0 }) else { return }
+        let key = agentID + "\u{0}" + (user ?? "") + "\u{0}class\u{0}" + dataClass
+        let due = announced.withLock { table -> Bool in
+            if !news, let at = table[key], now.timeIntervalSince(at) < lifetime / 4 { return false }
+            table[key] = now
+            return true
+        }
+        if due { announcer(TaintChange(agentID: agentID, user: user, kind: .read(dataClass))) }
     }
 
     /// The data classes the agent (acting for `user`) has read, sorted.
@@ -75,8 +126,19 @@ public final class TaintLedger: Sendable {
     /// many taints were cleared.
     @discardableResult
     public func clear(agentID: String) -> Int {
+        clear(agentID: agentID, announce: true)
+    }
+
+    @discardableResult
+    private func clear(agentID: String, announce: Bool) -> Int {
         classes.clear(agentID: agentID)
-        return table.clear(agentID: agentID)
+        let cleared = table.clear(agentID: agentID)
+        let prefix = agentID + "\u{0}"
+        announced.withLock { table in table = table.filter { !$0.key.hasPrefix(prefix) } }
+        if announce, let announcer = announcer.withLock({ $0 }) {
+            announcer(TaintChange(agentID: agentID, user: nil, kind: .cleared))
+        }
+        return cleared
     }
 
     /// Fills the taint part of a session snapshot.

@@ -53,6 +53,13 @@ extension PortcullisApplication.Services {
                 }
             }
         }
+        // Taint and risk follow the agent: announced here, applied there.
+        let (announcements, announce) = AsyncStream.makeStream(of: StateChange.self)
+        gateway.pipeline.taint.onChange { announce.yield(.taint($0)) }
+        gateway.monitor.onRiskChange { announce.yield(.risk($0)) }
+        Task {
+            for await change in announcements { await feed.publish(change) }
+        }
         feed.onResynchronize { [self] in
             let agents = try await registry.agents.agents(status: nil)
             for agent in agents { try await apply(agent) }
@@ -68,6 +75,10 @@ extension PortcullisApplication.Services {
             if let agent = try await registry.agents.agent(id: id) { try await apply(agent) }
         case .tool(let name):
             try await gateway.catalog.reload(name)
+        case .taint(let change):
+            gateway.pipeline.taint.apply(change, now: gateway.pipeline.now)
+        case .risk(let id):
+            try await gateway.monitor.reload(agentID: id)
         case .policies:
             await reloadPolicies(logger: nil)
         case .killed, .token, .approval, .all:
