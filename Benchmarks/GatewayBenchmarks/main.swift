@@ -5,7 +5,11 @@
 //                                    [--only gateway,gateway-tmpfs] [--data-dir DIR]
 //                                    [--external .build/release/portcullis] [--concurrency 1,16,64]
 //                                    [--peer LABEL=MCP_URL,TOKEN,TOOL,PID] [--contextforge DATA_DIR] [--peer-calls 300]
-//                                    [--result-bytes 10240]
+//                                    [--result-bytes 10240] [--postgres postgres://USER@HOST:PORT/DB?sslmode=disable]
+//
+// With --postgres the in-process gateway runs a second time on that PostgreSQL database (the scale-out store,
+// docs/scale-out.md: agents, tokens, tools, approvals and rate limits in PostgreSQL, the change feed on
+// LISTEN/NOTIFY), measured beside the SQLite one as `gateway-postgres`. Use a throwaway database.
 //
 // With --result-bytes N every answer of the upstream carries, beside the echo, N bytes of mail-like text (senders,
 // URLs, an IBAN, ids, prose), and each in-process gateway is measured twice: as it runs, and with value provenance
@@ -57,6 +61,7 @@ struct Options {
     var warmup = 500
     var tmpfs = true
     var dataDirectory: String?
+    var postgres: String?
     /// Only the paths whose label starts with one of these (plus direct, always measured as the baseline).
     var only: [String] = []
     /// A release `portcullis` binary: gateways run as separate processes.
@@ -84,6 +89,7 @@ struct Options {
             case "--warmup": warmup = Int(next())!
             case "--no-tmpfs": tmpfs = false
             case "--data-dir": dataDirectory = next()
+            case "--postgres": postgres = next()
             case "--only": only = next().split(separator: ",").map(String.init)
             case "--external": external = next()
             case "--contextforge": contextforge = next()
@@ -383,9 +389,10 @@ func measure(_ target: Target, concurrency: Int, calls: Int, warmup: Int) async 
 
 /// Opens a Portcullis node on a free port with `upstreamURL` as upstream `bench`, registers an agent and returns
 /// the `/mcp` target with its access token.
-func startGateway(label: String, dataDirectory: String, upstreamURL: String) async throws -> Target {
+func startGateway(label: String, dataDirectory: String, upstreamURL: String, postgres: String? = nil) async throws -> Target {
     let port = try freePort()
     var configuration = ServerConfiguration()
+    if let postgres { configuration.store = .init(postgres: .init(url: postgres)) }
     configuration.dataDirectory = dataDirectory
     configuration.host = "127.0.0.1"
     configuration.port = port
@@ -589,6 +596,10 @@ if let binary = options.external {
     }
 } else {
     targets.append(try await startGateway(label: "gateway", dataDirectory: diskDirectory + "/data", upstreamURL: upstreamURL))
+    if let postgres = options.postgres {
+        targets.append(try await startGateway(label: "gateway-postgres", dataDirectory: diskDirectory + "/pg",
+                                              upstreamURL: upstreamURL, postgres: postgres))
+    }
 }
 if options.external == nil, options.tmpfs, FileManager.default.fileExists(atPath: "/dev/shm") {
     let shm = temporaryDirectory(under: "/dev/shm")

@@ -259,14 +259,12 @@ def test_a_rate_limit_holds_across_the_three_replicas(cluster):
     assert len(admitted) + len(limited) == 18, results
 
 
-def test_kill_propagation_across_replicas(cluster):
-    """From sending a kill to replica 1 until replicas 2 and 3 refuse an agent they had just served (so had cached).
-
-    The kill is sent from another thread while this one polls both replicas: the figure is the time to stop the
-    agent everywhere, not the time replica 1 takes to answer (which includes its audit record and store update)."""
+def propagation(replicas, work, what: str, trials: int) -> str:
+    """From sending a kill (or a revocation) to replica 1 until replicas 2 and 3 refuse an agent's token they had just
+    accepted (so had cached). The request is sent from another thread while this one polls both replicas: the
+    figure is the time to stop the agent everywhere, not the time replica 1 takes to answer (which includes its
+    audit record and store update)."""
     import threading
-    _, _, replicas, _, work = cluster
-    trials = int(os.environ.get("PORTCULLIS_SCALE_TRIALS", "100"))
     delays, answered = [], []
     for trial in range(trials):
         agent = replicas[0].new_agent(scopes=["mcp"], audiences=[replicas[0].base + "/mcp"], trust_level=3)
@@ -276,16 +274,19 @@ def test_kill_propagation_across_replicas(cluster):
             assert ping(other, token) not in (401, 403, 503)
         result = {}
 
-        def kill():
-            r = replicas[0].admin("POST", "/admin/kill", {"agent": agent.id, "reason": f"trial {trial}"})
+        def act():
+            if what == "kill":
+                r = replicas[0].admin("POST", "/admin/kill", {"agent": agent.id, "reason": f"trial {trial}"})
+            else:
+                r = replicas[0].revoke(token)
             result["status"], result["at"] = r.status_code, time.monotonic()
 
-        thread = threading.Thread(target=kill)
+        thread = threading.Thread(target=act)
         sent = time.monotonic()
         thread.start()
         stopped = {}
         while len(stopped) < 2:
-            assert time.monotonic() - sent < 5, "a replica still serves the killed agent after 5 s"
+            assert time.monotonic() - sent < 5, f"a replica still accepts the token 5 s after the {what}"
             for i, other in enumerate(replicas[1:]):
                 if i not in stopped and ping(other, token) in (401, 403):
                     stopped[i] = time.monotonic() - sent
@@ -299,17 +300,28 @@ def test_kill_propagation_across_replicas(cluster):
     def pct(xs, p):
         return xs[max(0, int(round(len(xs) * p)) - 1)] * 1000
 
-    line = (f"kill propagation, 3 replicas, {trials} kills ({len(delays)} replica-trials): stopped on replicas 2 and 3 "
+    line = (f"{what} propagation, 3 replicas, {trials} trials ({len(delays)} replica-trials): refused on replicas 2 and 3 "
             f"median {statistics.median(delays) * 1000:.1f} ms, p99 {pct(delays, 0.99):.1f} ms, max {delays[-1] * 1000:.1f} ms; "
-            f"kill answered by replica 1 median {statistics.median(answered) * 1000:.1f} ms, p99 {pct(answered, 0.99):.1f} ms")
+            f"answered by replica 1 median {statistics.median(answered) * 1000:.1f} ms, p99 {pct(answered, 0.99):.1f} ms")
     print("\n" + line)
-    (work / "kill-propagation.txt").write_text(line + "\n")
     if out := os.environ.get("PORTCULLIS_SCALE_REPORT"):
-        Path(out).write_text(line + "\n")
+        with open(out, "a") as f:
+            f.write(line + "\n")
     # The target is 100 ms at p99 (BENCHMARKS.md has the figures); the assertion leaves room for a loaded CI machine
     # running three replicas, PostgreSQL and this client on two cores, and still fails on a replica that waits for
-    # its next resynchronisation (hundreds of ms) instead of hearing the kill.
+    # its next resynchronisation or cache expiry instead of hearing the change.
     assert pct(delays, 0.99) < 250, delays[-10:]
+    return line
+
+
+def test_kill_propagation_across_replicas(cluster):
+    _, _, replicas, _, work = cluster
+    propagation(replicas, work, "kill", int(os.environ.get("PORTCULLIS_SCALE_TRIALS", "100")))
+
+
+def test_revocation_propagation_across_replicas(cluster):
+    _, _, replicas, _, work = cluster
+    propagation(replicas, work, "revocation", int(os.environ.get("PORTCULLIS_SCALE_TRIALS", "100")))
 
 
 _SESSIONS: dict[str, requests.Session] = {}
