@@ -118,7 +118,8 @@ declaration_file() {
 target_of() { echo "$1" | cut -d/ -f2; }
 
 core_module() {
-  module PortcullisCore "$(source_file JSONAny.swift)" "$(source_file ToolRecord.swift)" "$(source_file Monitoring.swift)"
+  module PortcullisCore "$(source_file JSONAny.swift)" "$(source_file ToolRecord.swift)" "$(source_file Monitoring.swift)" \
+    "$(source_file RateBudget.swift)"
 }
 
 build() {
