@@ -60,8 +60,9 @@ let package = Package(
         .target(
             name: "PortcullisStorePostgres",
             dependencies: [
-                "PortcullisCore",
+                "PortcullisCore", "PortcullisAudit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -137,6 +138,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisEnforcement", "PortcullisGateway", "PortcullisVault",
+                "PortcullisStorePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -211,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PortcullisStoreTests",
-            dependencies: ["PortcullisCore", "PortcullisStore", "PortcullisStorePostgres",
+            dependencies: ["PortcullisCore", "PortcullisStore", "PortcullisStorePostgres", "PortcullisAudit",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),

@@ -22,7 +22,7 @@ public enum PortcullisApplication {
         public let adminToken: String
         public let jwks: String
         /// The tamper-evident audit log (issue #5); every decision and admin action is appended here.
-        public let audit: AuditLog
+        public let audit: any MerkleAuditLog
         public let toolStore: any ToolStore
         /// The MCP gateway behind `/mcp`.
         public let gateway: MCPGateway
@@ -69,7 +69,7 @@ public enum PortcullisApplication {
         let key = try directory.signingKey(algorithm: configuration.signingAlgorithm == "EdDSA" ? .eddsa : .es256)
         let adminToken = try directory.adminToken()
         let metricsToken = try directory.metricsToken()
-        let audit = try directory.openAuditLog()
+        let audit = try await backend.openAuditLog(directory, logger: logger)
         let (metrics, metricsRegistry) = Self.metrics()
         var idps: [ExternalIdentityProvider] = []
         for idp in configuration.trustedIdentityProviders {

@@ -11,6 +11,8 @@ import PostgresNIO
 /// - `v1-core`: agents and their lifecycle events, the replay cache, issued tokens, tools, approvals and
 ///   approvers, baselines, risk states and alerts, vault secrets, the vault key check and users' grants.
 /// - `v2-rate-buckets`: one token bucket per rate-limit key, shared by the replicas (``PostgresRateBudget``).
+/// - `v3-audit-log`: the deployment's audit log (``PostgresAuditLog``): entries with search columns generated from
+///   the hashed text, stored subtree hashes, checkpoints and the log's origin, as in the SQLite log.
 ///
 /// An agent's public keys are a column of their own (a JSON array of each JWK's exact text), as in SQLite: a key
 /// is compared and thumbprinted as registered, never as re-encoded.
@@ -134,6 +136,40 @@ enum PostgresSchema {
                 key TEXT PRIMARY KEY,
                 tokens DOUBLE PRECISION NOT NULL,
                 updated DOUBLE PRECISION NOT NULL
+            );
+            """),
+        ("v3-audit-log", """
+            CREATE TABLE audit_entries (
+                idx BIGINT PRIMARY KEY,
+                entry TEXT NOT NULL,
+                leaf_hash BYTEA NOT NULL,
+                time_ns BIGINT NOT NULL,
+                agent_id TEXT,
+                event_id TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,id}') STORED,
+                kind TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,kind}') STORED,
+                on_behalf_of TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,on_behalf_of}') STORED,
+                actor TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,actor}') STORED,
+                action TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,action}') STORED,
+                resource TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,resource}') STORED,
+                decision TEXT GENERATED ALWAYS AS ((entry::jsonb) #>> '{event,decision}') STORED
+            );
+            CREATE INDEX audit_entries_on_time_ns ON audit_entries (time_ns);
+            CREATE INDEX audit_entries_on_agent_id ON audit_entries (agent_id, idx);
+            CREATE INDEX audit_entries_on_event_id ON audit_entries (event_id);
+            CREATE TABLE audit_nodes (
+                level INTEGER NOT NULL,
+                idx BIGINT NOT NULL,
+                hash BYTEA NOT NULL,
+                PRIMARY KEY (level, idx)
+            );
+            CREATE TABLE audit_checkpoints (
+                size BIGINT PRIMARY KEY,
+                note TEXT NOT NULL,
+                signed_at_ns BIGINT NOT NULL
+            );
+            CREATE TABLE audit_meta (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
             );
             """),
     ]

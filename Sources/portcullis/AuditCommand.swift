@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import PortcullisAudit
 import PortcullisServer
+import PortcullisStorePostgres
 
 /// `portcullis audit …`: verify the log offline; search, prove and export through the admin API.
 struct AuditCommand: AsyncParsableCommand {
@@ -24,6 +25,11 @@ struct AuditCommand: AsyncParsableCommand {
             """)
         @Option(help: "Data directory. Default ./portcullis-data.") var dataDir = "./portcullis-data"
         @Option(help: "Trusted verifier key (`name+hash+base64`), or a file containing it.") var vkey: String?
+        @Option(help: """
+            Verify the deployment's log in PostgreSQL (postgres://…; default $PORTCULLIS_POSTGRES_URL) instead of \
+            the data directory's SQLite file; the data directory's head checkpoint is checked too when it has one.
+            """) var postgres: String?
+        @Option(help: "With --postgres: a file holding the database password.") var passwordFile: String?
         @Flag(help: "Print the report as JSON.") var json = false
 
         func run() async throws {
@@ -37,8 +43,16 @@ struct AuditCommand: AsyncParsableCommand {
                 } else {
                     verifier = try AuditSigningKey.load(path: directory.auditKeyPath).verifier
                 }
-                report = try AuditVerifier(verifier: verifier).verify(databasePath: directory.auditDatabasePath,
-                                                                      headPath: directory.auditHeadPath)
+                if let url = postgres ?? ProcessInfo.processInfo.environment["PORTCULLIS_POSTGRES_URL"] {
+                    let store = try await PostgresStore.connect(try PostgresSettings(url: url, passwordFile: passwordFile,
+                                                                                     poolSize: 2), migrate: false)
+                    defer { store.close() }
+                    let head = FileManager.default.fileExists(atPath: directory.auditHeadPath) ? directory.auditHeadPath : nil
+                    report = try await PostgresAuditVerifier.verify(store: store, verifier: verifier, headPath: head)
+                } else {
+                    report = try AuditVerifier(verifier: verifier).verify(databasePath: directory.auditDatabasePath,
+                                                                          headPath: directory.auditHeadPath)
+                }
             } catch {
                 FileHandle.standardError.write(Data("portcullis: cannot verify the audit log: \(error)\n".utf8))
                 throw ExitCode(2)

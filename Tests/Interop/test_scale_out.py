@@ -43,7 +43,7 @@ permit (principal, action == Action::"call_tool", resource == Tool::"payments.re
 NO_INVOICES = r'''
 @id("no-invoices") forbid (principal, action == Action::"call_tool", resource == Tool::"payments.get_invoice");
 '''
-SHARED_FILES = ["signing-key.jwk", "admin.token", "vault.key", "metrics.token"]
+SHARED_FILES = ["signing-key.jwk", "admin.token", "vault.key", "metrics.token", "audit-key"]
 
 
 def postgres_available() -> bool:
@@ -363,3 +363,107 @@ def replicas_refuse_or_unavailable(server, token) -> bool:
     except requests.RequestException:
         return False
     return r.status_code in (401, 403, 503)
+
+
+# --------------------------------------------------------------------------- one audit log for the deployment
+
+
+def audit_verify(url: str, data_dir: Path) -> subprocess.CompletedProcess:
+    from oauth_fixtures import require_portcullis
+    return subprocess.run([str(require_portcullis()), "audit", "verify", "--postgres", url, "--data-dir", str(data_dir),
+                           "--json"], capture_output=True, text=True, timeout=300)
+
+
+def test_one_audit_log_for_the_deployment(cluster):
+    """Every replica appends to one Merkle log in PostgreSQL; any replica serves any entry and its proof."""
+    import json
+    _, url, replicas, idp, _ = cluster
+    agent, token = scenario_agent(replicas[0], idp, "judy@example.test")
+    for r in replicas:
+        assert not refused(call(r, token))
+    r = replicas[2].admin("GET", f"/admin/audit/entries?agent={agent.id}&kind=decision&limit=100")
+    assert r.status_code == 200, r.text
+    decisions = [e for e in r.json() if e["event"].get("action") == "call_tool"]
+    assert len(decisions) >= 3, decisions
+    index = decisions[0]["index"]
+    # A checkpoint signed by replica 1 is the default tree of a proof served by replica 2.
+    signed = replicas[0].admin("POST", "/admin/audit/checkpoint")
+    assert signed.status_code == 200, signed.text
+    proof = replicas[1].admin("GET", f"/admin/audit/proof/inclusion?index={index}")
+    assert proof.status_code == 200, proof.text
+    assert proof.json()["tree_size"] > index and proof.json().get("checkpoint"), proof.json()
+    out = audit_verify(url, replicas[0].data_dir)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["intact"] and report["entries"] > index, report
+
+
+def test_a_replica_killed_under_load_loses_no_acknowledged_entry(cluster):
+    """kill -9 one replica while all three append (token issuance, registrations): every acknowledged event is in
+    the log, the log verifies, and the replica starts again on it."""
+    import json
+    import signal
+    import threading
+    pg, url, replicas, _, _ = cluster
+    victim = replicas[2]
+    acknowledged_jti: list[str] = []
+    acknowledged_agents: list[str] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+    agents = [replicas[0].new_agent(name=f"load-{uuid.uuid4().hex[:6]}", max_concurrent_sessions=100000) for _ in range(3)]
+
+    def issue(agent, server):
+        s = requests.Session()
+        while not stop.is_set():
+            try:
+                r = s.post(server.token_endpoint, data=agent.form(), timeout=10)
+            except requests.RequestException:
+                return
+            if r.status_code == 200:
+                payload = r.json()["access_token"].split(".")[1]
+                import base64
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                with lock:
+                    acknowledged_jti.append(claims["jti"])
+
+    def register(server):
+        s = requests.Session()
+        h = {"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/json"}
+        i = 0
+        while not stop.is_set():
+            i += 1
+            body = {"name": f"k{i}", "owner": "o", "purpose": "p", "model_provider": "m", "model": "m", "model_version": "1"}
+            try:
+                r = s.post(server.base + "/admin/agents", data=json.dumps(body), headers=h, timeout=10)
+            except requests.RequestException:
+                return
+            if r.status_code == 201:
+                with lock:
+                    acknowledged_agents.append(r.json()["id"])
+
+    threads = [threading.Thread(target=issue, args=(a, srv)) for a, srv in zip(agents, replicas)] + \
+              [threading.Thread(target=register, args=(srv,)) for srv in replicas]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(acknowledged_jti) + len(acknowledged_agents) < 300:
+        time.sleep(0.05)
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait()
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    assert len(acknowledged_jti) > 20 and len(acknowledged_agents) > 20, (len(acknowledged_jti), len(acknowledged_agents))
+    out = audit_verify(url, replicas[0].data_dir)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = [json.loads(e)["event"] for e in pg.psql(url, "SELECT entry FROM audit_entries ORDER BY idx").splitlines()]
+    registered = {e["resource"] for e in rows if e["action"] == "agent.register"}
+    issued = {e["reason"].split()[0][len("jti="):] for e in rows if e["action"] == "token.issue" and e.get("decision") == "allow"}
+    assert not set(acknowledged_agents) - registered, set(acknowledged_agents) - registered
+    assert not set(acknowledged_jti) - issued, set(acknowledged_jti) - issued
+    # The killed replica starts again and appends to the same log.
+    victim.proc = None
+    victim.start()
+    victim.new_agent(name="after-restart")
+    assert audit_verify(url, replicas[0].data_dir).returncode == 0

@@ -514,6 +514,16 @@ public struct InclusionProof: Sendable, Equatable {
     public var hashes: [RFC6962.Hash]
     public var rootHash: RFC6962.Hash
     public var checkpoint: SignedCheckpoint?
+
+    public init(index: UInt64, treeSize: UInt64, leafHash: RFC6962.Hash, hashes: [RFC6962.Hash], rootHash: RFC6962.Hash,
+                checkpoint: SignedCheckpoint?) {
+        self.index = index
+        self.treeSize = treeSize
+        self.leafHash = leafHash
+        self.hashes = hashes
+        self.rootHash = rootHash
+        self.checkpoint = checkpoint
+    }
 }
 
 /// An RFC 6962 consistency proof between two tree sizes, with the signed checkpoints of those sizes if any.
@@ -525,4 +535,15 @@ public struct ConsistencyProof: Sendable, Equatable {
     public var toRoot: RFC6962.Hash
     public var fromCheckpoint: SignedCheckpoint?
     public var toCheckpoint: SignedCheckpoint?
+
+    public init(fromSize: UInt64, toSize: UInt64, hashes: [RFC6962.Hash], fromRoot: RFC6962.Hash, toRoot: RFC6962.Hash,
+                fromCheckpoint: SignedCheckpoint?, toCheckpoint: SignedCheckpoint?) {
+        self.fromSize = fromSize
+        self.toSize = toSize
+        self.hashes = hashes
+        self.fromRoot = fromRoot
+        self.toRoot = toRoot
+        self.fromCheckpoint = fromCheckpoint
+        self.toCheckpoint = toCheckpoint
+    }
 }

@@ -49,4 +49,11 @@ public struct AuditLogEntry: Sendable, Equatable {
     public var event: AuditEvent
     /// The canonical entry bytes (`{"event":…,"index":…}`).
     public var canonical: [UInt8]
+
+    public init(index: UInt64, leafHash: RFC6962.Hash, event: AuditEvent, canonical: [UInt8]) {
+        self.index = index
+        self.leafHash = leafHash
+        self.event = event
+        self.canonical = canonical
+    }
 }

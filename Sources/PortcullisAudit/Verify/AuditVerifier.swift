@@ -86,85 +86,37 @@ public struct AuditVerifier: Sendable {
         }
     }
 
-    private struct Trusted {
-        var root: RFC6962.Hash
-        var source: String
+    /// One stored entry row, as the verification reads it.
+    public struct EntryRow: Sendable {
+        public var idx: Int64
+        /// The stored entry text (nil when the column is NULL).
+        public var text: String?
+        public var leafHash: [UInt8]?
+        public var eventID: String?
+        /// The position inside the entry's JSON, when it is valid JSON with one.
+        public var claimedIndex: Int64?
+        /// Whether the search columns (time, agent) agree with the hashed entry (nil when it is not JSON).
+        public var columnsAgree: Bool?
+
+        public init(idx: Int64, text: String?, leafHash: [UInt8]?, eventID: String?, claimedIndex: Int64?,
+                    columnsAgree: Bool?) {
+            self.idx = idx
+            self.text = text
+            self.leafHash = leafHash
+            self.eventID = eventID
+            self.claimedIndex = claimedIndex
+            self.columnsAgree = columnsAgree
+        }
     }
 
     func verify(_ db: Database, headPath: String?) throws -> AuditVerificationReport {
-        var report = AuditVerificationReport()
         let origin = try String.fetchOne(db, sql: "SELECT value FROM audit_meta WHERE key = 'origin'")
-        func problem(_ kind: AuditVerificationReport.Kind, _ index: UInt64?, _ id: String?, _ message: String) {
-            report.problems.append(.init(kind: kind, index: index, eventID: id, message: message))
-        }
-
-        // 1. Checkpoints: signature, origin, size column.
-        var trusted: [UInt64: Trusted] = [:]
-        func accept(_ text: String, source: String, expectedSize: UInt64?) -> SignedCheckpoint? {
-            guard let signed = try? SignedCheckpoint(parsing: text) else {
-                problem(.checkpoint, nil, nil, "\(source) is not a signed checkpoint")
-                return nil
-            }
-            guard verifier.verifies(signed.note) else {
-                problem(.checkpoint, nil, nil,
-                        "\(source) (size \(signed.size)) has no valid signature by \(verifier.name): it was forged or altered")
-                return nil
-            }
-            if let origin, signed.checkpoint.origin != origin {
-                problem(.checkpoint, nil, nil, "\(source) names the log `\(signed.checkpoint.origin)`, not `\(origin)`")
-                return nil
-            }
-            if let expectedSize, expectedSize != signed.size {
-                problem(.checkpoint, nil, nil, "\(source) is stored as size \(expectedSize) but signs size \(signed.size)")
-                return nil
-            }
-            if let other = trusted[signed.size], other.root != signed.rootHash {
-                problem(.checkpoint, nil, nil, "\(source) and \(other.source) sign different roots for size \(signed.size)")
-                return nil
-            }
-            trusted[signed.size] = Trusted(root: signed.rootHash, source: trusted[signed.size]?.source ?? source)
-            report.checkpointsVerified += 1
-            report.latestCheckpointSize = max(report.latestCheckpointSize ?? 0, signed.size)
-            return signed
-        }
-        let rows = try Row.fetchAll(db, sql: "SELECT size, note FROM audit_checkpoints ORDER BY size")
-        for row in rows {
-            let size: Int64 = row[0]
-            let note: String = row[1]
-            _ = accept(note, source: "checkpoint \(size)", expectedSize: UInt64(size))
-        }
-        // The head checkpoint is written before the database row, so a crash between the two leaves a head the
-        // database does not hold yet. That is only damage when the entries do not reach it (decided below).
-        var unstoredHead: SignedCheckpoint?
-        if let headPath {
-            if let data = FileManager.default.contents(atPath: headPath) {
-                if let head = accept(String(decoding: data, as: UTF8.self), source: "the head checkpoint file", expectedSize: nil),
-                   !rows.contains(where: { ($0[0] as Int64) == Int64(head.size) }) {
-                    unstoredHead = head
-                }
-            } else if !rows.isEmpty {
-                problem(.checkpoint, nil, nil,
-                        "the head checkpoint file \(headPath) is missing although the database holds checkpoints")
-            }
-        }
-
-        // 2. Entries, in position order.
-        var frontier = MerkleFrontier()
-        // The stored subtree hashes the proofs are built from (StoredSubtrees) must be the ones the entries give.
+        let checkpoints = try Row.fetchAll(db, sql: "SELECT size, note FROM audit_checkpoints ORDER BY size")
+            .map { (size: $0[0] as Int64, note: $0[1] as String) }
         let nodeLookup = try db.tableExists("audit_nodes")
             ? try db.makeStatement(sql: "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?") : nil
-        var badNode: MerkleFrontier.CompletedNode?
-        var expected: UInt64 = 0
-        var firstDamage: UInt64?
-        var recentIDs: [UInt64: String] = [:]
-        var unresolved: (position: UInt64, claimed: UInt64, id: String?)?
-        var lastGoodCheckpoint: UInt64 = 0
-        var deferredRoot: (from: UInt64, to: UInt64, id: String?, source: String)?
-        func damage(_ kind: AuditVerificationReport.Kind, _ index: UInt64, _ id: String?, _ message: String) {
-            guard firstDamage == nil else { return }
-            firstDamage = index
-            problem(kind, index, id, message)
-        }
+        var pass = Verification(verifier: verifier, origin: origin, checkpoints: checkpoints,
+                                head: headPath.map { path in (path, FileManager.default.contents(atPath: path)) })
         let cursor = try Row.fetchCursor(db, sql: """
             SELECT idx, entry, leaf_hash, event_id, CASE WHEN json_valid(entry) THEN json_extract(entry, '$.index') END,
                    CASE WHEN json_valid(entry) THEN time_ns IS json_extract(entry, '$.event.time_ns')
@@ -172,65 +124,176 @@ public struct AuditVerifier: Sendable {
             FROM audit_entries ORDER BY idx
             """)
         while let row = try cursor.next() {
-            let idx = UInt64(max(0, row[0] as Int64))
-            let text: String = row[1] ?? ""
-            let stored: Data = row[2] ?? Data()
-            let id: String? = row[3]
-            let claimed: Int64? = row[4]
-            if let u = unresolved {
-                if let claimed, UInt64(claimed) == u.claimed + 1 {
-                    damage(.deleted, u.position, nil,
-                           "entries \(u.position)…\(u.claimed - 1) were deleted: position \(u.position) holds entry \(u.claimed) (id \(u.id ?? "?")) and the rest were renumbered")
-                } else {
-                    damage(.reordered, u.position, u.id,
-                           "entry \(u.position) is out of order: position \(u.position) holds entry \(u.claimed) (id \(u.id ?? "?"))")
-                }
-                unresolved = nil
-            }
-            if idx != expected {
-                damage(.deleted, expected, nil,
-                       idx == expected + 1 ? "entry \(expected) was deleted" : "entries \(expected)…\(idx - 1) were deleted")
-                expected = idx
-            }
-            recentIDs[idx] = id
-            recentIDs[idx &- 256] = nil
-            let leaf = RFC6962.leafHash(text.utf8)
-            if claimed == nil {
-                damage(.malformed, idx, id, "entry \(idx) is not a valid log entry (not JSON, or no position)")
-            } else if let claimed, UInt64(claimed) != idx, firstDamage == nil {
-                let c = UInt64(max(0, claimed))
-                if c > idx {
-                    unresolved = (idx, c, id)
-                } else {
-                    let first = c
-                    damage(.inserted, first, recentIDs[first],
-                           "entry \(first) (id \(recentIDs[first] ?? "?")) was inserted: position \(idx) holds entry \(c), so \(idx - c) entr\(idx - c == 1 ? "y" : "ies") before it were never appended")
-                }
-            }
-            let columnsAgree: Bool? = row[5]
-            if claimed != nil, columnsAgree != true {
-                damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) has search columns (time, agent) that differ from its hashed content")
-            }
-            if [UInt8](stored) != leaf {
-                damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) was modified: its bytes do not match its recorded leaf hash")
-            }
-            try frontier.append(leaf, reportingFrom: StoredSubtrees.storedLevel) { node in
-                guard badNode == nil, let nodeLookup else { return }
-                let stored = try Data.fetchOne(nodeLookup, arguments: [node.level, Int64(node.index)])
-                if stored.map({ [UInt8]($0) }) != node.hash { badNode = node }
-            }
-            expected = idx + 1
-            if let t = trusted[frontier.size] {
-                if t.root != frontier.root {
-                    // Decided at the end: a structural finding inside this span explains it better.
-                    if deferredRoot == nil && firstDamage == nil {
-                        deferredRoot = (lastGoodCheckpoint, frontier.size, recentIDs[lastGoodCheckpoint], t.source)
-                    }
-                } else {
-                    lastGoodCheckpoint = frontier.size
-                }
+            let stored: Data? = row[2]
+            try pass.visit(EntryRow(idx: row[0], text: row[1], leafHash: stored.map { [UInt8]($0) }, eventID: row[3],
+                                    claimedIndex: row[4], columnsAgree: row[5])) { level, index in
+                guard let nodeLookup else { return .noTable }
+                return .hash((try Data.fetchOne(nodeLookup, arguments: [level, Int64(index)])).map { [UInt8]($0) })
             }
         }
+        return pass.finish()
+    }
+}
+
+/// A stored subtree hash, as a verification looks it up.
+public enum StoredNode: Sendable {
+    /// The log has no table of subtree hashes (an old log): nothing to compare.
+    case noTable
+    /// The stored hash, or nil when the row is missing.
+    case hash([UInt8]?)
+}
+
+/// One pass of verification over a log's rows, whatever database they come from: the checkpoints first (at
+/// creation), then every entry in position order (``visit(_:node:)``), then ``finish()``.
+public struct Verification: Sendable {
+    private struct Trusted {
+        var root: RFC6962.Hash
+        var source: String
+    }
+
+    private var report = AuditVerificationReport()
+    private var trusted: [UInt64: Trusted] = [:]
+    private var unstoredHead: SignedCheckpoint?
+    private var frontier = MerkleFrontier()
+    private var badNode: MerkleFrontier.CompletedNode?
+    private var expected: UInt64 = 0
+    private var firstDamage: UInt64?
+    private var recentIDs: [UInt64: String] = [:]
+    private var unresolved: (position: UInt64, claimed: UInt64, id: String?)?
+    private var lastGoodCheckpoint: UInt64 = 0
+    private var deferredRoot: (from: UInt64, to: UInt64, id: String?, source: String)?
+
+    /// - Parameters:
+    ///   - origin: The log's recorded origin (nil if none is recorded).
+    ///   - checkpoints: The stored checkpoints (size column, note text), by size.
+    ///   - head: The head checkpoint file's path and contents (nil contents: the file is missing), if one is kept.
+    public init(verifier: NoteVerifier, origin: String?, checkpoints: [(size: Int64, note: String)],
+                head: (path: String, contents: Data?)?) {
+        // 1. Checkpoints: signature, origin, size column.
+        for (size, note) in checkpoints {
+            _ = accept(verifier, origin, note, source: "checkpoint \(size)", expectedSize: UInt64(max(0, size)))
+        }
+        // The head checkpoint is written before the database row, so a crash between the two leaves a head the
+        // database does not hold yet. That is only damage when the entries do not reach it (decided in finish()).
+        if let (path, contents) = head {
+            if let data = contents {
+                if let head = accept(verifier, origin, String(decoding: data, as: UTF8.self), source: "the head checkpoint file",
+                                     expectedSize: nil),
+                   !checkpoints.contains(where: { $0.size == Int64(head.size) }) {
+                    unstoredHead = head
+                }
+            } else if !checkpoints.isEmpty {
+                problem(.checkpoint, nil, nil, "the head checkpoint file \(path) is missing although the database holds checkpoints")
+            }
+        }
+    }
+
+    private mutating func problem(_ kind: AuditVerificationReport.Kind, _ index: UInt64?, _ id: String?, _ message: String) {
+        report.problems.append(.init(kind: kind, index: index, eventID: id, message: message))
+    }
+
+    private mutating func accept(_ verifier: NoteVerifier, _ origin: String?, _ text: String, source: String,
+                                 expectedSize: UInt64?) -> SignedCheckpoint? {
+        guard let signed = try? SignedCheckpoint(parsing: text) else {
+            problem(.checkpoint, nil, nil, "\(source) is not a signed checkpoint")
+            return nil
+        }
+        guard verifier.verifies(signed.note) else {
+            problem(.checkpoint, nil, nil,
+                    "\(source) (size \(signed.size)) has no valid signature by \(verifier.name): it was forged or altered")
+            return nil
+        }
+        if let origin, signed.checkpoint.origin != origin {
+            problem(.checkpoint, nil, nil, "\(source) names the log `\(signed.checkpoint.origin)`, not `\(origin)`")
+            return nil
+        }
+        if let expectedSize, expectedSize != signed.size {
+            problem(.checkpoint, nil, nil, "\(source) is stored as size \(expectedSize) but signs size \(signed.size)")
+            return nil
+        }
+        if let other = trusted[signed.size], other.root != signed.rootHash {
+            problem(.checkpoint, nil, nil, "\(source) and \(other.source) sign different roots for size \(signed.size)")
+            return nil
+        }
+        trusted[signed.size] = Trusted(root: signed.rootHash, source: trusted[signed.size]?.source ?? source)
+        report.checkpointsVerified += 1
+        report.latestCheckpointSize = max(report.latestCheckpointSize ?? 0, signed.size)
+        return signed
+    }
+
+    private mutating func damage(_ kind: AuditVerificationReport.Kind, _ index: UInt64, _ id: String?, _ message: String) {
+        guard firstDamage == nil else { return }
+        firstDamage = index
+        problem(kind, index, id, message)
+    }
+
+    /// 2. One entry, in position order. `node` looks up the stored hash of a completed subtree (level, index).
+    public mutating func visit(_ row: AuditVerifier.EntryRow, node: (Int, UInt64) throws -> StoredNode) throws {
+        let idx = UInt64(max(0, row.idx))
+        let text = row.text ?? ""
+        let stored = row.leafHash ?? []
+        let id = row.eventID
+        let claimed = row.claimedIndex
+        if let u = unresolved {
+            if let claimed, UInt64(max(0, claimed)) == u.claimed + 1 {
+                damage(.deleted, u.position, nil,
+                       "entries \(u.position)…\(u.claimed - 1) were deleted: position \(u.position) holds entry \(u.claimed) (id \(u.id ?? "?")) and the rest were renumbered")
+            } else {
+                damage(.reordered, u.position, u.id,
+                       "entry \(u.position) is out of order: position \(u.position) holds entry \(u.claimed) (id \(u.id ?? "?"))")
+            }
+            unresolved = nil
+        }
+        if idx != expected {
+            damage(.deleted, expected, nil,
+                   idx == expected + 1 ? "entry \(expected) was deleted" : "entries \(expected)…\(idx - 1) were deleted")
+            expected = idx
+        }
+        recentIDs[idx] = id
+        recentIDs[idx &- 256] = nil
+        let leaf = RFC6962.leafHash(text.utf8)
+        if claimed == nil {
+            damage(.malformed, idx, id, "entry \(idx) is not a valid log entry (not JSON, or no position)")
+        } else if let claimed, UInt64(max(0, claimed)) != idx, firstDamage == nil {
+            let c = UInt64(max(0, claimed))
+            if c > idx {
+                unresolved = (idx, c, id)
+            } else {
+                let first = c
+                damage(.inserted, first, recentIDs[first],
+                       "entry \(first) (id \(recentIDs[first] ?? "?")) was inserted: position \(idx) holds entry \(c), so \(idx - c) entr\(idx - c == 1 ? "y" : "ies") before it were never appended")
+            }
+        }
+        if claimed != nil, row.columnsAgree != true {
+            damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) has search columns (time, agent) that differ from its hashed content")
+        }
+        if stored != leaf {
+            damage(.modified, idx, id, "entry \(idx) (id \(id ?? "?")) was modified: its bytes do not match its recorded leaf hash")
+        }
+        var missing: MerkleFrontier.CompletedNode?
+        let seen = badNode
+        try frontier.append(leaf, reportingFrom: StoredSubtrees.storedLevel) { completed in
+            guard seen == nil, missing == nil else { return }
+            if case .hash(let hash) = try node(completed.level, completed.index), hash != completed.hash {
+                missing = completed
+            }
+        }
+        if badNode == nil, let missing { badNode = missing }
+        expected = idx + 1
+        if let t = trusted[frontier.size] {
+            if t.root != frontier.root {
+                // Decided at the end: a structural finding inside this span explains it better.
+                if deferredRoot == nil && firstDamage == nil {
+                    deferredRoot = (lastGoodCheckpoint, frontier.size, recentIDs[lastGoodCheckpoint], t.source)
+                }
+            } else {
+                lastGoodCheckpoint = frontier.size
+            }
+        }
+    }
+
+    /// 3. The findings that need the whole log.
+    public mutating func finish() -> AuditVerificationReport {
         if let u = unresolved {
             damage(.deleted, u.position, nil,
                    "entries \(u.position)…\(u.claimed - 1) were deleted: position \(u.position) holds entry \(u.claimed) (id \(u.id ?? "?"))")

@@ -13,7 +13,7 @@ import PortcullisCore
 struct AuditRoutes: Sendable {
     let services: PortcullisApplication.Services
 
-    var audit: AuditLog { services.audit }
+    var audit: any MerkleAuditLog { services.audit }
 
     func register(on router: Router<PortcullisRequestContext>) {
         let group = router.group("/admin/audit")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PortcullisAudit
 import PortcullisCore
 import PortcullisEnforcement
 import PortcullisGateway
@@ -15,6 +16,16 @@ struct StoreBackend: Sendable {
     let replicaFeed: PostgresChangeFeed?
     /// Rate-limit buckets shared by the replicas (nil: each node's own).
     var rateBudget: (any RateBudget)? = nil
+    /// The PostgreSQL store, when there is one (the audit log lives there too).
+    var postgres: PostgresStore? = nil
+
+    /// The audit log: the data directory's SQLite log, or the deployment's log in PostgreSQL (signed with the
+    /// data directory's `audit-key`, which every replica must share).
+    func openAuditLog(_ directory: DataDirectory, logger: Logger) async throws -> any MerkleAuditLog {
+        guard let postgres else { return try directory.openAuditLog() }
+        return try await PostgresAuditLog.open(store: postgres, signer: try AuditSigningKey.loadOrCreate(path: directory.auditKeyPath),
+                                               headPath: directory.auditHeadPath, logger: logger)
+    }
 
     static func open(_ configuration: ServerConfiguration, directory: DataDirectory,
                      logger: Logger) async throws -> StoreBackend {
@@ -28,7 +39,8 @@ struct StoreBackend: Sendable {
                                       heartbeat: .milliseconds(postgres.heartbeatMs ?? 200),
                                       staleAfter: .milliseconds(postgres.staleAfterMs ?? 1000), logger: logger)
         logger.notice("store: PostgreSQL", metadata: ["database": "\(settings.redacted)", "node": "\(feed.node)"])
-        return StoreBackend(store: store, feed: feed, replicaFeed: feed, rateBudget: PostgresRateBudget(store: store))
+        return StoreBackend(store: store, feed: feed, replicaFeed: feed, rateBudget: PostgresRateBudget(store: store),
+                            postgres: store)
     }
 }
 
