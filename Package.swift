@@ -189,7 +189,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AuditBenchmarks",
-            dependencies: ["PortcullisAudit", "PortcullisCore"],
+            dependencies: ["PortcullisAudit", "PortcullisCore", "PortcullisStorePostgres"],
             path: "Benchmarks/AuditBenchmarks",
             swiftSettings: strictSettings
         ),

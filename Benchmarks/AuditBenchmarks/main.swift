@@ -1,6 +1,12 @@
 // Durable appends per second through the group-commit appender, and `audit verify` time.
 //
 //   swift run -c release AuditBenchmarks [--appends N] [--verify-entries N] [--dir DIR]
+//   swift run -c release AuditBenchmarks --postgres postgres://USER@HOST:PORT/DB?sslmode=disable [--replicas 3]
+//
+// With --postgres the deployment's log in PostgreSQL is measured instead: `--replicas` logs, each with its own
+// connection pool as a replica would have, append to one log at once (the workers of each concurrency are
+// spread over them), each run on a fresh database created through the URL's; then `audit verify --postgres`'s
+// pass over --verify-entries entries.
 //
 // Appends: for each concurrency (1, 16, 64, 256), that many tasks append sample events
 // as fast as they can to a fresh log (SQLite WAL, synchronous=FULL); the figure is
@@ -10,11 +16,14 @@
 import Foundation
 import PortcullisAudit
 import PortcullisCore
+import PortcullisStorePostgres
 
 var appends = 200_000
 var verifyEntries = 1_000_000
 var base = NSTemporaryDirectory() + "portcullis-audit-bench"
 var concurrencies = [1, 16, 64, 256]
+var postgres: String?
+var replicas = 3
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let a = arguments.next() {
     switch a {
@@ -22,6 +31,8 @@ while let a = arguments.next() {
     case "--verify-entries": verifyEntries = Int(arguments.next()!)!
     case "--dir": base = arguments.next()!
     case "--concurrency": concurrencies = arguments.next()!.split(separator: ",").map { Int($0)! }
+    case "--postgres": postgres = arguments.next()!
+    case "--replicas": replicas = Int(arguments.next()!)!
     default: fatalError("unknown argument \(a)")
     }
 }
@@ -46,9 +57,15 @@ func fresh(_ name: String, base: String) throws -> (AuditLog, String) {
 }
 
 func fill(_ log: AuditLog, count: Int, concurrency: Int) async throws -> Double {
+    try await fill([log], count: count, concurrency: concurrency)
+}
+
+/// `concurrency` workers spread over `logs`, appending `count` events in all.
+func fill(_ logs: [any MerkleAuditLog], count: Int, concurrency: Int) async throws -> Double {
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for worker in 0..<concurrency {
+            let log = logs[worker % logs.count]
             group.addTask {
                 var i = worker
                 while i < count {
@@ -69,6 +86,59 @@ func cpuSeconds() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
     return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+if let postgres {
+    try await postgresRun(postgres)
+    exit(0)
+}
+
+/// Three replicas' logs on one fresh database, each with its own pool.
+@MainActor
+func postgresRun(_ url: String) async throws {
+    let admin = try await PostgresStore.connect(try PostgresSettings(url: url, poolSize: 2), migrate: false)
+    func freshDatabase() async throws -> PostgresSettings {
+        let name = "audit_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        try await admin.run(sql: "CREATE DATABASE \(name)")
+        var settings = try PostgresSettings(url: url, poolSize: 10)
+        settings.database = name
+        return settings
+    }
+    let signer = try AuditSigningKey.loadOrCreate(path: NSTemporaryDirectory() + "audit-bench-key-\(UUID().uuidString)")
+    func open(_ settings: PostgresSettings) async throws -> [PostgresAuditLog] {
+        var logs: [PostgresAuditLog] = []
+        for _ in 0..<replicas {
+            logs.append(try await PostgresAuditLog.open(store: try await PostgresStore.connect(settings), signer: signer,
+                                                        headPath: nil, configuration: .init(checkpointEvery: 100_000)))
+        }
+        return logs
+    }
+    print("PostgreSQL, \(replicas) replicas appending to one log")
+    print("| concurrency (all replicas) | appends | seconds | durable appends/s | CPU µs per append (this process) |")
+    print("|---:|---:|---:|---:|---:|")
+    for c in concurrencies {
+        let n = c == 1 ? min(appends, 2_000) : appends
+        let logs = try await open(try await freshDatabase())
+        let cpuBefore = cpuSeconds()
+        let seconds = try await fill(logs, count: n, concurrency: c)
+        let cpu = cpuSeconds() - cpuBefore
+        print("| \(c) | \(n) | \(String(format: "%.2f", seconds)) | \(String(format: "%.0f", Double(n) / seconds)) | \(String(format: "%.1f", cpu * 1e6 / Double(n))) |")
+    }
+    if verifyEntries > 0 {
+        let settings = try await freshDatabase()
+        let logs = try await open(settings)
+        let fillSeconds = try await fill(logs, count: verifyEntries, concurrency: 256)
+        try await logs[0].checkpoint()
+        let store = try await PostgresStore.connect(settings)
+        let start = ContinuousClock.now
+        let report = try await PostgresAuditVerifier.verify(store: store, verifier: signer.verifier, headPath: nil)
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("")
+        print("verify (PostgreSQL): \(report.entries) entries (filled in \(String(format: "%.1f", fillSeconds)) s), "
+              + "\(report.checkpointsVerified) checkpoints, intact=\(report.intact): \(String(format: "%.2f", seconds)) s "
+              + "(\(String(format: "%.0f", Double(report.entries) / seconds)) entries/s)")
+    }
 }
 
 print("| concurrency | appends | seconds | durable appends/s | entries per commit | CPU µs per append |")

@@ -63,6 +63,11 @@ public final class PostgresStore: Sendable {
         runner.cancel()
     }
 
+    /// Runs one statement of administration SQL (benchmarks create their databases with it).
+    public func run(sql: String) async throws {
+        _ = try await rows("run SQL", PostgresQuery(unsafeSQL: sql))
+    }
+
     // MARK: - Maintenance hooks for tests
 
     /// Runs raw SQL (tests use it to damage rows and to create databases).
