@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PortcullisServer
+import PortcullisStorePostgres
 
 /// Options shared by `serve` and `config show`: where the configuration comes from.
 struct ServerOptions: ParsableArguments {
@@ -71,6 +72,14 @@ struct ConfigCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             var object = try JSONSerialization.jsonObject(with: encoder.encode(c)) as? [String: Any] ?? [:]
             Self.maskUpstreamSecrets(&object)
+            // A password in the PostgreSQL URL is a secret too.
+            if let postgres = c.store?.postgres, var store = object["store"] as? [String: Any],
+               var pg = store["postgres"] as? [String: Any],
+               let settings = try? PostgresSettings(url: postgres.url, passwordFile: nil) {
+                pg["url"] = settings.redacted + (settings.password == nil ? "" : " (password ********)")
+                store["postgres"] = pg
+                object["store"] = store
+            }
             object["effectiveIssuer"] = c.effectiveIssuer
             object["adminToken"] = "******** (secret; stored in \(DataDirectory(path: c.dataDirectory).adminTokenPath))"
             object["signingKey"] = "******** (secret; stored in \(DataDirectory(path: c.dataDirectory).signingKeyPath))"

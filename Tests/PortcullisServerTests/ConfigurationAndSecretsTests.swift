@@ -23,9 +23,35 @@ struct ConfigurationAndSecretsTests {
         #"{"gateway": {"tools": {"a.b": {"effect": "read", "rsik": 5}}}}"#,
         #"{"gateway": {"rateLimit": {"perMinute": 1, "burst": 1, "brust": 100}}}"#,
         #"{"gateway": {"tools": {"a.b": {"effect": "unclassified"}}}}"#,
+        #"{"store": {"postgres": {"url": "postgres://a@b/c", "pol": 3}}}"#,
+        #"{"store": {"postgress": {"url": "postgres://a@b/c"}}}"#,
     ])
     func unknownKeys(json: String) {
         #expect(throws: (any Error).self) { _ = try ConfigurationFile.decode(Data(json.utf8)) }
+    }
+
+    @Test("store.postgres: read strictly, the URL checked at start without echoing its password, overridable from the environment")
+    func postgresStore() throws {
+        var c = try ConfigurationFile.decode(Data(#"""
+            {"store": {"postgres": {"url": "postgres://app:s3cret@db.internal:6543/portcullis?sslmode=require", "pool": 4,
+                                    "node": "a", "heartbeatMs": 100, "staleAfterMs": 300}}}
+            """#.utf8))
+        try c.validate()
+        #expect(c.store?.postgres?.pool == 4 && c.store?.postgres?.heartbeatMs == 100)
+        for (url, fragment) in [("postgres://app:s3cret@db/p?sslmode=maybe", "sslmode"), ("mysql://app:s3cret@db/p", "postgres://")] {
+            var bad = c
+            bad.store?.postgres?.url = url
+            let error = #expect(throws: ConfigurationError.self) { try bad.validate() }
+            #expect("\(error!)".contains(fragment) && !"\(error!)".contains("s3cret"))
+        }
+        var fast = c
+        fast.store?.postgres?.staleAfterMs = 150
+        #expect(throws: ConfigurationError.self) { try fast.validate() }
+        try c.apply(environment: ["PORTCULLIS_POSTGRES_URL": "postgres://other@h/d"])
+        #expect(c.store?.postgres?.url == "postgres://other@h/d" && c.store?.postgres?.pool == 4)
+        var plain = ServerConfiguration()
+        try plain.apply(environment: ["PORTCULLIS_POSTGRES_URL": "postgres://x@h/d"])
+        #expect(plain.store?.postgres?.url == "postgres://x@h/d")
     }
 
     @Test("the manual testing clock exists in debug builds only")
