@@ -83,8 +83,8 @@ public final class PostgresChangeFeed: ChangeFeed {
         }
         guard !fresh else { return }
         let ms = Int((ContinuousClock.now - since) / .milliseconds(1))
-        throw PortcullisError(.storage, "this replica cannot vouch for its state (\(reason), for \(ms) ms): "
-                              + "calls are refused until it has resynchronised from PostgreSQL")
+        throw StaleReplica("this replica cannot vouch for its state (\(reason), for \(ms) ms): "
+                           + "calls are refused until it has resynchronised from PostgreSQL")
     }
 
     /// Changes received from other replicas so far.

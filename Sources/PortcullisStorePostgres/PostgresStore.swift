@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 public import PortcullisCore
 import PostgresNIO
+import Synchronization
 
 /// The PostgreSQL storage adapter: the same protocols as the SQLite store, for several replicas sharing one
 /// database (docs/scale-out.md).
@@ -111,16 +112,27 @@ public final class PostgresStore: Sendable {
 
     /// `work`, or a `.storage` error after ``timeout``: the pool waits for a connection as long as PostgreSQL is
     /// down, and a call must be refused in bounded time instead.
+    ///
+    /// Unstructured on purpose: a task group would wait for `work` to finish after cancelling it, and a connection
+    /// lease does not end on cancellation. `work` is cancelled and left to end on its own; a write it still commits
+    /// afterwards was reported as failed, so nothing was acknowledged that is not durable.
     func deadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = self.timeout
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await work() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw DeadlineExceeded(timeout: timeout)
+        let once = OnceResult<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                once.set(continuation)
+                let job = Task {
+                    do { once.finish(.success(try await work())) } catch { once.finish(.failure(error)) }
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: timeout)
+                    if once.finish(.failure(DeadlineExceeded(timeout: timeout))) { job.cancel() }
+                }
+                once.onFinish { timer.cancel() }
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        } onCancel: {
+            once.finish(.failure(CancellationError()))
         }
     }
 
@@ -147,6 +159,54 @@ public final class PostgresStore: Sendable {
         default:
             return PortcullisError(.storage, "\(context): \(error)")
         }
+    }
+}
+
+/// A continuation resumed once, by whichever of a result, a deadline or a cancellation comes first.
+final class OnceResult<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var early: Result<T, any Error>?
+        var done = false
+        var onFinish: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    func set(_ c: CheckedContinuation<T, any Error>) {
+        let early = state.withLock { s -> Result<T, any Error>? in
+            if let e = s.early { s.early = nil; return e }
+            s.continuation = c
+            return nil
+        }
+        if let early { c.resume(with: early) }
+    }
+
+    func onFinish(_ f: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.done { return true }
+            s.onFinish = f
+            return false
+        }
+        if now { f() }
+    }
+
+    /// True when this call finished it (false: something else did first).
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (c, f, first) = state.withLock { s -> (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?, Bool) in
+            guard !s.done else { return (nil, nil, false) }
+            s.done = true
+            let c = s.continuation
+            s.continuation = nil
+            if c == nil { s.early = result }
+            let f = s.onFinish
+            s.onFinish = nil
+            return (c, f, true)
+        }
+        c?.resume(with: result)
+        f?()
+        return first
     }
 }
 

@@ -76,6 +76,63 @@ class Postgres:
         return out.stdout.strip()
 
 
+class PausableProxy:
+    """A TCP proxy in front of PostgreSQL for one replica: pausing it partitions that replica (its connections stay
+    open and silent, as behind a broken network path) while the others keep working."""
+
+    def __init__(self, target_port: int):
+        import socket
+        import threading
+        self.target_port = target_port
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()  # PostgreSQL is down: the replica sees a refused connection, as without the proxy
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                self.flowing.wait()
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def pause(self):
+        self.flowing.clear()
+
+    def resume(self):
+        self.flowing.set()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     import tempfile
@@ -93,12 +150,15 @@ def cluster(tmp_path_factory):
         state = work / "state"
         idp = IdentityProvider(work / "idp")
         ports = [free_port() for _ in range(3)]
+        # Replica 2 reaches PostgreSQL through a proxy a test can pause.
+        proxy = PausableProxy(pg.port)
+        proxied_url = url.replace(f":{pg.port}/", f":{proxy.port}/")
         issuer = f"http://127.0.0.1:{ports[0]}"
         replicas = []
         for i, port in enumerate(ports):
             config = scenario_config(idp, state, ("mail", "files", "payments"), SCENARIO_TOOLS, work / "policies")
             config["issuer"] = issuer
-            config["store"] = {"postgres": {"url": url, "node": f"replica-{i + 1}", "pool": 8,
+            config["store"] = {"postgres": {"url": proxied_url if i == 1 else url, "node": f"replica-{i + 1}", "pool": 8,
                                             "heartbeatMs": 100, "staleAfterMs": 500}}
             config["gateway"]["rateLimit"] = {"perMinute": 1_000_000, "burst": 100_000}
             # One tool limited to 6 calls a minute: the deployment's limit, not each replica's.
@@ -116,6 +176,7 @@ def cluster(tmp_path_factory):
             server.start()
             replicas.append(server)
         try:
+            _PROXY["replica-2"] = proxy
             yield pg, url, replicas, idp, work
         finally:
             codes = [r.stop() for r in replicas]
@@ -336,10 +397,73 @@ def ping(server, token) -> int:
     return r.status_code
 
 
+def test_a_replica_partitioned_from_postgres_refuses_instead_of_serving_stale_state(cluster):
+    """Replica 2's path to PostgreSQL goes silent; a kill on replica 1 cannot reach it, and within its staleness
+    bound (500 ms here) it refuses the agent, as it refuses everyone, rather than serve it from its cache."""
+    _, _, replicas, idp, _ = cluster
+    proxy = cluster_proxy()
+    agent, token = scenario_agent(replicas[0], idp, "mallory@example.test")
+    assert ping(replicas[1], token) not in (401, 403, 503)
+    proxy.pause()
+    try:
+        r = replicas[0].admin("POST", "/admin/kill", {"agent": agent.id, "reason": "partition test"})
+        assert r.status_code == 200, r.text
+        # Past its staleness bound (500 ms) the cut-off replica serves nobody from memory: every request is refused
+        # at once, before anything waits on PostgreSQL.
+        time.sleep(1.0)
+        for _ in range(10):
+            started = time.monotonic()
+            status = ping(replicas[1], token)
+            assert status == 503, status
+            assert time.monotonic() - started < 1.0
+            time.sleep(0.05)
+        body = requests.post(replicas[1].base + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                             headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                                      "MCP-Protocol-Version": "2025-06-18"}, timeout=5).text
+        assert "cannot vouch" in body, body
+    finally:
+        proxy.resume()
+    # Reconnected: the kill is in force there too, and other agents are served again.
+    _, fresh = scenario_agent(replicas[0], idp, "niaj@example.test")
+    wait_for(lambda: ping(replicas[1], fresh) not in (401, 403, 503), timeout=15, step=0.1)
+    assert ping(replicas[1], token) in (401, 403)
+
+
+_PROXY: dict[str, PausableProxy] = {}
+
+
+def cluster_proxy() -> PausableProxy:
+    return _PROXY["replica-2"]
+
+
 def test_postgres_down_every_call_is_refused_and_service_resumes(cluster):
-    pg, _, replicas, idp, _ = cluster
+    """PostgreSQL stopped while the replicas issue tokens: calls are refused, every token acknowledged before (or
+    during) the stop is in the audit log afterwards, and service resumes when PostgreSQL is back."""
+    import base64
+    import json
+    import threading
+    pg, url, replicas, idp, _ = cluster
     _, token = scenario_agent(replicas[0], idp, "erin@example.test")
     assert not refused(call(replicas[1], token))
+    agents = [replicas[0].new_agent(name=f"down-{uuid.uuid4().hex[:6]}", max_concurrent_sessions=100000) for _ in range(3)]
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def issue(agent, server):
+        s = requests.Session()
+        while not stop.is_set():
+            try:
+                r = s.post(server.token_endpoint, data=agent.form(), timeout=10)
+            except requests.RequestException:
+                continue
+            if r.status_code == 200:
+                payload = r.json()["access_token"].split(".")[1]
+                acknowledged.append(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])
+
+    threads = [threading.Thread(target=issue, args=(a, srv)) for a, srv in zip(agents, replicas)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(acknowledged) > 30, timeout=20, step=0.05)
     pg.stop()
     try:
         # Within the staleness bound every replica refuses, with a reason, instead of serving from memory.
@@ -349,10 +473,31 @@ def test_postgres_down_every_call_is_refused_and_service_resumes(cluster):
                              headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
                                       "MCP-Protocol-Version": "2025-06-18"}, timeout=10)
         assert resp.status_code in (401, 503), resp.text
+        during = len(acknowledged)
+        time.sleep(0.5)
+        assert len(acknowledged) == during, "a token was acknowledged while PostgreSQL was down"
     finally:
         pg.start()
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    last = {}
+
+    def served(r):
+        last[r.base] = call(r, token)
+        return not refused(last[r.base])
+
     for r in replicas:
-        wait_for(lambda: not refused(call(r, token)), timeout=20, step=0.2)
+        try:
+            wait_for(lambda: served(r), timeout=20, step=0.2)
+        except BaseException:
+            raw = requests.post(r.base + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}, timeout=10)
+            raise AssertionError(f"{r.base} did not serve again: {last.get(r.base)!r} {raw.status_code} {raw.text}")
+    rows = [json.loads(e)["event"] for e in pg.psql(url, "SELECT entry FROM audit_entries WHERE action = 'token.issue'").splitlines()]
+    issued = {e["reason"].split()[0][len("jti="):] for e in rows if e.get("decision") == "allow"}
+    assert not set(acknowledged) - issued, set(acknowledged) - issued
 
 
 def replicas_refuse_or_unavailable(server, token) -> bool:

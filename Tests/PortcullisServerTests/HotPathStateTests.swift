@@ -120,8 +120,8 @@ struct HotPathStateTests {
             name: "v", owner: "o@example.com", purpose: "p", modelProvider: "m", model: "m", modelVersion: "1"), actor: "admin")
         #expect(try await cache.agent(id: agent.id)?.status == .active)
         feed.fresh.withLock { $0 = false }
-        let error = await #expect(throws: PortcullisError.self) { try await cache.agent(id: agent.id) }
-        #expect(error?.reason.contains("cannot vouch") == true)
+        let error = await #expect(throws: StaleReplica.self) { try await cache.agent(id: agent.id) }
+        #expect(error?.description.contains("cannot vouch") == true)
         feed.fresh.withLock { $0 = true }
         #expect(try await cache.agent(id: agent.id)?.status == .active)
     }
@@ -134,7 +134,7 @@ final class SwitchableFeed: ChangeFeed {
     func publish(_ change: StateChange) async { await inner.publish(change) }
     func subscribe(_ handler: @escaping @Sendable (StateChange) -> Void) { inner.subscribe(handler) }
     func vouch() throws {
-        guard fresh.withLock({ $0 }) else { throw PortcullisError(.storage, "this replica cannot vouch for its state (test)") }
+        guard fresh.withLock({ $0 }) else { throw StaleReplica("this replica cannot vouch for its state (test)") }
     }
 }
 

@@ -82,7 +82,7 @@ struct PostgresReplicaTests {
         let resyncs = Mutex(0)
         b.subscribe { change in seen.withLock { $0.append(change) } }
         b.onResynchronize { resyncs.withLock { $0 += 1 } }
-        #expect(throws: PortcullisError.self) { try b.vouch() }
+        #expect(throws: StaleReplica.self) { try b.vouch() }
         a.start()
         b.start()
         try await waitUntil { (try? a.vouch()) != nil && (try? b.vouch()) != nil }
@@ -96,8 +96,8 @@ struct PostgresReplicaTests {
         // Cut b's listener: b refuses, then reconnects, resynchronises (every cache dropped) and vouches again.
         try await storeA.execute(sql: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'portcullis-feed-b'")
         try await waitUntil { (try? b.vouch()) == nil }
-        let error = #expect(throws: PortcullisError.self) { try b.vouch() }
-        #expect(error?.reason.contains("cannot vouch") == true)
+        let error = #expect(throws: StaleReplica.self) { try b.vouch() }
+        #expect(error?.description.contains("cannot vouch") == true)
         try await waitUntil { (try? b.vouch()) != nil }
         #expect(resyncs.withLock { $0 } == 2)
         #expect(seen.withLock { $0.filter { $0 == .all }.count } == 2)

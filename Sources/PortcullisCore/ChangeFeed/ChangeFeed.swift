@@ -61,6 +61,14 @@ public protocol ChangeFeed: Sendable {
     func vouch() throws
 }
 
+/// Thrown by ``ChangeFeed/vouch()``: this replica may hold stale state, so it serves nothing until it has
+/// resynchronised. Safe to show to a caller (it names no data, only the replica's condition).
+public struct StaleReplica: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}
+
 extension ChangeFeed {
     /// A single process sees every change it publishes: always fresh.
     public func vouch() throws {}

@@ -372,6 +372,8 @@ public struct TokenService: Sendable {
             return loaded
         } catch let e as OAuthError {
             throw e
+        } catch let stale as StaleReplica {
+            throw OAuthError("temporarily_unavailable", stale.description, status: 503)
         } catch {
             throw OAuthError("server_error", "the token store is unavailable", status: 503)
         }
