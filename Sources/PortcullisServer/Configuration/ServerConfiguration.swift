@@ -51,8 +51,12 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
             public var heartbeatMs: Int?
             /// How old the last confirmed delivery may be before the replica refuses calls, in ms (default 1000).
             public var staleAfterMs: Int?
+            /// How long a statement may wait (for a connection included) before the call fails, in ms (default 5000).
+            public var timeoutMs: Int?
 
-            enum CodingKeys: String, CodingKey, CaseIterable { case url, passwordFile, pool, node, heartbeatMs, staleAfterMs }
+            enum CodingKeys: String, CodingKey, CaseIterable {
+                case url, passwordFile, pool, node, heartbeatMs, staleAfterMs, timeoutMs
+            }
 
             public init(url: String) { self.url = url }
 
@@ -65,6 +69,7 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
                 node = try c.decodeIfPresent(String.self, forKey: .node)
                 heartbeatMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatMs)
                 staleAfterMs = try c.decodeIfPresent(Int.self, forKey: .staleAfterMs)
+                timeoutMs = try c.decodeIfPresent(Int.self, forKey: .timeoutMs)
             }
         }
 
@@ -186,6 +191,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
             }
             if let n = postgres.staleAfterMs, n < 2 * (postgres.heartbeatMs ?? 200) {
                 throw ConfigurationError("store.postgres.staleAfterMs must be at least twice heartbeatMs")
+            }
+            if let n = postgres.timeoutMs, !(100...60_000).contains(n) {
+                throw ConfigurationError("store.postgres.timeoutMs must be between 100 and 60000")
             }
             do {
                 _ = try PostgresSettings(url: postgres.url, passwordFile: postgres.passwordFile, poolSize: postgres.pool ?? 10)

@@ -32,8 +32,9 @@ struct StoreBackend: Sendable {
         guard let postgres = configuration.store?.postgres else {
             return StoreBackend(store: try SQLiteStore(path: directory.databasePath), feed: LocalChangeFeed(), replicaFeed: nil)
         }
-        let settings = try PostgresSettings(url: postgres.url, passwordFile: postgres.passwordFile,
+        var settings = try PostgresSettings(url: postgres.url, passwordFile: postgres.passwordFile,
                                             poolSize: postgres.pool ?? 10)
+        settings.timeoutMs = postgres.timeoutMs ?? 5000
         let store = try await PostgresStore.connect(settings, logger: logger)
         let feed = PostgresChangeFeed(store: store, node: postgres.node ?? "node-" + Hex.random(4),
                                       heartbeat: .milliseconds(postgres.heartbeatMs ?? 200),
