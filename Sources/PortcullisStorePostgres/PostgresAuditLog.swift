@@ -227,7 +227,7 @@ public actor PostgresAuditLog: MerkleAuditLog {
         return signed
     }
 
-    private func checkpointLogged() async {
+    public func checkpointLogged() async {
         do {
             try await checkpoint()
         } catch {
@@ -247,20 +247,9 @@ public actor PostgresAuditLog: MerkleAuditLog {
             """).map { try SignedCheckpoint(parsing: try $0.decode(String.self)) }
     }
 
-    /// Signs a checkpoint every ``AuditLog/Configuration/checkpointInterval`` while entries arrive, and a last one
-    /// at graceful shutdown.
-    public func run() async throws {
-        let interval = configuration.checkpointInterval
-        try? await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: interval)
-                await self.checkpointIfGrown()
-            }
-        }
-        await checkpointLogged()
-    }
+    public nonisolated var checkpointInterval: Duration { configuration.checkpointInterval }
 
-    private func checkpointIfGrown() async {
+    public func checkpointIfGrown() async {
         guard let size = try? await currentSize() else { return }
         if size > (latest?.size ?? 0) || latest == nil { await checkpointLogged() }
     }

@@ -185,6 +185,71 @@ def cluster(tmp_path_factory):
         pg.stop()
 
 
+class Load:
+    """Token issuance (and optionally registrations) against replicas from threads, recording what was
+    acknowledged: the `jti` of every token issued and the id of every agent registered."""
+
+    def __init__(self, replicas, *, register: bool):
+        import threading
+        self.jti: list[str] = []
+        self.agents: list[str] = []
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        issuers = [replicas[0].new_agent(name=f"load-{uuid.uuid4().hex[:6]}", max_concurrent_sessions=100000)
+                   for _ in replicas]
+        self.threads = [threading.Thread(target=self._issue, args=(a, srv)) for a, srv in zip(issuers, replicas)]
+        if register:
+            self.threads += [threading.Thread(target=self._register, args=(srv,)) for srv in replicas]
+        for t in self.threads:
+            t.start()
+
+    def _issue(self, agent, server):
+        import base64
+        import json
+        s = requests.Session()
+        while not self.stop_event.is_set():
+            try:
+                r = s.post(server.token_endpoint, data=agent.form(), timeout=10)
+            except requests.RequestException:
+                time.sleep(0.05)
+                continue
+            if r.status_code == 200:
+                payload = r.json()["access_token"].split(".")[1]
+                with self.lock:
+                    self.jti.append(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])
+
+    def _register(self, server):
+        import json
+        s = requests.Session()
+        h = {"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/json"}
+        i = 0
+        while not self.stop_event.is_set():
+            i += 1
+            body = {"name": f"k{i}", "owner": "o", "purpose": "p", "model_provider": "m", "model": "m", "model_version": "1"}
+            try:
+                r = s.post(server.base + "/admin/agents", data=json.dumps(body), headers=h, timeout=10)
+            except requests.RequestException:
+                time.sleep(0.05)
+                continue
+            if r.status_code == 201:
+                with self.lock:
+                    self.agents.append(r.json()["id"])
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def logged(pg, url) -> tuple[set, set]:
+    """The token `jti`s and agent ids the deployment's audit log records as issued and registered."""
+    import json
+    rows = [json.loads(e)["event"] for e in pg.psql(url, "SELECT entry FROM audit_entries ORDER BY idx").splitlines()]
+    issued = {e["reason"].split()[0][len("jti="):] for e in rows if e["action"] == "token.issue" and e.get("decision") == "allow"}
+    registered = {e["resource"] for e in rows if e["action"] == "agent.register"}
+    return issued, registered
+
+
 def wait_for(condition, timeout: float = 10.0, step: float = 0.01) -> float:
     """Seconds until `condition()` held; fails after `timeout`."""
     start = time.monotonic()
@@ -439,30 +504,11 @@ def cluster_proxy() -> PausableProxy:
 def test_postgres_down_every_call_is_refused_and_service_resumes(cluster):
     """PostgreSQL stopped while the replicas issue tokens: calls are refused, every token acknowledged before (or
     during) the stop is in the audit log afterwards, and service resumes when PostgreSQL is back."""
-    import base64
-    import json
-    import threading
     pg, url, replicas, idp, _ = cluster
     _, token = scenario_agent(replicas[0], idp, "erin@example.test")
     assert not refused(call(replicas[1], token))
-    agents = [replicas[0].new_agent(name=f"down-{uuid.uuid4().hex[:6]}", max_concurrent_sessions=100000) for _ in range(3)]
-    acknowledged: list[str] = []
-    stop = threading.Event()
-
-    def issue(agent, server):
-        s = requests.Session()
-        while not stop.is_set():
-            try:
-                r = s.post(server.token_endpoint, data=agent.form(), timeout=10)
-            except requests.RequestException:
-                continue
-            if r.status_code == 200:
-                payload = r.json()["access_token"].split(".")[1]
-                acknowledged.append(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])
-
-    threads = [threading.Thread(target=issue, args=(a, srv)) for a, srv in zip(agents, replicas)]
-    for t in threads:
-        t.start()
+    load = Load(replicas, register=False)
+    acknowledged = load.jti
     wait_for(lambda: len(acknowledged) > 30, timeout=20, step=0.05)
     pg.stop()
     try:
@@ -478,9 +524,7 @@ def test_postgres_down_every_call_is_refused_and_service_resumes(cluster):
         assert len(acknowledged) == during, "a token was acknowledged while PostgreSQL was down"
     finally:
         pg.start()
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
+        load.stop()
     last = {}
 
     def served(r):
@@ -495,8 +539,7 @@ def test_postgres_down_every_call_is_refused_and_service_resumes(cluster):
                 "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}, timeout=10)
             raise AssertionError(f"{r.base} did not serve again: {last.get(r.base)!r} {raw.status_code} {raw.text}")
-    rows = [json.loads(e)["event"] for e in pg.psql(url, "SELECT entry FROM audit_entries WHERE action = 'token.issue'").splitlines()]
-    issued = {e["reason"].split()[0][len("jti="):] for e in rows if e.get("decision") == "allow"}
+    issued, _ = logged(pg, url)
     assert not set(acknowledged) - issued, set(acknowledged) - issued
 
 
@@ -546,65 +589,22 @@ def test_one_audit_log_for_the_deployment(cluster):
 def test_a_replica_killed_under_load_loses_no_acknowledged_entry(cluster):
     """kill -9 one replica while all three append (token issuance, registrations): every acknowledged event is in
     the log, the log verifies, and the replica starts again on it."""
-    import json
     import signal
-    import threading
     pg, url, replicas, _, _ = cluster
     victim = replicas[2]
-    acknowledged_jti: list[str] = []
-    acknowledged_agents: list[str] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-    agents = [replicas[0].new_agent(name=f"load-{uuid.uuid4().hex[:6]}", max_concurrent_sessions=100000) for _ in range(3)]
-
-    def issue(agent, server):
-        s = requests.Session()
-        while not stop.is_set():
-            try:
-                r = s.post(server.token_endpoint, data=agent.form(), timeout=10)
-            except requests.RequestException:
-                return
-            if r.status_code == 200:
-                payload = r.json()["access_token"].split(".")[1]
-                import base64
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-                with lock:
-                    acknowledged_jti.append(claims["jti"])
-
-    def register(server):
-        s = requests.Session()
-        h = {"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/json"}
-        i = 0
-        while not stop.is_set():
-            i += 1
-            body = {"name": f"k{i}", "owner": "o", "purpose": "p", "model_provider": "m", "model": "m", "model_version": "1"}
-            try:
-                r = s.post(server.base + "/admin/agents", data=json.dumps(body), headers=h, timeout=10)
-            except requests.RequestException:
-                return
-            if r.status_code == 201:
-                with lock:
-                    acknowledged_agents.append(r.json()["id"])
-
-    threads = [threading.Thread(target=issue, args=(a, srv)) for a, srv in zip(agents, replicas)] + \
-              [threading.Thread(target=register, args=(srv,)) for srv in replicas]
-    for t in threads:
-        t.start()
+    load = Load(replicas, register=True)
+    acknowledged_jti, acknowledged_agents = load.jti, load.agents
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(acknowledged_jti) + len(acknowledged_agents) < 300:
         time.sleep(0.05)
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
     time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
+    load.stop()
     assert len(acknowledged_jti) > 20 and len(acknowledged_agents) > 20, (len(acknowledged_jti), len(acknowledged_agents))
     out = audit_verify(url, replicas[0].data_dir)
     assert out.returncode == 0, out.stdout + out.stderr
-    rows = [json.loads(e)["event"] for e in pg.psql(url, "SELECT entry FROM audit_entries ORDER BY idx").splitlines()]
-    registered = {e["resource"] for e in rows if e["action"] == "agent.register"}
-    issued = {e["reason"].split()[0][len("jti="):] for e in rows if e["action"] == "token.issue" and e.get("decision") == "allow"}
+    issued, registered = logged(pg, url)
     assert not set(acknowledged_agents) - registered, set(acknowledged_agents) - registered
     assert not set(acknowledged_jti) - issued, set(acknowledged_jti) - issued
     # The killed replica starts again and appends to the same log.

@@ -287,7 +287,7 @@ public actor AuditLog: AuditSink, Service {
         return latest!
     }
 
-    private func checkpointLogged() async {
+    public func checkpointLogged() async {
         do {
             try await checkpoint()
         } catch {
@@ -316,20 +316,9 @@ public actor AuditLog: AuditSink, Service {
 
     // MARK: - Service
 
-    /// Signs a checkpoint every ``Configuration/checkpointInterval`` while entries arrive,
-    /// and a last one at graceful shutdown.
-    public func run() async throws {
-        let interval = configuration.checkpointInterval
-        try? await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: interval)
-                await self.checkpointIfGrown()
-            }
-        }
-        await checkpointLogged()
-    }
+    public nonisolated var checkpointInterval: Duration { configuration.checkpointInterval }
 
-    private func checkpointIfGrown() async {
+    public func checkpointIfGrown() async {
         if frontier.size > (latest?.size ?? 0) || latest == nil { await checkpointLogged() }
     }
 

@@ -26,6 +26,26 @@ public protocol MerkleAuditLog: AuditSink, Service {
     func consistencyProof(from: UInt64, to: UInt64?) async throws -> ConsistencyProof
     /// Waits for appends in flight, signs a last checkpoint and closes.
     func close() async throws
+    /// How often ``run()`` signs a checkpoint while entries arrive.
+    var checkpointInterval: Duration { get }
+    /// Signs a checkpoint if the log grew since the last one; a failure is logged, not thrown.
+    func checkpointIfGrown() async
+    /// Signs a checkpoint; a failure is logged, not thrown.
+    func checkpointLogged() async
+}
+
+extension MerkleAuditLog {
+    /// Signs a checkpoint every ``checkpointInterval`` while entries arrive, and a last one at graceful shutdown.
+    public func run() async throws {
+        let interval = checkpointInterval
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: interval)
+                await self.checkpointIfGrown()
+            }
+        }
+        await checkpointLogged()
+    }
 }
 
 extension AuditLog: MerkleAuditLog {}
