@@ -34,7 +34,15 @@ public actor PostgresAuditLog: MerkleAuditLog {
     private var frontier: MerkleFrontier?
     private var latest: SignedCheckpoint?
     private var closed = false
-    private let batches: GroupCommit<[UInt8], UInt64>
+    private let batches: GroupCommit<Queued, UInt64>
+
+    /// An event ready to be written: its canonical JSON and its indexed columns (taken from the event, not parsed
+    /// back from the JSON).
+    struct Queued: Sendable {
+        var json: [UInt8]
+        var timeNanos: Int64
+        var agentID: String?
+    }
 
     /// Opens the log in `store`'s database (its tables come with the store's migrations) and records its origin,
     /// refusing a database whose log belongs to another key.
@@ -94,10 +102,10 @@ public actor PostgresAuditLog: MerkleAuditLog {
     // MARK: - Appending
 
     public nonisolated func append(_ event: AuditEvent) async throws -> UInt64 {
-        let json = try AuditEntryCodec.eventJSON(event)
+        let queued = Queued(json: try AuditEntryCodec.eventJSON(event), timeNanos: event.timeNanos, agentID: event.agent?.id)
         guard await !closed else { throw AuditError(.closed, "the audit log is closed") }
         do {
-            let index = try await batches.submit(json)
+            let index = try await batches.submit(queued)
             await grew(to: index + 1)
             return index
         } catch let e as AuditError {
@@ -115,7 +123,7 @@ public actor PostgresAuditLog: MerkleAuditLog {
     }
 
     /// Writes one batch under the writers' lock; returns each event's position and the tree after the batch.
-    static func write(_ events: [[UInt8]], store: PostgresStore, cached: MerkleFrontier?) async throws
+    static func write(_ events: [Queued], store: PostgresStore, cached: MerkleFrontier?) async throws
         -> ([UInt64], MerkleFrontier)
     {
         let logger = store.logger
@@ -130,16 +138,15 @@ public actor PostgresAuditLog: MerkleAuditLog {
             }
             var indexes: [Int64] = [], texts: [String] = [], leaves: [String] = [], times: [Int64] = [], agents: [String] = []
             var nodes: [MerkleFrontier.CompletedNode] = []
-            for json in events {
+            for event in events {
                 let index = tree.size
-                let entry = AuditEntryCodec.entry(eventJSON: json, index: index)
+                let entry = AuditEntryCodec.entry(eventJSON: event.json, index: index)
                 let leaf = RFC6962.leafHash(entry)
-                let decoded = try AuditEntryCodec.decode(entry)
                 indexes.append(Int64(index))
                 texts.append(String(decoding: entry, as: UTF8.self))
                 leaves.append(Hex.encode(leaf))
-                times.append(decoded.event.timeNanos)
-                agents.append(decoded.event.agent?.id ?? "")
+                times.append(event.timeNanos)
+                agents.append(event.agentID ?? "")
                 tree.append(leaf, reportingFrom: MerkleLayout.storedLevel) { nodes.append($0) }
             }
             _ = try await c.rows("""

@@ -38,7 +38,6 @@ public final class PostgresChangeFeed: ChangeFeed {
         var sequence: UInt64 = 0
         var since = ContinuousClock.now
         var reason = "the change feed has not connected yet"
-        var received = 0
     }
 
     /// - Parameters:
@@ -86,9 +85,6 @@ public final class PostgresChangeFeed: ChangeFeed {
         throw StaleReplica("this replica cannot vouch for its state (\(reason), for \(ms) ms): "
                            + "calls are refused until it has resynchronised from PostgreSQL")
     }
-
-    /// Changes received from other replicas so far.
-    public var received: Int { state.withLock { $0.received } }
 
     public func publish(_ change: StateChange) async {
         apply(change)
@@ -187,7 +183,6 @@ public final class PostgresChangeFeed: ChangeFeed {
             return
         }
         guard from != node else { return }
-        state.withLock { $0.received += 1 }
         apply(change)
     }
 

@@ -3,7 +3,6 @@ public import Logging
 import NIOCore
 public import PortcullisCore
 import PostgresNIO
-import Synchronization
 
 /// The PostgreSQL storage adapter: the same protocols as the SQLite store, for several replicas sharing one
 /// database (docs/scale-out.md).
@@ -64,17 +63,12 @@ public final class PostgresStore: Sendable {
         runner.cancel()
     }
 
-    /// Runs one statement of administration SQL (benchmarks create their databases with it).
+    /// Runs one statement of administration SQL (benchmarks and tests create databases with it; tests damage rows).
     public func run(sql: String) async throws {
         _ = try await rows("run SQL", PostgresQuery(unsafeSQL: sql))
     }
 
     // MARK: - Maintenance hooks for tests
-
-    /// Runs raw SQL (tests use it to damage rows and to create databases).
-    func execute(sql: String) async throws {
-        _ = try await rows("execute SQL", PostgresQuery(unsafeSQL: sql))
-    }
 
     /// The first column of the first row of a query, as text.
     func fetchText(sql: String) async throws -> String? {
@@ -138,9 +132,7 @@ public final class PostgresStore: Sendable {
 
     /// The SQLSTATE of a server error (`23505` unique violation, `23503` foreign key violation), if it is one.
     static func sqlState(_ error: any Error) -> String? {
-        if let e = error as? PSQLError { return e.serverInfo?[.sqlState] }
-        if let e = error as? PostgresDecodingError { _ = e }
-        return nil
+        (error as? PSQLError)?.serverInfo?[.sqlState]
     }
 
     /// A readable storage error; a ``PortcullisError`` raised inside a transaction is kept. Bound values are
@@ -159,54 +151,6 @@ public final class PostgresStore: Sendable {
         default:
             return PortcullisError(.storage, "\(context): \(error)")
         }
-    }
-}
-
-/// A continuation resumed once, by whichever of a result, a deadline or a cancellation comes first.
-final class OnceResult<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<T, any Error>?
-        var early: Result<T, any Error>?
-        var done = false
-        var onFinish: (@Sendable () -> Void)?
-    }
-
-    private let state = Mutex(State())
-
-    func set(_ c: CheckedContinuation<T, any Error>) {
-        let early = state.withLock { s -> Result<T, any Error>? in
-            if let e = s.early { s.early = nil; return e }
-            s.continuation = c
-            return nil
-        }
-        if let early { c.resume(with: early) }
-    }
-
-    func onFinish(_ f: @escaping @Sendable () -> Void) {
-        let now = state.withLock { s -> Bool in
-            if s.done { return true }
-            s.onFinish = f
-            return false
-        }
-        if now { f() }
-    }
-
-    /// True when this call finished it (false: something else did first).
-    @discardableResult
-    func finish(_ result: Result<T, any Error>) -> Bool {
-        let (c, f, first) = state.withLock { s -> (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?, Bool) in
-            guard !s.done else { return (nil, nil, false) }
-            s.done = true
-            let c = s.continuation
-            s.continuation = nil
-            if c == nil { s.early = result }
-            let f = s.onFinish
-            s.onFinish = nil
-            return (c, f, true)
-        }
-        c?.resume(with: result)
-        f?()
-        return first
     }
 }
 

@@ -93,7 +93,7 @@ struct PostgresAuditLogTests {
             for i in 0..<20 { try await r.logs[0].append(Self.event(i)) }
             try await r.logs[0].checkpoint()
             #expect(try await r.verify().intact)
-            try await r.stores[0].execute(sql: sql)
+            try await r.stores[0].run(sql: sql)
             let report = try await r.verify()
             let first = try #require(report.problems.first, "\(sql)")
             #expect(first.kind == kind, "\(sql): \(report.problems)")

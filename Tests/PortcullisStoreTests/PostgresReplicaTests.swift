@@ -15,7 +15,7 @@ struct PostgresReplicaTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(try await PostgresSchema.applied(stores[0]) == PostgresSchema.migrations.map(\.name))
-        try await stores[0].execute(sql: "INSERT INTO portcullis_migrations (name, applied_at) VALUES ('v99-future', 0)")
+        try await stores[0].run(sql: "INSERT INTO portcullis_migrations (name, applied_at) VALUES ('v99-future', 0)")
         let error = await #expect(throws: PortcullisError.self) { try await PostgresStore.connect(settings) }
         #expect(error?.reason.contains("v99-future") == true)
         for store in stores { store.close() }
@@ -94,7 +94,7 @@ struct PostgresReplicaTests {
         #expect(seen.withLock { $0.filter { $0 != .all } } == [.killed(["agt_1", "agt_2"]), .token("jti_9")])
 
         // Cut b's listener: b refuses, then reconnects, resynchronises (every cache dropped) and vouches again.
-        try await storeA.execute(sql: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'portcullis-feed-b'")
+        try await storeA.run(sql: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'portcullis-feed-b'")
         try await waitUntil { (try? b.vouch()) == nil }
         let error = #expect(throws: StaleReplica.self) { try b.vouch() }
         #expect(error?.description.contains("cannot vouch") == true)

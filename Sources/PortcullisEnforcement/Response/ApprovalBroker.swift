@@ -191,57 +191,37 @@ public final class ApprovalBroker: Sendable {
 /// Waiters by key, woken by ``wake(_:)`` or after a time limit, whichever comes first.
 final class Wakeups: Sendable {
     private struct State {
-        var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
-        /// Waits whose continuation is not registered yet.
-        var unregistered: Set<UInt64> = []
-        /// Waits that ended before their continuation was registered.
-        var finished: Set<UInt64> = []
+        var waiters: [String: [UInt64: OnceResult<Void>]] = [:]
         var next: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
     func wait(_ key: String, upTo limit: Duration) async {
+        let once = OnceResult<Void>()
         let token = state.withLock { s -> UInt64 in
             s.next += 1
-            s.unregistered.insert(s.next)
+            s.waiters[key, default: [:]][s.next] = once
             return s.next
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let resumeNow = self.state.withLock { s -> Bool in
-                        s.unregistered.remove(token)
-                        if s.finished.remove(token) != nil { return true }
-                        s.waiters[key, default: [:]][token] = c
-                        return false
-                    }
-                    if resumeNow { c.resume() }
-                }
-            }
-            group.addTask { try? await Task.sleep(for: limit) }
-            await group.next()
-            group.cancelAll()
-            finish(key, token)
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            once.finish(.success(()))
+        }
+        await withTaskCancellationHandler {
+            _ = try? await withCheckedThrowingContinuation { once.set($0) }
+        } onCancel: {
+            once.finish(.success(()))
+        }
+        timer.cancel()
+        state.withLock { s in
+            s.waiters[key]?[token] = nil
+            if s.waiters[key]?.isEmpty == true { s.waiters[key] = nil }
         }
     }
 
     func wake(_ key: String) {
-        let woken = state.withLock { s in s.waiters.removeValue(forKey: key).map { Array($0.values) } ?? [] }
-        for c in woken { c.resume() }
-    }
-
-    /// Ends one wait: resumes its continuation if registered, else remembers that it must not wait.
-    private func finish(_ key: String, _ token: UInt64) {
-        let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let c = s.waiters[key]?.removeValue(forKey: token) {
-                if s.waiters[key]?.isEmpty == true { s.waiters[key] = nil }
-                return c
-            }
-            // Not registered yet: it must not wait once it is. (Otherwise it was woken and resumed already.)
-            if s.unregistered.contains(token) { s.finished.insert(token) }
-            return nil
-        }
-        c?.resume()
+        let woken = state.withLock { $0.waiters.removeValue(forKey: key) } ?? [:]
+        for once in woken.values { once.finish(.success(())) }
     }
 }

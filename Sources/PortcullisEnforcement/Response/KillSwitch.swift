@@ -66,9 +66,6 @@ public final class KillSwitch: Sendable {
         }
     }
 
-    /// The agents killed at this gateway.
-    public var killedAgents: Set<String> { state.withLock { $0.killed } }
-
     /// Runs `body` as a cancellable call of `agentID`: nil when the agent is (or becomes) killed
     /// before it finishes; the body's task is then cancelled and its result dropped.
     func run<T: Sendable>(agentID: String, _ body: @escaping @Sendable () async -> T) async -> T? {

@@ -59,16 +59,23 @@ public final class TaintLedger: Sendable {
             entry = e
             return news
         }
-        guard announce, let announcer = announcer.withLock({ $0 }) else { return }
-        // New facts are announced at once; a renewal only when the others' copy is a quarter of its way to lapsing.
-        let key = agentID + "\u{0}" + (user ?? "") + "\u{0}" + source
+        if announce {
+            self.announce(TaintChange(agentID: agentID, user: user, kind: .source(source, injected: injected)), news: news,
+                          key: agentID + "\u{0}" + (user ?? "") + "\u{0}" + source, now: now)
+        }
+    }
+
+    /// Announces a change to the other replicas: a new fact at once, a renewal only when the others' copy is a
+    /// quarter of its way to lapsing.
+    private func announce(_ change: TaintChange, news: Bool, key: String, now: Date) {
+        guard let announcer = announcer.withLock({ $0 }) else { return }
         let due = announced.withLock { table -> Bool in
             if !news, let at = table[key], now.timeIntervalSince(at) < lifetime / 4 { return false }
             if table.count > 100_000 { table.removeAll() }
             table[key] = now
             return true
         }
-        if due { announcer(TaintChange(agentID: agentID, user: user, kind: .source(source, injected: injected))) }
+        if due { announcer(change) }
     }
 
     /// Applies a change announced by another replica (not announced again).
@@ -107,14 +114,10 @@ public final class TaintLedger: Sendable {
             book = current
             return news
         }
-        guard announce, let announcer = announcer.withLock({ $0 }) else { return }
-        let key = agentID + "\u{0}" + (user ?? "") + "\u{0}class\u{0}" + dataClass
-        let due = announced.withLock { table -> Bool in
-            if !news, let at = table[key], now.timeIntervalSince(at) < lifetime / 4 { return false }
-            table[key] = now
-            return true
+        if announce {
+            self.announce(TaintChange(agentID: agentID, user: user, kind: .read(dataClass)), news: news,
+                          key: agentID + "\u{0}" + (user ?? "") + "\u{0}class\u{0}" + dataClass, now: now)
         }
-        if due { announcer(TaintChange(agentID: agentID, user: user, kind: .read(dataClass))) }
     }
 
     /// The data classes the agent (acting for `user`) has read, sorted.

@@ -59,7 +59,7 @@ extension PortcullisApplication.Services {
         Task { [self] in
             for await change in reads {
                 do {
-                    try await follow(change)
+                    try await follow(change, logger: logger)
                 } catch {
                     logger.error("cannot apply a change from another replica", metadata: ["change": "\(change)",
                                                                                         "error": "\(error)"])
@@ -82,7 +82,7 @@ extension PortcullisApplication.Services {
         feed.start()
     }
 
-    private func follow(_ change: StateChange) async throws {
+    private func follow(_ change: StateChange, logger: Logger) async throws {
         switch change {
         case .agent(let id):
             if let agent = try await registry.agents.agent(id: id) { try await apply(agent) }
@@ -93,7 +93,7 @@ extension PortcullisApplication.Services {
         case .risk(let id):
             try await gateway.monitor.reload(agentID: id)
         case .policies:
-            await reloadPolicies(logger: nil)
+            await reloadPolicies(logger: logger)
         case .killed, .token, .approval, .all:
             break
         }
@@ -113,24 +113,11 @@ extension PortcullisApplication.Services {
 
     /// Reloads the policy directory if it changed (a reload announced by another replica that shares it), with
     /// the same record-first rule as a local reload.
-    func reloadPolicies(logger: Logger?) async {
-        let fresh: PolicyEngine.Snapshot
-        do {
-            guard let changed = try gateway.policies.prepareIfChanged() else { return }
-            fresh = changed
-        } catch {
-            logger?.error("policy reload announced by another replica failed here; previous policies kept",
-                          metadata: ["error": "\(error)"])
-            try? await recordAdmin(actor: "system", action: "policy.reload.failed", resource: gateway.policies.snapshot.source,
-                                   reason: "reload announced by another replica refused here, previous policies kept: \(error)")
-            return
+    func reloadPolicies(logger: Logger) async {
+        var lastFailure: String?
+        _ = await GatewayService.reloadIfChanged(gateway, after: "a reload on another replica", lastFailure: &lastFailure,
+                                                 logger: logger) { action, summary in
+            try await recordAdmin(actor: "system", action: action, resource: gateway.policies.snapshot.source, reason: summary)
         }
-        do {
-            try await recordAdmin(actor: "system", action: "policy.reload", resource: fresh.source,
-                                  reason: "\(fresh.count) policies loaded after a reload on another replica")
-        } catch {
-            return
-        }
-        gateway.policies.install(fresh)
     }
 }

@@ -31,35 +31,46 @@ struct GatewayService: Service {
         await gateway.shutdown()
     }
 
-    /// Reloads the policy directory when it changed: recorded first, then put in force. A directory that
-    /// keeps failing the same way is recorded once, not on every pass.
+    /// Reloads the policy directory when it changed, and announces it.
     func reloadIfChanged(lastFailure: inout String?) async {
+        guard let fresh = await Self.reloadIfChanged(gateway, after: "a change on disk", lastFailure: &lastFailure,
+                                                     logger: logger, record: onReload) else { return }
+        await feed?.publish(.policies)
+        logger.notice("policies reloaded", metadata: ["source": "\(fresh.source)", "count": "\(fresh.count)"])
+    }
+
+    /// Reloads the policy directory when it changed (`cause`: why it is read again): recorded first, then put in
+    /// force; returns what was installed. A directory that keeps failing the same way is recorded once, not on
+    /// every pass.
+    static func reloadIfChanged(_ gateway: MCPGateway, after cause: String, lastFailure: inout String?, logger: Logger,
+                                record: (_ action: String, _ summary: String) async throws -> Void) async
+        -> PolicyEngine.Snapshot?
+    {
         let fresh: PolicyEngine.Snapshot
         do {
             guard let changed = try gateway.policies.prepareIfChanged() else {
                 lastFailure = nil
-                return
+                return nil
             }
             fresh = changed
         } catch {
             let text = "\(error)"
-            guard text != lastFailure else { return }
+            guard text != lastFailure else { return nil }
             lastFailure = text
             logger.error("policy reload failed; the previous policies stay in force", metadata: ["error": "\(text)"])
-            try? await onReload("policy.reload.failed", "reload after a change on disk refused, previous policies kept: \(text)")
-            return
+            try? await record("policy.reload.failed", "reload after \(cause) refused, previous policies kept: \(text)")
+            return nil
         }
         lastFailure = nil
         do {
-            try await onReload("policy.reload", "\(fresh.count) policies loaded after a change on disk")
+            try await record("policy.reload", "\(fresh.count) policies loaded after \(cause)")
         } catch {
             // Not recorded, so not in force; the next pass tries again.
             logger.error("policy reload not recorded; the previous policies stay in force", metadata: ["error": "\(error)"])
-            return
+            return nil
         }
         gateway.policies.install(fresh)
-        await feed?.publish(.policies)
-        logger.notice("policies reloaded", metadata: ["source": "\(fresh.source)", "count": "\(fresh.count)"])
+        return fresh
     }
 }
 

@@ -53,7 +53,7 @@ struct OpenedStore: Sendable {
 
     /// Runs raw SQL (tests use it to damage rows).
     func execute(sql: String) async throws {
-        if let sqlite { try await sqlite.execute(sql: sql) } else { try await postgres!.execute(sql: sql) }
+        if let sqlite { try await sqlite.execute(sql: sql) } else { try await postgres!.run(sql: sql) }
     }
 
     /// The first column of the first row of a query, as text.
@@ -83,7 +83,7 @@ enum PostgresTestServer {
         let admin = try await PostgresStore.connect(base, migrate: false)
         defer { admin.close() }
         let name = "pt_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
-        try await admin.execute(sql: "CREATE DATABASE \(name)")
+        try await admin.run(sql: "CREATE DATABASE \(name)")
         var settings = base
         settings.database = name
         settings.poolSize = 8
