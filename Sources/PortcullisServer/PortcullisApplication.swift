@@ -234,7 +234,7 @@ public enum PortcullisApplication {
             services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { action, summary in
                 try await services.recordAdmin(actor: "system", action: action,
                                                resource: services.gateway.policies.snapshot.source, reason: summary)
-            }.announcing(on: services.feed)],
+            }.announcing(on: services.feed), GovernanceService(governance: services.governance, logger: logger)],
             logger: logger)
     }
 }

@@ -25,6 +25,15 @@ struct AdminOptions: ParsableArguments {
 
     /// Sends a request to the admin API and returns the decoded JSON, or fails with the server's reason.
     func call(_ method: String, _ path: String, body: [String: Any]? = nil, bearer: String? = nil) async throws -> Any {
+        let data = try await raw(method, path, body: body, bearer: bearer)
+        guard let object = try? JSONSerialization.jsonObject(with: data) else {
+            throw ValidationError("the server answered with something other than JSON")
+        }
+        return object
+    }
+
+    /// Sends a request to the admin API and returns the body as it came (a CSV report), or fails with the reason.
+    func raw(_ method: String, _ path: String, body: [String: Any]? = nil, bearer: String? = nil) async throws -> Data {
         var request = HTTPClientRequest(url: server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "Authorization", value: "Bearer \(try bearer ?? token())")
@@ -46,8 +55,7 @@ struct AdminOptions: ParsableArguments {
             let reason = (object as? [String: Any])?["reason"] as? String ?? String(decoding: data, as: UTF8.self)
             throw ValidationError("\(response.status.code) \(response.status.reasonPhrase): \(reason)")
         }
-        guard let object else { throw ValidationError("the server answered with something other than JSON") }
-        return object
+        return data
     }
 
     /// Prints a JSON value as JSON or as indented text.
@@ -60,6 +68,11 @@ struct AdminOptions: ParsableArguments {
         } else {
             print(Self.text(value))
         }
+    }
+
+    /// One path segment, percent-encoded.
+    static func path(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? segment
     }
 
     static func text(_ v: Any) -> String {

@@ -8,7 +8,8 @@ struct Portcullis: AsyncParsableCommand {
         abstract: "Zero-trust control plane and gateway for AI agents.",
         subcommands: [ServeCommand.self, ConfigCommand.self, AgentCommand.self, ToolsCommand.self, PolicyCommand.self,
                       ApprovalsCommand.self, ApproversCommand.self, KillCommand.self, AlertsCommand.self,
-                      AuditCommand.self, CedarCommand.self, VaultCommand.self]
+                      AuditCommand.self, CedarCommand.self, VaultCommand.self, ReviewCommand.self, OwnersCommand.self,
+                      ReportCommand.self]
     )
 }
 

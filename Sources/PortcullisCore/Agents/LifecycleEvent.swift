@@ -15,6 +15,10 @@ public struct LifecycleEvent: Sendable, Codable, Equatable {
         case response
         /// A token request presented a configuration digest other than the pinned one.
         case configurationDrift = "configuration_drift"
+        /// An access review was recorded (docs/governance.md): the answers are in `details`.
+        case reviewed
+        /// The agent moved to another owner (owner offboarding).
+        case transferred
     }
 
     public var id: Int64?

@@ -78,6 +78,8 @@ public struct MonitorAlert: Sendable, Codable, Equatable, Identifiable {
         case denySpike = "deny_spike"
         case exfiltration
         case configDrift = "config_drift"
+        /// Governance, not behaviour: the agent's access review is overdue (docs/governance.md).
+        case reviewOverdue = "review_overdue"
     }
 
     public var id: String

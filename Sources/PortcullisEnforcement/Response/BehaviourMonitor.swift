@@ -274,6 +274,26 @@ public final class BehaviourMonitor: Sendable {
         return alert
     }
 
+    /// An alert that is not about behaviour (an overdue access review): stored, audited, counted and delivered like the
+    /// detectors' alerts, but it adds nothing to the risk score. Throws when the alert cannot be stored.
+    @discardableResult
+    public func notify(agentID: String, detector: MonitorAlert.Detector, detail: String, actor: String) async throws
+        -> MonitorAlert
+    {
+        let now = clock()
+        let current = risk(agentID)
+        let alert = MonitorAlert(id: "alr_" + Hex.random(10), agentID: agentID, detector: detector, score: 0,
+                                 riskScore: current.score, response: current.response, detail: detail, at: now)
+        metrics.count(GatewayMetrics.Name.alerts, ("detector", detector.rawValue))
+        logger.warning("alert", metadata: ["agent": "\(agentID)", "detector": "\(detector.rawValue)", "detail": "\(detail)"])
+        try await store.appendAlert(alert)
+        await record(AuditEvent(timeNanos: AuditEvent.nowNanos(), id: AuditEvent.newID(), kind: .alert,
+                                agent: AuditEvent.AgentRef(id: agentID), actor: actor, action: "\(actor).\(detector.rawValue)",
+                                resource: agentID, reason: detail))
+        deliver(alert)
+        return alert
+    }
+
     /// A person clears the automatic response: no response, risk score 0. Recorded.
     public func clear(agentID: String, actor: String, reason: String) async throws -> AgentRiskState {
         let now = clock()

@@ -19,6 +19,7 @@ struct AdminRoutes: Sendable {
         registerGateway(on: admin)
         registerVault(on: admin)
         registerResponse(on: admin)
+        registerGovernance(on: admin)
         admin.post("/agents") { request, context in
             var request = request
             let actor = try context.administrator()

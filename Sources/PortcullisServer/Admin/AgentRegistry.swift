@@ -101,7 +101,8 @@ public struct AgentRegistry: Sendable {
             let a = try apply(u, to: read)
             try await audited("agent.update", a, actor: actor, reason: u.reason ?? "updated by \(actor)") {
                 try await agents.update(a, expected: read, event: LifecycleEvent(
-                    agentID: id, kind: .updated, actor: actor, reason: u.reason ?? "updated by \(actor)", at: a.updatedAt))
+                    agentID: id, kind: .updated, actor: actor, reason: u.reason ?? "updated by \(actor)",
+                    details: Self.changedFields(read, a), at: a.updatedAt))
                 await feed?.publish(.agent(id))
             }
             return a
@@ -110,7 +111,7 @@ public struct AgentRegistry: Sendable {
 
     /// Runs a read–change–write in this process's change queue, and again from a fresh read (up to
     /// eight times) when the store's compare-and-set finds the record changed meanwhile.
-    private func compareAndSet<T: Sendable>(_ change: @escaping @Sendable () async throws -> T) async throws -> T {
+    func compareAndSet<T: Sendable>(_ change: @escaping @Sendable () async throws -> T) async throws -> T {
         var attempts = 0
         while true {
             do {
@@ -147,6 +148,31 @@ public struct AgentRegistry: Sendable {
         if let v = u.teams { a.teams = try Self.teams(v) }
         a.updatedAt = Self.after(read.updatedAt, now())
         return a
+    }
+
+    /// The fields an update changed, as `{"changed":[…]}` (the governance reports date a key from the last change
+    /// of `public_keys`).
+    static func changedFields(_ old: Agent, _ new: Agent) -> String? {
+        var changed: [String] = []
+        if old.name != new.name { changed.append("name") }
+        if old.owner != new.owner { changed.append("owner") }
+        if old.purpose != new.purpose { changed.append("purpose") }
+        if old.modelProvider != new.modelProvider || old.modelName != new.modelName || old.modelVersion != new.modelVersion {
+            changed.append("model")
+        }
+        if old.publicKeys != new.publicKeys { changed.append("public_keys") }
+        if old.configDigest != new.configDigest { changed.append("config_digest") }
+        if old.allowedScopes != new.allowedScopes { changed.append("scopes") }
+        if old.allowedAudiences != new.allowedAudiences { changed.append("audiences") }
+        if old.reviewCadenceDays != new.reviewCadenceDays || old.nextReviewAt != new.nextReviewAt { changed.append("review") }
+        if old.maxSessionSeconds != new.maxSessionSeconds || old.maxConcurrentSessions != new.maxConcurrentSessions {
+            changed.append("limits")
+        }
+        if old.trustLevel != new.trustLevel { changed.append("trust_level") }
+        if old.requireDPoP != new.requireDPoP { changed.append("require_dpop") }
+        if old.teams != new.teams { changed.append("teams") }
+        guard !changed.isEmpty, let data = try? JSONSerialization.data(withJSONObject: ["changed": changed]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// A time strictly after `previous`, so that every write changes `updatedAt` (the compare-and-set's version).

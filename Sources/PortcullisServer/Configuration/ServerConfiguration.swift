@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var trustedIdentityProviders: [TrustedIdentityProvider] = []
     /// The MCP gateway: upstreams, tool classification, policies, limits, DLP.
     public var gateway: GatewayConfiguration = GatewayConfiguration()
+    /// Access reviews: the grace period before an overdue agent is suspended, how often that is checked
+    /// (docs/governance.md).
+    public var governance: GovernanceSettings = GovernanceSettings()
     /// Test-only switches (docs/response.md, "Testing clock"); nil in production.
     public var testing: Testing?
     /// Where state lives: the SQLite file in the data directory (nil, the default) or a shared PostgreSQL
@@ -80,6 +83,27 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         public init(from decoder: any Decoder) throws {
             try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "store")
             postgres = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Postgres.self, forKey: .postgres)
+        }
+    }
+
+    public struct GovernanceSettings: Sendable, Codable, Equatable {
+        /// Suspend an active agent whose review is overdue by more than the grace period (default true).
+        public var suspendOverdue: Bool = true
+        /// Days past the review date before the suspension (default 7); an alert is raised when the date passes.
+        public var reviewGraceDays: Int = 7
+        /// How often overdue reviews are looked for, in seconds (default 300).
+        public var sweepSeconds: Int = 300
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case suspendOverdue, reviewGraceDays, sweepSeconds }
+
+        public init(from decoder: any Decoder) throws {
+            try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "governance")
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            suspendOverdue = try c.decodeIfPresent(Bool.self, forKey: .suspendOverdue) ?? true
+            reviewGraceDays = try c.decodeIfPresent(Int.self, forKey: .reviewGraceDays) ?? 7
+            sweepSeconds = try c.decodeIfPresent(Int.self, forKey: .sweepSeconds) ?? 300
         }
     }
 
@@ -179,6 +203,10 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         for idp in trustedIdentityProviders where idp.audience?.trimmingCharacters(in: .whitespaces).isEmpty ?? true {
             throw ConfigurationError("trusted identity provider `\(idp.issuer)` needs an `audience`: without it a user token minted for any application at that provider would be accepted")
         }
+        guard governance.reviewGraceDays >= 0 else { throw ConfigurationError("governance.reviewGraceDays must not be negative") }
+        guard (1...86_400).contains(governance.sweepSeconds) else {
+            throw ConfigurationError("governance.sweepSeconds must be between 1 and 86400")
+        }
         if testing?.manualClock != nil, !Self.testingClockAvailable {
             throw ConfigurationError("testing.manualClock is only available in debug (test) builds; a release build never reads a clock someone can set")
         }
@@ -267,7 +295,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 enum ConfigurationFile {
     static let knownKeys: Set<String> = [
         "dataDirectory", "host", "port", "issuer", "accessTokenTTL", "signingAlgorithm", "maxDelegationDepth",
-        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing", "store",
+        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing", "store", "governance",
     ]
 
     static func decode(_ data: Data) throws -> ServerConfiguration {
