@@ -138,7 +138,7 @@ let package = Package(
             name: "portcullis",
             dependencies: [
                 "Cedar", "PortcullisCore", "PortcullisServer", "PortcullisAudit", "PortcullisEnforcement", "PortcullisGateway", "PortcullisVault",
-                "PortcullisStorePostgres",
+                "PortcullisStorePostgres", "PortcullisIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import PortcullisIdentity
 
 /// `portcullis agent …`: the agent registry, through the admin API.
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent", abstract: "Register agents and manage their lifecycle.",
         subcommands: [Register.self, List.self, Show.self, Update.self, Suspend.self, Resume.self, Decommission.self,
-                      ClearResponse.self, ClearTaint.self, Risk.self])
+                      ClearResponse.self, ClearTaint.self, Risk.self, Token.self, Connect.self])
 
     static func readKey(_ path: String) throws -> Any {
         guard let data = FileManager.default.contents(atPath: path),
@@ -34,20 +35,48 @@ struct AgentCommand: AsyncParsableCommand {
         @Option var trustLevel: Int?
         @Flag(help: "Require DPoP-bound (sender-constrained) tokens.") var requireDpop = false
         @Option(help: "A team the agent belongs to (repeatable; policies see Team parents).") var team: [String] = []
+        @Option(help: "Generate the agent's key: write its private key (JWK, mode 0600) to this new file and register the public key.")
+        var generateKey: String?
+        @Flag(help: "Let the agent use this server's MCP gateway: adds scope `mcp` and audience <issuer>/mcp.") var mcp = false
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
+            var keys = try publicKey.map(AgentCommand.readKey)
+            var scopes = scope
+            var audiences = audience
+            if mcp {
+                let (issuer, _) = try await AgentCredentials.metadata(server: admin.server)
+                if !scopes.contains("mcp") { scopes.append("mcp") }
+                if !audiences.contains(issuer + "/mcp") { audiences.append(issuer + "/mcp") }
+            }
+            // The key file is written (exclusively) before the registration, and removed if the registration fails:
+            // an agent is never registered with a key nobody holds.
+            if let generateKey {
+                let key = SigningKey.generate(.es256)
+                try AgentCredentials.writeSecretFile(generateKey, key.privateJWK)
+                keys.append(try JSONSerialization.jsonObject(with: JSONEncoder().encode(key.publicJWK)))
+            }
             var body: [String: Any] = [
                 "name": name, "owner": owner, "purpose": purpose, "model_provider": modelProvider, "model": model,
-                "model_version": modelVersion, "public_keys": try publicKey.map(AgentCommand.readKey),
-                "scopes": scope, "audiences": audience, "require_dpop": requireDpop, "teams": team,
+                "model_version": modelVersion, "public_keys": keys,
+                "scopes": scopes, "audiences": audiences, "require_dpop": requireDpop, "teams": team,
             ]
             body["config_digest"] = configDigest
             body["review_cadence_days"] = reviewCadenceDays
             body["max_session_seconds"] = maxSessionSeconds
             body["max_concurrent_sessions"] = maxConcurrentSessions
             body["trust_level"] = trustLevel
-            try admin.show(try await admin.call("POST", "/admin/agents", body: body))
+            let record: Any
+            do {
+                record = try await admin.call("POST", "/admin/agents", body: body)
+            } catch {
+                if let generateKey { try? FileManager.default.removeItem(atPath: generateKey) }
+                throw error
+            }
+            try admin.show(record)
+            if let generateKey, !admin.json, let id = (record as? [String: Any])?["id"] as? String {
+                print("private key: \(generateKey) (0600); a token: portcullis agent token \(id) --key \(generateKey)")
+            }
         }
     }
 
