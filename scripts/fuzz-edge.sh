@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers at Portcullis's edges with libFuzzer and AddressSanitizer:
-#   jsonrpc        agent messages (RPCMessage.parse), upstream answers (UpstreamResponse.outcome)
+#   jsonrpc        agent messages (RPCMessage.parse), upstream answers (UpstreamResponse.outcome),
+#                  trace contexts (TraceParent)
 #                  and upstream event streams (SSE.dataFields)
 #   jose           StrictJSON, Base64URL, CompactJWS.parse and checkHeader, the claim readers
 #   configuration  the gateway configuration (GatewayConfiguration and its parts) through JSONDecoder
@@ -129,7 +130,8 @@ build() {
     # JSONRPC.swift imports the target that holds the public JSONValue accessors (stringValue, canonical).
     local access
     access=$(declaration_file '^ *public var canonical: JSONValue')
-    module "$(target_of "$access")" "$access"
+    # The same module holds TraceParent (an agent's `traceparent`, from a header or `_meta`).
+    module "$(target_of "$access")" "$access" "$(source_file TraceParent.swift)"
     local sse
     sse=$(declaration_file '^(public )?enum SSE ')
     extract "$sse" '^(public )?enum SSE ' "$out/src/SSE.swift"
@@ -185,6 +187,9 @@ seeds() {
     # 2: upstream event streams.
     seed "$dir" sse '\002' $'event: message\r\ndata: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\r\n\r\ndata: {"jsonrpc":"2.0","id":1,\ndata: "result":{}}\n\n'
     seed "$dir" sse-cr '\002' $': comment\rid: 7\rdata:{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}\r\r'
+    # 3: trace contexts.
+    seed "$dir" traceparent '\003' '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    seed "$dir" traceparent-future '\003' 'cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra'
     ;;
   jose)
     local es_header es_claims dpop_header

@@ -19,15 +19,30 @@ import PortcullisEnforcement
 public func fuzzJSONRPC(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let body = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 3 {
+    switch data[0] % 4 {
     case 0: JSONRPCProperties.agentMessage(body)
     case 1: JSONRPCProperties.upstreamAnswer(body)
-    default: JSONRPCProperties.eventStream(body)
+    case 2: JSONRPCProperties.eventStream(body)
+    default: JSONRPCProperties.traceParent(body)
     }
     return 0
 }
 
 enum JSONRPCProperties {
+    /// A `traceparent` an agent sent reads as nothing, or as a context whose header reads back to itself: version
+    /// 00, lowercase hex ids that are not all zero.
+    static func traceParent(_ bytes: [UInt8]) {
+        guard let parsed = TraceParent(String(decoding: bytes, as: UTF8.self)) else { return }
+        let header = parsed.header
+        guard header.utf8.count == 55, header.hasPrefix("00-"), TraceParent(header) == parsed else {
+            fuzzFail("a trace context that does not read back: \(header)")
+        }
+        guard parsed.traceID != String(repeating: "0", count: 32), parsed.parentID != String(repeating: "0", count: 16),
+              (parsed.traceID + parsed.parentID + parsed.flags).allSatisfy({ "0123456789abcdef".contains($0) }) else {
+            fuzzFail("an invalid trace context was accepted: \(header)")
+        }
+    }
+
     /// An agent's message parses to a well-formed message, or to a JSON-RPC error that can be sent back.
     static func agentMessage(_ bytes: [UInt8]) {
         switch RPCMessage.parse(bytes) {

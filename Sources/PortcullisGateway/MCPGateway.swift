@@ -3,6 +3,7 @@ public import Cedar
 import Crypto
 public import Foundation
 public import Logging
+public import Tracing
 public import PortcullisCore
 public import PortcullisEnforcement
 public import PortcullisVault
@@ -77,11 +78,12 @@ public final class MCPGateway: Sendable {
                             now: @escaping @Sendable () -> Date = { Date() },
                             responseClock: (@Sendable () -> Date)? = nil,
                             metrics: GatewayMetrics = GatewayMetrics(),
-                            rateBudget: (any RateBudget)? = nil) throws(GatewayConfigurationError) {
+                            rateBudget: (any RateBudget)? = nil, tracer: (any Tracer)? = nil) throws(GatewayConfigurationError) {
         try configuration.validate()
         let pipeline = EnforcementPipeline(configuration: configuration, policies: policies, audit: audit,
                                            approvalStore: approvalStore, monitorStore: monitorStore, logger: logger,
-                                           now: now, responseClock: responseClock, metrics: metrics, rateBudget: rateBudget)
+                                           now: now, responseClock: responseClock, metrics: metrics, rateBudget: rateBudget,
+                                           tracer: tracer)
         try self.init(pipeline: pipeline, upstreams: upstreams, toolStore: toolStore, audit: audit, logger: logger, now: now)
     }
 
@@ -447,7 +449,10 @@ public final class MCPGateway: Sendable {
             return .failure(unknown)
         }
         let tool = entry.record
-        let call = GatewayCall(kind: .mcp, action: .callTool, caller: caller, upstream: upstreamName, tool: tool,
+        var traced = caller
+        // A trace context in the message (`params._meta.traceparent`) is the call's, over the request's header.
+        if let text = m.params?["_meta"]?["traceparent"]?.stringValue, let parent = TraceParent(text) { traced.traceParent = parent }
+        let call = GatewayCall(kind: .mcp, action: .callTool, caller: traced, upstream: upstreamName, tool: tool,
                                arguments: arguments, session: pipeline.snapshot(session.snapshot(now: now()), caller: caller),
                                sessionRef: Self.sessionRef(session.id), reasoning: Self.reasoning(m, r), started: started)
         let timeout = upstreamConfigurations[upstreamName]?.timeoutSeconds ?? 30
@@ -455,7 +460,10 @@ public final class MCPGateway: Sendable {
         let sessionID = session.id
         let outcome = await pipeline.execute(call) { call in
             sessions.update(sessionID) { $0.calls += 1 }
-            let params: JSONValue = .object([("name", .string(tool.name)), ("arguments", call.forwardedArguments ?? .object([]))])
+            var members: [(String, JSONValue)] = [("name", .string(tool.name)), ("arguments", call.forwardedArguments ?? .object([]))]
+            // The upstream joins the trace (MCP `_meta.traceparent`); nothing else of the agent's `_meta` is forwarded.
+            if let traceparent = call.upstreamTraceParent { members.append(("_meta", .object([("traceparent", .string(traceparent))]))) }
+            let params: JSONValue = .object(members)
             do throws(UpstreamError) {
                 return .result(try await upstream.call(method: "tools/call", params: params, timeoutSeconds: timeout))
             } catch {

@@ -11,6 +11,8 @@ public import PortcullisEnforcement
 public import PortcullisVault
 import AsyncHTTPClient
 import NIOHTTP1
+import ServiceLifecycle
+import Tracing
 
 /// Wires the stores, the token service and the routes into a Hummingbird application.
 public enum PortcullisApplication {
@@ -51,6 +53,8 @@ public enum PortcullisApplication {
         let metricsRegistry: PrometheusCollectorRegistry
         let metricsToken: String
         let dataDirectory: DataDirectory
+        /// Exports the calls' spans (OTLP), when `observability.traces` is set.
+        var tracingService: (any Service)? = nil
 
         /// Appends an administrator's action to the audit log (throws when it cannot: the action is then refused).
         func recordAdmin(actor: String, action: String, resource: String, reason: String) async throws {
@@ -121,13 +125,19 @@ public enum PortcullisApplication {
             if let agent = actors.last { claims["client_id"] = .string(agent) }
             return try assertionSigner.sign(type: "JWT", claims: claims)
         }
+        let (tracer, tracingService): ((any Tracer)?, (any Service)?)
+        do {
+            (tracer, tracingService) = try TracingBackend.make(configuration.observability.traces, logger: logger)
+        } catch {
+            throw ConfigurationError("observability.traces: \(error)")
+        }
         let gateway = try MCPGateway(configuration: configuration.gateway,
                                      upstreams: MCPGateway.connectUpstreams(configuration.gateway, logger: logger,
                                                                             injector: injector),
                                      toolStore: store, policies: policies, audit: audit, approvalStore: store,
                                      monitorStore: store, logger: logger, now: now,
                                      responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } },
-                                     metrics: metrics, rateBudget: backend.rateBudget)
+                                     metrics: metrics, rateBudget: backend.rateBudget, tracer: tracer)
         try await gateway.monitor.load()
         let feed = backend.feed
         let state = StateCache(agents: store, tokens: store, feed: feed)
@@ -149,7 +159,8 @@ public enum PortcullisApplication {
             tokenCache: VerifiedTokenCache(), approvalStore: store, monitorStore: store, manualClock: manualClock,
             feed: feed, state: state, vault: vault, httpGateway: httpGateway, injector: injector,
             connections: UserConnections(vault: vault, client: upstreamClient, clock: now), metrics: metrics,
-            metricsRegistry: metricsRegistry, metricsToken: metricsToken, dataDirectory: directory)
+            metricsRegistry: metricsRegistry, metricsToken: metricsToken, dataDirectory: directory,
+            tracingService: tracingService)
         // A decided approval wakes the calls waiting for it (here, or on another replica through the feed).
         feed.subscribe { [gateway] change in
             if case .approval(let id) = change { gateway.approvals.wake(id) }
@@ -234,7 +245,8 @@ public enum PortcullisApplication {
             services: [services.audit, GatewayService(gateway: services.gateway, logger: logger) { action, summary in
                 try await services.recordAdmin(actor: "system", action: action,
                                                resource: services.gateway.policies.snapshot.source, reason: summary)
-            }.announcing(on: services.feed), GovernanceService(governance: services.governance, logger: logger)],
+            }.announcing(on: services.feed), GovernanceService(governance: services.governance, logger: logger)]
+                + (services.tracingService.map { [$0] } ?? []),
             logger: logger)
     }
 }

@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
         let services: PortcullisApplication.Services
         do {
             config = try options.effectiveConfiguration()
+            // Before any logger exists: every log line of the node is then one JSON object.
+            if config.observability.logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
             services = try await PortcullisApplication.open(configuration: config)
         } catch {
             // A configuration or data-directory problem, not a usage error: no usage text.

@@ -11,7 +11,8 @@ the definition between two listings: a rug pull), `search` (read; also offered b
 upstream, for the collision test).
 
 Every HTTP request's headers are appended to STATE_DIR/requests.jsonl, so a test can assert that
-no agent token ever reaches the upstream.
+no agent token ever reaches the upstream; request bodies go to STATE_DIR/bodies.jsonl (the trace
+context the gateway passes in `_meta`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,15 @@ class RecordHeaders:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             with open(STATE / "requests.jsonl", "a") as f:
                 f.write(json.dumps({"method": scope["method"], "path": scope["path"], "headers": headers}) + "\n")
+
+            async def recording_receive():
+                message = await receive()
+                if message["type"] == "http.request" and message.get("body"):
+                    with open(STATE / "bodies.jsonl", "a") as f:
+                        f.write(json.dumps({"body": message["body"].decode("utf-8", "replace")}) + "\n")
+                return message
+            await self.app(scope, recording_receive, send)
+            return
         await self.app(scope, receive, send)
 
 

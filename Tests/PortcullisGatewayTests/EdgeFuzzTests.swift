@@ -134,6 +134,33 @@ struct EdgeFuzzTests {
         #expect(errors > 200)
     }
 
+    @Test("5,000 mutated trace contexts read as nothing or as one that reads back to itself")
+    func traceParents() {
+        var rng = SplitMix64(state: 0x7ACE)
+        let seeds = ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                     "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-future"]
+        var accepted = 0
+        for i in 0..<Self.iterations {
+            let text = String(decoding: Self.mutate(seeds[i % seeds.count], &rng), as: UTF8.self)
+            guard let parsed = TraceParent(text) else { continue }
+            accepted += 1
+            #expect(TraceParent(parsed.header) == parsed)
+            #expect(parsed.header.utf8.count == 55 && parsed.traceID != String(repeating: "0", count: 32))
+            #expect((parsed.traceID + parsed.parentID + parsed.flags).allSatisfy { "0123456789abcdef".contains($0) })
+        }
+        #expect(accepted > 0 && accepted < Self.iterations)
+        #expect(TraceParent(seeds[0])?.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(TraceParent(seeds[1])?.header == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+        for bad in ["", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+                    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                    "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"] {
+            #expect(TraceParent(bad) == nil, "accepted \(bad)")
+        }
+    }
+
     @Test("5,000 mutated gateway configurations decode and round-trip, or fail with a decoding error")
     func configurations() {
         var rng = SplitMix64(state: 0x5EED_0003)

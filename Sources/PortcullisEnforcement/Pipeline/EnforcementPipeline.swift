@@ -4,6 +4,7 @@ public import Logging
 public import PortcullisCore
 import Synchronization
 import CoreMetrics
+public import Tracing
 
 /// What an upstream answered, as a front end hands it back to the pipeline.
 public enum UpstreamReply: Sendable {
@@ -68,12 +69,15 @@ public final class EnforcementPipeline: Sendable {
     let stageTimers: [CoreMetrics.Timer]
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// Where the calls' spans go (OpenTelemetry, docs/observability.md); nil: calls are not traced.
+    let tracer: (any Tracer)?
 
     public init(configuration: GatewayConfiguration, policies: PolicyEngine, audit: any AuditSink,
                 approvalStore: any ApprovalStore, monitorStore: any MonitorStore, logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }, responseClock: (@Sendable () -> Date)? = nil,
-                metrics: GatewayMetrics = GatewayMetrics(), rateBudget: (any RateBudget)? = nil) {
+                metrics: GatewayMetrics = GatewayMetrics(), rateBudget: (any RateBudget)? = nil, tracer: (any Tracer)? = nil) {
         self.metrics = metrics
+        self.tracer = tracer
         let rateLimiter = rateBudget ?? RateLimiter()
         self.rateLimiter = rateLimiter
         self.configuration = configuration
@@ -176,22 +180,41 @@ public final class EnforcementPipeline: Sendable {
     /// Runs the stages and makes the decision durable. Returns nil when the call may proceed, else the
     /// refusal (already recorded; when even that record fails, the refusal says the audit log is unavailable).
     public func authorize(_ call: inout GatewayCall) async -> Refusal? {
-        if let refusal = await decide(&call) { return refusal }
-        return await record(call, refusal: nil)
+        let trace = tracer.map { CallTrace(tracer: $0, call: call) }
+        if let refusal = await decide(&call, trace: trace) {
+            trace?.finish(refusal: refusal)
+            return refusal
+        }
+        let refusal = await traced(trace, "audit-record") { await record(call, refusal: nil) }
+        trace?.finish(refusal: refusal)
+        return refusal
+    }
+
+    /// Runs `body` inside a child span of the call's, when the call is traced.
+    func traced<T>(_ trace: CallTrace?, _ name: String, _ body: () async -> T) async -> T {
+        guard let trace else { return await body() }
+        let start = DefaultTracerClock.now
+        let value = await body()
+        trace.child(name, from: start, to: DefaultTracerClock.now, failed: (value as? Refusal)?.code.rawValue)
+        return value
     }
 
     /// Runs the stages. Returns the refusal (already recorded), or nil when the call may proceed; an
     /// allowed decision is not recorded yet (the caller decides when, see ``execute(_:forward:)``).
-    func decide(_ call: inout GatewayCall) async -> Refusal? {
+    func decide(_ call: inout GatewayCall, trace: CallTrace? = nil) async -> Refusal? {
         var refusal: Refusal?
         for (i, stage) in stages.enumerated() {
             let started = ContinuousClock.now
+            let spanStart = trace == nil ? nil : DefaultTracerClock.now
             let verdict = await stage.apply(to: &call)
             GatewayMetrics.record(stageTimers[i], ContinuousClock.now - started)
             if case .refuse(let r) = verdict {
                 refusal = r
-                break
             }
+            if let trace, let spanStart {
+                trace.child(stage.name, from: spanStart, to: DefaultTracerClock.now, failed: refusal?.code.rawValue)
+            }
+            if refusal != nil { break }
         }
         if call.action == .callTool || call.action == .httpRequest, let tool = call.tool, call.decision != nil {
             await monitor.observe(BehaviourMonitor.Observation(
@@ -204,7 +227,7 @@ public final class EnforcementPipeline: Sendable {
                 // A tool the agent may not even see answers exactly like a tool that does not exist.
                 r.concealed = true
             }
-            if let failure = await record(call, refusal: r) { return failure }
+            if let failure = await traced(trace, "audit-record", { await record(call, refusal: r) }) { return failure }
             return r
         }
         return nil
@@ -214,9 +237,23 @@ public final class EnforcementPipeline: Sendable {
     public func execute(_ call: GatewayCall, forward: @escaping @Sendable (GatewayCall) async -> UpstreamReply) async
         -> CallOutcome
     {
+        let trace = tracer.map { CallTrace(tracer: $0, call: call) }
+        let outcome = await execute(call, trace: trace, forward: forward)
+        if let trace {
+            if case .refused(let refusal) = outcome { trace.finish(refusal: refusal) } else { trace.finish(refusal: nil) }
+        }
+        return outcome
+    }
+
+    private func execute(_ call: GatewayCall, trace: CallTrace?, forward: @escaping @Sendable (GatewayCall) async -> UpstreamReply) async
+        -> CallOutcome
+    {
         var call = call
-        if let refusal = await decide(&call) { return .refused(refusal) }
+        if let refusal = await decide(&call, trace: trace) { return .refused(refusal) }
         let agent = call.caller.agent.id
+        // The upstream's span: the upstream joins the trace with it as parent.
+        let upstreamSpan = trace?.start("upstream \(call.upstream)", kind: .client)
+        call.upstreamTraceParent = upstreamSpan?.traceparent
         let frozen = call
         let killSwitch = killSwitch
         // Cancelled at once if the agent is killed meanwhile; then nothing of it is released.
@@ -225,15 +262,25 @@ public final class EnforcementPipeline: Sendable {
         if call.changesState || !auditHealthy.withLock({ $0 }) {
             // A call that may change something is forwarded only once its decision is durable; so is
             // every call while the audit log is known to be failing.
-            if let failure = await record(call, refusal: nil) { return .refused(failure) }
+            if let failure = await traced(trace, "audit-record", { await record(call, refusal: nil) }) {
+                upstreamSpan?.span.end()
+                return .refused(failure)
+            }
             reply = await send()
         } else {
             // A read's decision record is written while the read is in flight, from the decision and
             // before the upstream answers; its result waits for the record (docs/architecture.md).
-            async let recorded = record(frozen, refusal: nil)
+            async let recorded = traced(trace, "audit-record") { await record(frozen, refusal: nil) }
             let answer = await send()
-            if let failure = await recorded { return .refused(failure) }
+            if let failure = await recorded {
+                upstreamSpan?.span.end()
+                return .refused(failure)
+            }
             reply = answer
+        }
+        if let upstreamSpan {
+            if case .failure(let reason)? = reply { upstreamSpan.span.setStatus(SpanStatus(code: .error, message: reason)) }
+            upstreamSpan.span.end()
         }
         guard let reply, !killSwitch.isKilled(agent) else {
             _ = await record(call, refusal: Refusal(.killed, "the agent was killed while the call was in flight; its result was dropped"),
@@ -259,7 +306,12 @@ public final class EnforcementPipeline: Sendable {
             if let dataClass = call.http?.dataClass ?? call.tool?.dataClass {
                 taint.noteRead(agentID: agent, user: call.caller.onBehalfOf, dataClass: dataClass, now: clock())
             }
+            let inspectStart = trace == nil ? nil : DefaultTracerClock.now
             let inspected = inspect(value, call: call, notes: &notes)
+            if let trace, let inspectStart {
+                trace.child("inspect-result", from: inspectStart, to: DefaultTracerClock.now,
+                            failed: inspected.withheld.map { "withheld: \($0)" })
+            }
             read = inspected
             if let withheld = inspected.withheld {
                 status = "withheld"
@@ -287,7 +339,9 @@ public final class EnforcementPipeline: Sendable {
         decided.decision?.reasons.append(contentsOf: notes)
         // The answer's values are remembered by source while its outcome record is made durable (they overlap), and
         // before anything is released: the agent's next call is labelled against them.
-        async let durable = record(decided, refusal: nil, outcome: AuditEvent.Outcome(status: status, bytes: bytes))
+        async let durable = traced(trace, "audit-outcome") {
+            await record(decided, refusal: nil, outcome: AuditEvent.Outcome(status: status, bytes: bytes))
+        }
         if let read { remember(read, call: call) }
         if let failure = await durable {
             return .refused(failure)

@@ -58,6 +58,8 @@ public struct GatewayCall: Sendable {
     public var credential: String?
     /// Where the argument values came from (set by ``ProvenanceStage`` for calls with arguments).
     public var provenance: ProvenanceReport?
+    /// The `traceparent` for the upstream (the gateway's span of the round trip), when the call is traced.
+    public var upstreamTraceParent: String?
 
     public init(kind: Kind, action: CedarMapping.Action, caller: GatewayCaller, upstream: String, tool: ToolRecord? = nil,
                 resourceName: String? = nil, arguments: JSONValue? = nil, session: SessionSnapshot = SessionSnapshot(),

@@ -17,14 +17,20 @@ public struct GatewayCaller: Sendable {
     public var sourceAddress: String?
     /// W3C trace id from `traceparent`.
     public var traceID: String?
+    /// The whole trace context, when the agent sent one (`traceparent`, or MCP `_meta.traceparent` per call):
+    /// the call's spans join the agent's trace.
+    public var traceParent: TraceParent? {
+        didSet { if let traceParent { traceID = traceParent.traceID } }
+    }
     /// The user's task statement, signed into the delegation when the user's token was exchanged (never set by an
     /// agent): what provenance calls the intent, with `authorizationDetails`.
     public var intent: String?
 
     public init(agent: Agent, tokenID: String, scopes: [String], actors: [String] = [],
                 onBehalfOf: String? = nil, authorizationDetails: [JSONAny] = [], sourceAddress: String? = nil,
-                traceID: String? = nil, intent: String? = nil) {
+                traceID: String? = nil, intent: String? = nil, traceParent: TraceParent? = nil) {
         self.intent = intent
+        self.traceParent = traceParent
         self.agent = agent
         self.tokenID = tokenID
         self.scopes = scopes
@@ -32,7 +38,7 @@ public struct GatewayCaller: Sendable {
         self.onBehalfOf = onBehalfOf
         self.authorizationDetails = authorizationDetails
         self.sourceAddress = sourceAddress
-        self.traceID = traceID
+        self.traceID = traceParent?.traceID ?? traceID
     }
 
     /// The whole chain: every actor, then this agent.

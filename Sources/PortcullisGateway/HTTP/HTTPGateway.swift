@@ -301,6 +301,8 @@ public final class HTTPGateway: Sendable {
             outgoing.headers.add(name: name, value: value)
         }
         outgoing.headers.replaceOrAdd(name: "User-Agent", value: "portcullis")
+        // A traced call: the upstream's parent is the gateway's span of the round trip, not the agent's span.
+        if let traceparent = call.upstreamTraceParent { outgoing.headers.replaceOrAdd(name: "traceparent", value: traceparent) }
         let body = args?["body"]
         switch prepared.bodyKind {
         case .none:

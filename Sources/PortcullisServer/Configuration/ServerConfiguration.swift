@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     /// Access reviews: the grace period before an overdue agent is suspended, how often that is checked
     /// (docs/governance.md).
     public var governance: GovernanceSettings = GovernanceSettings()
+    /// Logs and traces (docs/observability.md).
+    public var observability: Observability = Observability()
     /// Test-only switches (docs/response.md, "Testing clock"); nil in production.
     public var testing: Testing?
     /// Where state lives: the SQLite file in the data directory (nil, the default) or a shared PostgreSQL
@@ -83,6 +85,48 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         public init(from decoder: any Decoder) throws {
             try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "store")
             postgres = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Postgres.self, forKey: .postgres)
+        }
+    }
+
+    public struct Observability: Sendable, Codable, Equatable {
+        /// `text` (default) or `json`: one JSON object per log line.
+        public var logFormat: String = "text"
+        /// OpenTelemetry traces over OTLP/HTTP; nil: calls are not traced.
+        public var traces: Traces?
+
+        public struct Traces: Sendable, Codable, Equatable {
+            /// The OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`.
+            public var otlpEndpoint: String
+            /// `service.name` of the spans (default `portcullis`).
+            public var serviceName: String?
+            /// Share of new traces recorded, 0–1 (default 1); a trace the agent started follows its sampled flag.
+            public var sampleRatio: Double?
+            /// How long spans wait to be sent in a batch, in milliseconds (default 1000).
+            public var exportDelayMs: Int?
+
+            public init(otlpEndpoint: String) { self.otlpEndpoint = otlpEndpoint }
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case otlpEndpoint, serviceName, sampleRatio, exportDelayMs }
+
+            public init(from decoder: any Decoder) throws {
+                try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "observability.traces")
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                otlpEndpoint = try c.decode(String.self, forKey: .otlpEndpoint)
+                serviceName = try c.decodeIfPresent(String.self, forKey: .serviceName)
+                sampleRatio = try c.decodeIfPresent(Double.self, forKey: .sampleRatio)
+                exportDelayMs = try c.decodeIfPresent(Int.self, forKey: .exportDelayMs)
+            }
+        }
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case logFormat, traces }
+
+        public init(from decoder: any Decoder) throws {
+            try StrictKeys.check(decoder, CodingKeys.allCases.map(\.rawValue), "observability")
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            logFormat = try c.decodeIfPresent(String.self, forKey: .logFormat) ?? "text"
+            traces = try c.decodeIfPresent(Traces.self, forKey: .traces)
         }
     }
 
@@ -165,6 +209,12 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
             postgres.url = v
             store = Store(postgres: postgres)
         }
+        if let v = env["PORTCULLIS_LOG_FORMAT"] { observability.logFormat = v }
+        if let v = env["PORTCULLIS_OTLP_ENDPOINT"] {
+            var traces = observability.traces ?? Observability.Traces(otlpEndpoint: v)
+            traces.otlpEndpoint = v
+            observability.traces = traces
+        }
         if let v = env["PORTCULLIS_MAX_DELEGATION_DEPTH"] {
             guard let n = Int(v), n >= 0 else { throw ConfigurationError("PORTCULLIS_MAX_DELEGATION_DEPTH must be a non-negative integer") }
             maxDelegationDepth = n
@@ -202,6 +252,20 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
         guard maxBodyBytes >= 1024 else { throw ConfigurationError("maxBodyBytes must be at least 1024") }
         for idp in trustedIdentityProviders where idp.audience?.trimmingCharacters(in: .whitespaces).isEmpty ?? true {
             throw ConfigurationError("trusted identity provider `\(idp.issuer)` needs an `audience`: without it a user token minted for any application at that provider would be accepted")
+        }
+        guard ["text", "json"].contains(observability.logFormat) else {
+            throw ConfigurationError("observability.logFormat must be `text` or `json`, not `\(observability.logFormat)`")
+        }
+        if let traces = observability.traces {
+            guard let c = URLComponents(string: traces.otlpEndpoint), c.scheme == "http" || c.scheme == "https", c.host != nil else {
+                throw ConfigurationError("observability.traces.otlpEndpoint must be an http(s) URL, not `\(traces.otlpEndpoint)`")
+            }
+            if let r = traces.sampleRatio, !(0...1).contains(r) {
+                throw ConfigurationError("observability.traces.sampleRatio must be between 0 and 1")
+            }
+            if let d = traces.exportDelayMs, !(1...60_000).contains(d) {
+                throw ConfigurationError("observability.traces.exportDelayMs must be between 1 and 60000")
+            }
         }
         guard governance.reviewGraceDays >= 0 else { throw ConfigurationError("governance.reviewGraceDays must not be negative") }
         guard (1...86_400).contains(governance.sweepSeconds) else {
@@ -295,7 +359,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 enum ConfigurationFile {
     static let knownKeys: Set<String> = [
         "dataDirectory", "host", "port", "issuer", "accessTokenTTL", "signingAlgorithm", "maxDelegationDepth",
-        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing", "store", "governance",
+        "blockOverdueReviews", "maxBodyBytes", "trustedIdentityProviders", "gateway", "testing", "store", "governance", "observability",
     ]
 
     static func decode(_ data: Data) throws -> ServerConfiguration {

@@ -21,7 +21,7 @@ enum GatewayResourceServer {
             onBehalfOf: token.sub == auth.agent.id || token.sub.hasPrefix("agt_") ? nil : token.sub,
             authorizationDetails: details,
             sourceAddress: context.remoteAddress?.ipAddress, traceID: traceID(request.headers[.traceparent]),
-            intent: token.claims["intent"]?.stringValue)
+            intent: token.claims["intent"]?.stringValue, traceParent: request.headers[.traceparent].flatMap(TraceParent.init))
     }
 
     /// 401 with a challenge pointing to the metadata; 403 for a missing scope; 503 when the store is down.
