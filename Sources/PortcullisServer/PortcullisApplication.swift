@@ -53,6 +53,8 @@ public enum PortcullisApplication {
         let metricsRegistry: PrometheusCollectorRegistry
         let metricsToken: String
         let dataDirectory: DataDirectory
+        /// The web console's sessions, sign-in links and authorization (docs/console.md).
+        public let console: ConsoleState
         /// Exports the calls' spans (OTLP), when `observability.traces` is set.
         var tracingService: (any Service)? = nil
 
@@ -160,7 +162,7 @@ public enum PortcullisApplication {
             feed: feed, state: state, vault: vault, httpGateway: httpGateway, injector: injector,
             connections: UserConnections(vault: vault, client: upstreamClient, clock: now), metrics: metrics,
             metricsRegistry: metricsRegistry, metricsToken: metricsToken, dataDirectory: directory,
-            tracingService: tracingService)
+            console: ConsoleState(signingKeyJWK: key.privateJWK, issuer: issuer), tracingService: tracingService)
         // A decided approval wakes the calls waiting for it (here, or on another replica through the feed).
         feed.subscribe { [gateway] change in
             if case .approval(let id) = change { gateway.approvals.wake(id) }
@@ -228,6 +230,8 @@ public enum PortcullisApplication {
         MCPRoutes(services: services).register(on: router)
         HTTPGatewayRoutes(services: services).register(on: router)
         ConnectRoutes(services: services).register(on: router)
+        ConsoleRoutes(services: services).register(on: router)
+        if services.configuration.demo { DemoToolServer().register(on: router) }
         return router
     }
 
@@ -246,7 +250,8 @@ public enum PortcullisApplication {
                 try await services.recordAdmin(actor: "system", action: action,
                                                resource: services.gateway.policies.snapshot.source, reason: summary)
             }.announcing(on: services.feed), GovernanceService(governance: services.governance, logger: logger)]
-                + (services.tracingService.map { [$0] } ?? []),
+                + (services.tracingService.map { [$0] } ?? [])
+                + (services.configuration.demo ? [DemoAgent(services: services, logger: logger)] : []),
             logger: logger)
     }
 }

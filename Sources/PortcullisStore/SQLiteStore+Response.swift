@@ -73,8 +73,8 @@ extension SQLiteStore: ApprovalStore, MonitorStore {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM approvers WHERE name = ?", arguments: [a.name]) == true {
                 throw PortcullisError(.conflict, "approver `\(a.name)` already exists")
             }
-            try db.execute(sql: "INSERT INTO approvers (name, token_digest, created_at, created_by) VALUES (?, ?, ?, ?)",
-                           arguments: [a.name, a.tokenDigest, a.createdAt.timeIntervalSince1970, a.createdBy])
+            try db.execute(sql: "INSERT INTO approvers (name, token_digest, created_at, created_by, role) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [a.name, a.tokenDigest, a.createdAt.timeIntervalSince1970, a.createdBy, a.role.rawValue])
         }
     }
 
@@ -99,9 +99,13 @@ extension SQLiteStore: ApprovalStore, MonitorStore {
     }
 
     static func approver(from row: Row) throws -> Approver {
-        Approver(name: try row.decode(forColumn: "name"), tokenDigest: try row.decode(forColumn: "token_digest"),
-                 createdAt: Date(timeIntervalSince1970: try row.decode(forColumn: "created_at")),
-                 createdBy: try row.decode(forColumn: "created_by"))
+        let roleText: String = try row.decode(forColumn: "role")
+        guard let role = Approver.Role(rawValue: roleText) else {
+            throw PortcullisError(.storage, "the stored role `\(roleText)` of a person is unknown to this release")
+        }
+        return Approver(name: try row.decode(forColumn: "name"), tokenDigest: try row.decode(forColumn: "token_digest"),
+                        createdAt: Date(timeIntervalSince1970: try row.decode(forColumn: "created_at")),
+                        createdBy: try row.decode(forColumn: "created_by"), role: role)
     }
 
     // MARK: - Monitoring

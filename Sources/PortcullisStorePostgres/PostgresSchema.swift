@@ -172,6 +172,8 @@ enum PostgresSchema {
                 value TEXT NOT NULL
             );
             """),
+        // A named person's role: `approver` or `administrator` (docs/console.md).
+        ("v4-people-roles", "ALTER TABLE approvers ADD COLUMN role TEXT NOT NULL DEFAULT 'approver';"),
     ]
 
     /// Applies the pending migrations, one replica at a time; refuses a database a newer release migrated.

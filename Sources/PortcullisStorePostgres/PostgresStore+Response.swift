@@ -78,8 +78,8 @@ extension PostgresStore: ApprovalStore, MonitorStore {
         try await transaction("save approver \(a.name)") { c in
             do {
                 _ = try await c.rows("""
-                    INSERT INTO approvers (name, token_digest, created_at, created_by)
-                    VALUES (\(a.name), \(a.tokenDigest), \(a.createdAt.timeIntervalSince1970), \(a.createdBy))
+                    INSERT INTO approvers (name, token_digest, created_at, created_by, role)
+                    VALUES (\(a.name), \(a.tokenDigest), \(a.createdAt.timeIntervalSince1970), \(a.createdBy), \(a.role.rawValue))
                     """, logger: logger)
             } catch where Self.sqlState(error) == "23505" {
                 throw PortcullisError(.conflict, "approver `\(a.name)` already exists")
@@ -88,13 +88,13 @@ extension PostgresStore: ApprovalStore, MonitorStore {
     }
 
     public func approvers() async throws -> [Approver] {
-        try await rows("list approvers", "SELECT name, token_digest, created_at, created_by FROM approvers ORDER BY name")
+        try await rows("list approvers", "SELECT name, token_digest, created_at, created_by, role FROM approvers ORDER BY name")
             .map(Self.approver)
     }
 
     public func approver(tokenDigest: String) async throws -> Approver? {
         try await rows("find an approver", """
-            SELECT name, token_digest, created_at, created_by FROM approvers WHERE token_digest = \(tokenDigest)
+            SELECT name, token_digest, created_at, created_by, role FROM approvers WHERE token_digest = \(tokenDigest)
             """).first.map(Self.approver)
     }
 
@@ -103,8 +103,11 @@ extension PostgresStore: ApprovalStore, MonitorStore {
     }
 
     static func approver(_ row: PostgresRow) throws -> Approver {
-        let (name, digest, at, by) = try row.decode((String, String, Double, String).self)
-        return Approver(name: name, tokenDigest: digest, createdAt: Date(timeIntervalSince1970: at), createdBy: by)
+        let (name, digest, at, by, roleText) = try row.decode((String, String, Double, String, String).self)
+        guard let role = Approver.Role(rawValue: roleText) else {
+            throw PortcullisError(.storage, "the stored role `\(roleText)` of a person is unknown to this release")
+        }
+        return Approver(name: name, tokenDigest: digest, createdAt: Date(timeIntervalSince1970: at), createdBy: by, role: role)
     }
 
     // MARK: - Monitoring

@@ -90,14 +90,21 @@ struct ApproversCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Remove.self])
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add an approver and print their token (shown once).")
+        static let configuration = CommandConfiguration(
+            abstract: "Add a named person (an approver, or an administrator) and print their token (shown once).",
+            discussion: "The token is theirs: for the admin API and the console. A one-time console sign-in link (15 minutes) is printed on standard error.")
         @Argument var name: String
+        @Option(help: "approver (default): reads and decides approvals; administrator: everything, under their own name.")
+        var role: String = "approver"
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            let value = try await admin.call("POST", "/admin/approvers", body: ["name": name])
+            let value = try await admin.call("POST", "/admin/approvers", body: ["name": name, "role": role])
             if admin.json { return try admin.show(value) }
             print(AdminOptions.text((value as? [String: Any])?["token"] ?? "-"))
+            if let link = (value as? [String: Any])?["signin_link"] as? String {
+                FileHandle.standardError.write(Data("console sign-in link (one use, 15 minutes): \(link)\n".utf8))
+            }
         }
     }
 

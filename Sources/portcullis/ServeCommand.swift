@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PortcullisCore
 import PortcullisServer
 import PortcullisStorePostgres
 
@@ -28,12 +29,18 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve", abstract: "Run Portcullis (embedded SQLite store in the data directory).")
 
     @OptionGroup var options: ServerOptions
+    @Flag(help: "Also run a demo tool server and a demo agent that calls it (allowed, denied and pending calls in the console).")
+    var demo = false
 
     func run() async throws {
-        let config: ServerConfiguration
+        var config: ServerConfiguration
         let services: PortcullisApplication.Services
         do {
             config = try options.effectiveConfiguration()
+            if demo {
+                config.enableDemo()
+                try config.validate()
+            }
             // Before any logger exists: every log line of the node is then one JSON object.
             if config.observability.logFormat == "json" { LoggingSystem.bootstrap { JSONLogHandler(label: $0) } }
             services = try await PortcullisApplication.open(configuration: config)
@@ -48,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
             "listen": "\(config.host):\(config.port)", "issuer": "\(config.effectiveIssuer)",
             "data_dir": "\(config.dataDirectory)", "admin_token_file": "\(DataDirectory(path: config.dataDirectory).adminTokenPath)",
         ])
+        // The console, and a one-time link that signs in whoever holds this terminal (15 minutes, one use).
+        if let link = try? services.console.signInLink(name: ConsoleState.operatorName, role: .administrator) {
+            logger.info("console: \(config.effectiveIssuer)/console (one-time sign-in link: \(link))")
+        }
         // Graceful shutdown on SIGINT and SIGTERM (ServiceLifecycle).
         try await PortcullisApplication.run(services, logger: logger)
     }

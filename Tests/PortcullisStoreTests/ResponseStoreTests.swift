@@ -35,7 +35,7 @@ struct ResponseStoreTests {
         #expect(try await store.approvals(status: nil, agentID: "agt_other", limit: 10).isEmpty)
     }
 
-    @Test("approvers: unique names, found by token digest, removable", arguments: StoreKind.allCases)
+    @Test("approvers and administrators: unique names, found by token digest, roles kept, removable", arguments: StoreKind.allCases)
     func approvers(kind: StoreKind) async throws {
         let opened = try await kind.open()
         let store = opened.store
@@ -46,6 +46,13 @@ struct ResponseStoreTests {
         #expect(try await store.approver(tokenDigest: alice.tokenDigest) == alice)
         #expect(try await store.approver(tokenDigest: String(repeating: "b", count: 64)) == nil)
         #expect(try await store.approvers() == [alice])
+        // A named administrator keeps the role (docs/console.md).
+        let bob = Approver(name: "bob", tokenDigest: String(repeating: "c", count: 64), createdAt: Date(timeIntervalSince1970: 6),
+                           createdBy: "admin", role: .administrator)
+        try await store.saveApprover(bob)
+        #expect(try await store.approver(tokenDigest: bob.tokenDigest)?.role == .administrator)
+        #expect(try await store.approvers().map(\.role) == [.approver, .administrator])
+        #expect(try await store.removeApprover(name: "bob"))
         #expect(try await store.removeApprover(name: "alice"))
         #expect(try await !store.removeApprover(name: "alice"))
         #expect(try await store.approver(tokenDigest: alice.tokenDigest) == nil)

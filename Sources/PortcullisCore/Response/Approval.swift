@@ -83,16 +83,26 @@ public struct Approval: Sendable, Codable, Equatable, Identifiable {
 
 /// A named person who may decide approvals, with their own bearer token (kept as a SHA-256 digest).
 public struct Approver: Sendable, Codable, Equatable {
+    /// What a named person may do (docs/console.md): decide approvals, or run Portcullis.
+    public enum Role: String, Sendable, Codable, CaseIterable {
+        /// Reads and decides approvals.
+        case approver
+        /// Everything the admin token can do, under the person's own name; also decides approvals.
+        case administrator
+    }
+
     public var name: String
     public var tokenDigest: String
     public var createdAt: Date
     public var createdBy: String
+    public var role: Role
 
-    public init(name: String, tokenDigest: String, createdAt: Date, createdBy: String) {
+    public init(name: String, tokenDigest: String, createdAt: Date, createdBy: String, role: Role = .approver) {
         self.name = name
         self.tokenDigest = tokenDigest
         self.createdAt = createdAt
         self.createdBy = createdBy
+        self.role = role
     }
 }
 

@@ -177,6 +177,10 @@ public final class EnforcementPipeline: Sendable {
         return decider.decide(call).allowed
     }
 
+    /// The decision the policies in force make on a call, without running it or recording anything (the console's
+    /// policy test).
+    public func evaluate(_ call: GatewayCall) -> GatewayDecision { decider.decide(call) }
+
     /// Runs the stages and makes the decision durable. Returns nil when the call may proceed, else the
     /// refusal (already recorded; when even that record fails, the refusal says the audit log is unavailable).
     public func authorize(_ call: inout GatewayCall) async -> Refusal? {

@@ -69,24 +69,30 @@ extension AdminRoutes {
         admin.post("/approvers") { request, context in
             var request = request
             let actor = try context.administrator()
-            struct Body: Decodable { var name: String }
+            struct Body: Decodable { var name: String; var role: String? }
             let b = try HTTP.jsonDecoder.decode(Body.self, from: try await body(&request))
             let name = b.name.trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty, name.count <= 128, !name.contains(where: { $0.isNewline || $0 == "\"" }) else {
                 throw PortcullisError(.invalidInput, "an approver name must be 1-128 characters without quotes or newlines")
             }
+            guard let role = Approver.Role(rawValue: b.role ?? "approver") else {
+                throw PortcullisError(.invalidInput, "`role` must be approver or administrator")
+            }
             let token = "pca_" + Hex.random(24)
-            try await services.recordAdmin(actor: actor, action: "approver.add", resource: name, reason: "approver added")
+            try await services.recordAdmin(actor: actor, action: role == .approver ? "approver.add" : "administrator.add",
+                                           resource: name, reason: "\(role.rawValue) added")
             try await services.approvalStore.saveApprover(Approver(name: name, tokenDigest: AdminAuthenticator.digest(token),
-                                                                   createdAt: Date(), createdBy: actor))
-            var r = HTTP.json(object: ["name": name, "token": token], status: .created)
+                                                                   createdAt: Date(), createdBy: actor, role: role))
+            var r = HTTP.json(object: ["name": name, "token": token, "role": role.rawValue,
+                                       "signin_link": try services.console.signInLink(name: name, role: role)], status: .created)
             r.status = .created
             return r
         }
         admin.get("/approvers") { request, context in
             _ = try context.administrator()
             let list = try await services.approvalStore.approvers()
-            return try Self.list(list.map { ["name": $0.name, "created_at": Self.iso($0.createdAt), "created_by": $0.createdBy] })
+            return try Self.list(list.map { ["name": $0.name, "role": $0.role.rawValue, "created_at": Self.iso($0.createdAt),
+                                             "created_by": $0.createdBy] })
         }
         admin.delete("/approvers/:name") { request, context in
             let name = try context.parameters.require("name")

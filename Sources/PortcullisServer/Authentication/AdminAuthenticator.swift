@@ -28,7 +28,7 @@ struct AdminAuthenticator: RouterMiddleware {
             guard let approver = try await approvers.approver(tokenDigest: Self.digest(bearer)) else {
                 throw PortcullisError(.unauthorized, "unknown token: use the admin token or an approver token")
             }
-            context.identity = .approver(name: approver.name)
+            context.identity = approver.role == .administrator ? .namedAdministrator(name: approver.name) : .approver(name: approver.name)
         }
         return try await next(request, context)
     }

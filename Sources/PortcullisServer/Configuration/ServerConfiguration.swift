@@ -34,6 +34,8 @@ public struct ServerConfiguration: Sendable, Codable, Equatable {
     public var governance: GovernanceSettings = GovernanceSettings()
     /// Logs and traces (docs/observability.md).
     public var observability: Observability = Observability()
+    /// `portcullis serve --demo`: the demo tool server and agent run beside the node (never read from a file).
+    public var demo: Bool = false
     /// Test-only switches (docs/response.md, "Testing clock"); nil in production.
     public var testing: Testing?
     /// Where state lives: the SQLite file in the data directory (nil, the default) or a shared PostgreSQL

@@ -17,6 +17,7 @@ import GRDB
 ///
 /// - `v5-vault`: sealed secrets and the vault's key check.
 /// - `v6-vault-grants`: users' sealed grants for per-user credentials.
+/// - `v7-people-roles`: a named person's role (`approver` or `administrator`).
 ///
 /// All dates are REAL unix seconds; arrays and JWKs are JSON text.
 enum StoreSchema {
@@ -81,6 +82,10 @@ enum StoreSchema {
                 );
                 CREATE INDEX vault_grants_user ON vault_grants(user);
                 """)
+        }
+        migrator.registerMigration("v7-people-roles") { db in
+            // Named people: an approver or an administrator, each with a token of their own (docs/console.md).
+            try db.execute(sql: "ALTER TABLE approvers ADD COLUMN role TEXT NOT NULL DEFAULT 'approver'")
         }
         return migrator
     }
