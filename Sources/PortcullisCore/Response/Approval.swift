@@ -39,11 +39,15 @@ public struct Approval: Sendable, Codable, Equatable, Identifiable {
     public var usedAt: Date?
     /// Whether the agent has been told about a denial (a denial is reported once).
     public var reported: Bool
+    /// The call's arguments as the approver sees them: after DLP redaction, never raw secrets (bound by
+    /// `argumentsDigest` to what the agent sent).
+    public var arguments: JSONAny?
 
     public init(id: String, agentID: String, agentOwner: String, tool: String, effect: String, risk: Int,
                 argumentsDigest: String, session: String, status: Status = .pending, reasons: [String],
                 createdAt: Date, expiresAt: Date, decidedBy: String? = nil, decidedAt: Date? = nil,
-                decisionReason: String? = nil, usedAt: Date? = nil, reported: Bool = false) {
+                decisionReason: String? = nil, usedAt: Date? = nil, reported: Bool = false, arguments: JSONAny? = nil) {
+        self.arguments = arguments
         self.id = id
         self.agentID = agentID
         self.agentOwner = agentOwner

@@ -41,8 +41,11 @@ public final class ApprovalBroker: Sendable {
         public var agent: Agent
         public var tool: ToolRecord
         public var reasons: [String]
+        /// The arguments after DLP redaction, shown to the approver.
+        public var arguments: JSONAny?
 
-        public init(binding: Approval.Binding, agent: Agent, tool: ToolRecord, reasons: [String]) {
+        public init(binding: Approval.Binding, agent: Agent, tool: ToolRecord, reasons: [String], arguments: JSONAny? = nil) {
+            self.arguments = arguments
             self.binding = binding
             self.agent = agent
             self.tool = tool
@@ -144,7 +147,7 @@ public final class ApprovalBroker: Sendable {
         let a = Approval(id: "apr_" + Hex.random(12), agentID: r.agent.id, agentOwner: r.agent.owner, tool: r.tool.qualifiedName,
                          effect: r.tool.effect.rawValue, risk: r.tool.risk, argumentsDigest: r.binding.argumentsDigest,
                          session: r.binding.session, reasons: r.reasons, createdAt: now,
-                         expiresAt: now.addingTimeInterval(settings.effectiveExpirySeconds))
+                         expiresAt: now.addingTimeInterval(settings.effectiveExpirySeconds), arguments: r.arguments)
         try await record("approval.request", a, actor: "gateway", reason: r.reasons.joined(separator: "; "))
         try await store.saveApproval(a)
         return a

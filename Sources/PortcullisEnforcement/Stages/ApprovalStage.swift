@@ -26,7 +26,8 @@ public struct ApprovalStage: CallStage {
         let request = ApprovalBroker.Request(
             binding: Approval.Binding(agentID: call.caller.agent.id, tool: tool.qualifiedName, argumentsDigest: digest,
                                       session: call.sessionRef ?? "none"),
-            agent: call.caller.agent, tool: tool, reasons: decision.reasons)
+            agent: call.caller.agent, tool: tool, reasons: decision.reasons,
+            arguments: (call.redactedArguments ?? call.arguments).map(JSONAny.init))
         let broker = broker
         let outcome: Result<ApprovalBroker.Resolution, any Error>? = await killSwitch.run(agentID: call.caller.agent.id) {
             do { return .success(try await broker.resolve(request)) } catch { return .failure(error) }

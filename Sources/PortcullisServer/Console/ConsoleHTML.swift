@@ -38,7 +38,7 @@ enum ConsoleHTML {
     static var headers: HTTPFields {
         [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
          .contentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-         HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+         HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "same-origin",
          HTTPField.Name("X-Content-Type-Options")!: "nosniff"]
     }
 

@@ -281,12 +281,9 @@ extension ConsoleRoutes {
             let pending = try await services.gateway.approvals.list(status: .pending, agentID: nil, limit: 200)
             var rows: [[String]] = []
             for a in pending {
-                // The exact arguments, as the pending decision's audit record keeps them (redacted by DLP).
-                let records = try await services.audit.entries(AuditQuery(agent: a.agentID, decision: "pending", kind: "decision",
-                                                                          resource: a.tool, limit: 50))
-                let record = records.first { $0.event.argumentsDigest == a.argumentsDigest }
-                let args = record?.event.redactedArguments.flatMap { try? HTTP.jsonEncoder.encode($0) }
-                    .map { String(decoding: $0, as: UTF8.self) } ?? "(digest \(a.argumentsDigest))"
+                // The exact arguments (after DLP redaction), bound to the call by their digest.
+                let args = a.arguments.flatMap { try? HTTP.jsonEncoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+                    ?? "(not kept; digest \(a.argumentsDigest))"
                 var forms = ""
                 for (verb, label) in [("approve", "Approve"), ("deny", "Deny")] {
                     forms += """
