@@ -261,5 +261,6 @@ def test_main_pages(server, ada):
     ada.get(server.base + "/console/overview")
     assert "pending approvals" in text(ada, "#pending-approvals")
     assert "entries" in text(ada, "#audit-status")
+    assert "verified: the tree of size" in text(ada, "#audit-check")
     ada.get(server.base + "/console/policies")
     assert "policies in force" in text(ada, "#policy-source") and "read-tools" in text(ada, "#policies")

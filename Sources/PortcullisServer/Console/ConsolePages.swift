@@ -39,6 +39,7 @@ extension ConsoleRoutes {
             let alerts = try await services.monitorStore.alerts(agentID: nil, limit: 10)
             let size = await services.audit.size
             let checkpoint = await services.audit.latestCheckpoint
+            let auditCheck = await verifyHead(checkpoint)
             let figures = try await GovernanceReports(services: services).report("figures")
             let body = """
                 <h2>Agents</h2><div class="cards">\(cards)
@@ -47,6 +48,7 @@ extension ConsoleRoutes {
                 <h2>Decisions per minute</h2>\(H.table(["minute (UTC)", "allow", "deny", "pending"], minuteRows, id: "per-minute"))
                 <h2>Audit log</h2><p id="audit-status">\(size) entries; last signed checkpoint at size \(checkpoint.map { String($0.size) } ?? "none yet")
                 (<a href="/console/decisions">browse decisions</a>; each entry's inclusion proof is checked when you open it).</p>
+                <p id="audit-check">Checked now: \(H.h(auditCheck))</p>
                 <h2>Recent alerts</h2>\(H.table(["time", "agent", "detector", "risk", "response", "detail"], alerts.map {
                     [H.date($0.at), "<a href=\"/console/agents/\(H.u($0.agentID))\">\(H.h($0.agentID))</a>", H.h($0.detector.rawValue),
                      "\($0.riskScore)", H.h($0.response.rawValue), H.h($0.detail)]
@@ -56,6 +58,23 @@ extension ConsoleRoutes {
                 }, id: "figures"))
                 """
             return page("Overview", "overview", s, request, body)
+        }
+    }
+
+    /// The log's head checked on the spot: the current tree is signed and proved consistent with the last signed
+    /// checkpoint (an append-only log that was rewritten since fails here).
+    func verifyHead(_ previous: SignedCheckpoint?) async -> String {
+        guard let previous else { return "no signed checkpoint yet" }
+        do {
+            let current = try await services.audit.checkpoint()
+            let proof = current.size == previous.size ? [] : try await services.audit.consistencyProof(from: previous.size, to: current.size).hashes
+            let ok = current.size == previous.size ? current.rootHash == previous.rootHash
+                : RFC6962.verifyConsistency(oldSize: previous.size, newSize: current.size, oldRoot: previous.rootHash,
+                                            newRoot: current.rootHash, proof: proof)
+            return ok ? "verified: the tree of size \(current.size) extends the signed checkpoint of size \(previous.size)"
+                      : "FAILED: the tree does not extend the signed checkpoint of size \(previous.size); the log may have been rewritten"
+        } catch {
+            return "could not be checked: \(error)"
         }
     }
 

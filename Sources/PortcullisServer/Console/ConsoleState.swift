@@ -139,7 +139,7 @@ public final class ConsoleState: Sendable {
         let response = authorizer.isAuthorized(Request(principal: person, action: EntityUID("Action", action.rawValue),
                                                        resource: resource), entities: entities, policies: policies)
         guard response.decision == .allow else {
-            return (false, response.errors.isEmpty ? "no policy permits a \(session.role.rawValue) to \(action.rawValue)"
+            return (false, response.errors.isEmpty ? "no policy permits an \(session.role.rawValue) to \(action.rawValue)"
                                                    : "a console policy errored; denied")
         }
         return (true, "permitted by \(response.reasons.joined(separator: ", "))")
