@@ -60,6 +60,9 @@ public final class MCPGateway: Sendable {
     public let sessions: SessionTable
     let upstreams: [String: any UpstreamTransport]
     let upstreamConfigurations: [String: UpstreamConfiguration]
+    /// Where people decide approvals (`<issuer>/console/approvals`): named in an approval's error, so automation can
+    /// send a person there.
+    let approvalsURL: String?
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -78,20 +81,24 @@ public final class MCPGateway: Sendable {
                             now: @escaping @Sendable () -> Date = { Date() },
                             responseClock: (@Sendable () -> Date)? = nil,
                             metrics: GatewayMetrics = GatewayMetrics(),
-                            rateBudget: (any RateBudget)? = nil, tracer: (any Tracer)? = nil) throws(GatewayConfigurationError) {
+                            rateBudget: (any RateBudget)? = nil, tracer: (any Tracer)? = nil,
+                            approvalsURL: String? = nil) throws(GatewayConfigurationError) {
         try configuration.validate()
         let pipeline = EnforcementPipeline(configuration: configuration, policies: policies, audit: audit,
                                            approvalStore: approvalStore, monitorStore: monitorStore, logger: logger,
                                            now: now, responseClock: responseClock, metrics: metrics, rateBudget: rateBudget,
                                            tracer: tracer)
-        try self.init(pipeline: pipeline, upstreams: upstreams, toolStore: toolStore, audit: audit, logger: logger, now: now)
+        try self.init(pipeline: pipeline, upstreams: upstreams, toolStore: toolStore, audit: audit, logger: logger, now: now,
+                      approvalsURL: approvalsURL)
     }
 
     /// A front end on a shared pipeline.
     public init(pipeline: EnforcementPipeline, upstreams: [String: any UpstreamTransport], toolStore: any ToolStore,
-                audit: any AuditSink, logger: Logger, now: @escaping @Sendable () -> Date = { Date() })
+                audit: any AuditSink, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+                approvalsURL: String? = nil)
         throws(GatewayConfigurationError)
     {
+        self.approvalsURL = approvalsURL
         let configuration = pipeline.configuration
         try configuration.validate()
         self.configuration = configuration
@@ -546,6 +553,9 @@ public final class MCPGateway: Sendable {
         }
         var data: [(String, JSONValue)] = [("reason", .string(r.reason)), ("refusal", .string(r.code.rawValue))]
         data.append(contentsOf: r.data)
+        if let approvalsURL, case .string(let approval)? = r.data.first(where: { $0.0 == "approvalId" })?.1 {
+            data.append(("approvalURL", .string("\(approvalsURL)#\(approval)")))
+        }
         if let retry = r.retryAfterSeconds { data.append(("retryAfterSeconds", .number(String(retry)))) }
         return RPCFailure(id: id, code: code, message: message, data: .object(data))
     }

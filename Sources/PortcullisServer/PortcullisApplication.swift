@@ -139,7 +139,8 @@ public enum PortcullisApplication {
                                      toolStore: store, policies: policies, audit: audit, approvalStore: store,
                                      monitorStore: store, logger: logger, now: now,
                                      responseClock: manualClock.map { clock -> @Sendable () -> Date in { clock.now } },
-                                     metrics: metrics, rateBudget: backend.rateBudget, tracer: tracer)
+                                     metrics: metrics, rateBudget: backend.rateBudget, tracer: tracer,
+                                     approvalsURL: issuer + "/console/approvals")
         try await gateway.monitor.load()
         let feed = backend.feed
         let state = StateCache(agents: store, tokens: store, feed: feed)

@@ -210,6 +210,8 @@ def expect_pending(result: Any) -> dict:
     assert isinstance(data, dict) and data.get("status") == "pending", data
     assert str(data.get("approvalId", "")).startswith("apr_"), data
     assert data.get("expiresAt") and "reason" in data, data
+    # Automation can send a person to the console's approvals page, at this approval.
+    assert data.get("approvalURL", "").endswith("/console/approvals#" + data["approvalId"]), data
     return data
 
 
