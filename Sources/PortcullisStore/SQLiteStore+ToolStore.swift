@@ -21,13 +21,14 @@ extension SQLiteStore: ToolStore {
             try db.execute(sql: """
                 INSERT OR REPLACE INTO tools (qualified_name, upstream, name, definition, definition_hash, pinned_hash,
                     status, effect, risk, data_class, tags, findings, first_seen_at, updated_at, approved_by, approved_at,
-                    classified_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    classified_by, pinned_definition)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [
                     t.qualifiedName, t.upstream, t.name, t.definition, t.definitionHash, t.pinnedHash,
                     t.status.rawValue, t.effect.rawValue, t.risk, t.dataClass, try JSONColumn.encode(t.tags),
                     try JSONColumn.encode(t.findings), t.firstSeenAt.timeIntervalSince1970,
                     t.updatedAt.timeIntervalSince1970, t.approvedBy, t.approvedAt?.timeIntervalSince1970, t.classifiedBy,
+                    t.pinnedDefinition,
                 ])
         }
     }
@@ -50,6 +51,7 @@ extension SQLiteStore: ToolStore {
             firstSeenAt: Date(timeIntervalSince1970: try row.decode(forColumn: "first_seen_at")),
             updatedAt: Date(timeIntervalSince1970: try row.decode(forColumn: "updated_at")),
             approvedBy: try row.decode(forColumn: "approved_by"), approvedAt: approvedAt.map(Date.init(timeIntervalSince1970:)),
-            classifiedBy: try row.decode(forColumn: "classified_by"))
+            classifiedBy: try row.decode(forColumn: "classified_by"),
+            pinnedDefinition: try row.decode(forColumn: "pinned_definition"))
     }
 }

@@ -41,10 +41,9 @@ struct ToolsCommand: AsyncParsableCommand {
         func run() async throws {
             var body: [String: Any] = ["hash": hash]
             if let effect { body["effect"] = effect }
-            try admin.show(try await admin.call("POST", "/admin/tools/\(Self.escape(name))/approve", body: body))
+            try admin.show(try await admin.call("POST", "/admin/tools/\(AdminOptions.path(name))/approve", body: body))
         }
 
-        static func escape(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s }
     }
 
     struct Block: AsyncParsableCommand {
@@ -53,7 +52,7 @@ struct ToolsCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            try admin.show(try await admin.call("POST", "/admin/tools/\(Approve.escape(name))/block"))
+            try admin.show(try await admin.call("POST", "/admin/tools/\(AdminOptions.path(name))/block"))
         }
     }
 }

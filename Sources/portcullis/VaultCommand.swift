@@ -62,7 +62,7 @@ struct VaultCommand: AsyncParsableCommand {
             }
             // A public client (oauth_user with auth_method=none) has no secret: nothing on standard input.
             let secret = try VaultCommand.readSecret(fields: fields, optional: kind == "oauth_user")
-            try admin.show(try await admin.call("PUT", "/admin/vault/\(ToolsCommand.Approve.escape(name))",
+            try admin.show(try await admin.call("PUT", "/admin/vault/\(AdminOptions.path(name))",
                                                 body: ["kind": kind, "metadata": metadata, "secret": secret]))
         }
     }
@@ -97,7 +97,7 @@ struct VaultCommand: AsyncParsableCommand {
                 throw ValidationError("no vault secret named `\(name)`")
             }
             let secret = try VaultCommand.readSecret(fields: fields)
-            try admin.show(try await admin.call("POST", "/admin/vault/\(ToolsCommand.Approve.escape(name))/rotate",
+            try admin.show(try await admin.call("POST", "/admin/vault/\(AdminOptions.path(name))/rotate",
                                                 body: ["secret": secret]))
         }
     }
@@ -108,7 +108,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            _ = try await admin.call("DELETE", "/admin/vault/\(ToolsCommand.Approve.escape(name))")
+            _ = try await admin.call("DELETE", "/admin/vault/\(AdminOptions.path(name))")
             print("deleted \(name)")
         }
     }
@@ -131,7 +131,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            let value = try await admin.call("GET", "/admin/vault/grants" + (secret.map { "?secret=\(ToolsCommand.Approve.escape($0))" } ?? ""))
+            let value = try await admin.call("GET", "/admin/vault/grants" + (secret.map { "?secret=\(AdminOptions.path($0))" } ?? ""))
             if admin.json { return try admin.show(value) }
             print(["SECRET", "USER", "SCOPE", "CONNECTED", "UPDATED"].joined(separator: "\t"))
             for g in (value as? [[String: Any]]) ?? [] {
@@ -149,7 +149,7 @@ struct VaultCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            _ = try await admin.call("DELETE", "/admin/vault/grants/\(ToolsCommand.Approve.escape(secret))/\(ToolsCommand.Approve.escape(user))")
+            _ = try await admin.call("DELETE", "/admin/vault/grants/\(AdminOptions.path(secret))/\(AdminOptions.path(user))")
             print("disconnected \(user) from \(secret)")
         }
     }

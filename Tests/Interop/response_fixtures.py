@@ -66,6 +66,15 @@ forbid (principal is Approver, action == Action::"approve", resource is Approval
 when { context.decision == "approve" && resource.agentOwner == principal.name };
 """
 
+# Writes wait for a person (the approval tests and the console tests).
+WRITES_NEED_APPROVAL = """
+@id("writes-need-approval")
+@reason("writes need a person's approval")
+@obligation("approval")
+permit (principal, action == Action::"call_tool", resource)
+when { resource.effect == "write" };
+"""
+
 SEVERITY = ["none", "alert", "approve_writes", "read_only", "suspend", "kill"]
 
 

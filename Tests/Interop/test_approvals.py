@@ -23,7 +23,7 @@ import pytest
 
 from mcp_fixtures import HTTPUpstream, mcp_client
 from oauth_fixtures import running_server
-from response_fixtures import (APPROVER_POLICIES, CONNECT_AND_READ, add_approver, approval, approvals,
+from response_fixtures import (APPROVER_POLICIES, CONNECT_AND_READ, WRITES_NEED_APPROVAL, add_approver, approval, approvals,
                                canonical_digest, cli, cli_json, as_list, entries_mentioning, expect_ok,
                                expect_pending, expect_refused, gateway_config, join, make_agent, mcp_token, notes,
                                run_in_thread, advance_clock, call_once, try_call, wait_for_pending, with_token,
@@ -31,13 +31,6 @@ from response_fixtures import (APPROVER_POLICIES, CONNECT_AND_READ, add_approver
 
 WAIT = 15
 EXPIRY = 120
-WRITES_NEED_APPROVAL = """
-@id("writes-need-approval")
-@reason("writes need a person's approval")
-@obligation("approval")
-permit (principal, action == Action::"call_tool", resource)
-when { resource.effect == "write" };
-"""
 
 
 def unique(prefix: str) -> str:

@@ -41,12 +41,14 @@ final class AlertLog: Sendable {
         #expect(c.entry("u.read")?.record.isCallable == true)
         let changed = try #require(c.entry("u.write")?.record)
         #expect(changed.status == .changed && !changed.isCallable)
+        // The approved definition is kept beside the new one (the console shows both).
+        #expect(changed.pinnedDefinition == write.definition && changed.definition.contains("Write better."))
         #expect(alerts.tools.withLock { $0 }.contains("u.write"))
         // The approval binds to the definition the administrator reviewed.
         await #expect(throws: PortcullisError.self) { try await c.prepareApproval("u.write", hash: write.definitionHash, effect: nil, by: "admin:alice") }
         let approved = try await c.prepareApproval("u.write", hash: changed.definitionHash, effect: nil, by: "admin:alice")
         try await c.commit(approved)
-        #expect(approved.isCallable && approved.approvedBy == "admin:alice")
+        #expect(approved.isCallable && approved.approvedBy == "admin:alice" && approved.pinnedDefinition == changed.definition)
         #expect(c.entry("u.write")?.record.isCallable == true)
         // Reverting to an approved definition needs no new approval; a removed tool disappears.
         upstream.listing.withLock { $0 = #"[{"name":"write","description":"Write better.","inputSchema":{"type":"object"}}]"# }

@@ -43,9 +43,9 @@ struct ConnectRoutesTests {
 
     @Test("text put into a page is escaped")
     func escaping() {
-        #expect(ConnectRoutes.escape(#"<script>alert("x")</script> & 'y'"#)
+        #expect(ConsoleHTML.h(#"<script>alert("x")</script> & 'y'"#)
             == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;")
-        #expect(ConnectRoutes.origin("https://auth.example:8443/authorize?x=1") == "https://auth.example:8443")
-        #expect(ConnectRoutes.origin("not a url") == nil)
+        #expect(HTTP.origin("https://auth.example:8443/authorize?x=1") == "https://auth.example:8443")
+        #expect(HTTP.origin("not a url") == nil)
     }
 }

@@ -56,4 +56,24 @@ struct ConsoleTests {
             if !approverMay { #expect(decision.reason.contains("no policy permits an approver to \(action.rawValue)")) }
         }
     }
+
+    @Test("the console's policies validate against its schema, name every action, and are the ones docs/console.md shows")
+    func policiesAndDocs() throws {
+        let schema = try Schema(parsing: ConsoleState.schemaText)
+        let result = schema.validate(policies: state.policies)
+        #expect(result.errors.isEmpty && result.warnings.isEmpty, "\(result.errors) \(result.warnings)")
+        for action in ConsoleState.Action.allCases {
+            #expect(ConsoleState.schemaText.contains(action.rawValue), "\(action) is not in the schema")
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/console.md"), encoding: .utf8)
+        let block = try #require(doc.firstMatch(of: /```cedar console\n([\s\S]*?)```/)).1
+        let shown = try PolicySet.parse(String(block), idsFromAnnotations: true)
+        #expect(schema.validate(policies: shown).passed)
+        func normalized(_ text: String) -> String {
+            text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("@reason") }
+                .joined(separator: " ")
+        }
+        #expect(normalized(String(block)) == normalized(ConsoleState.policyText))
+    }
 }

@@ -18,7 +18,7 @@ struct SQLiteStoreFileTests {
         #expect(try await store.fetchText(sql: "PRAGMA journal_mode") == "wal")
         // FULL (2): an acknowledged commit survives a power loss.
         #expect(try await store.fetchText(sql: "PRAGMA synchronous") == "2")
-        #expect(try await store.appliedMigrations() == ["v1-agents", "v1-token-state", "v2-agent-teams", "v2-tools", "v3-response", "v4-tool-classification", "v4-token-parent", "v5-vault", "v6-vault-grants"])
+        #expect(try await store.appliedMigrations() == ["v1-agents", "v1-token-state", "v2-agent-teams", "v2-tools", "v3-response", "v4-tool-classification", "v4-token-parent", "v5-vault", "v6-vault-grants", "v7-people-roles", "v8-tool-pinned-definition"])
         try await store.close()
     }
 
@@ -45,8 +45,8 @@ struct SQLiteStoreFileTests {
         #expect(try await store.issued(jti: "tok-1") == Fixtures.token(jti: "tok-1"))
         #expect(try await !store.recordOnce(namespace: "dpop", id: "jti-1",
                                             expiresAt: Date().addingTimeInterval(3_600)))
-        #expect(try await store.appliedMigrations() == ["v1-agents", "v1-token-state", "v2-agent-teams", "v2-tools", "v3-response", "v4-tool-classification", "v4-token-parent", "v5-vault", "v6-vault-grants"])
-        #expect(try await store.fetchText(sql: "SELECT COUNT(*) FROM grdb_migrations") == "9")
+        #expect(try await store.appliedMigrations() == ["v1-agents", "v1-token-state", "v2-agent-teams", "v2-tools", "v3-response", "v4-tool-classification", "v4-token-parent", "v5-vault", "v6-vault-grants", "v7-people-roles", "v8-tool-pinned-definition"])
+        #expect(try await store.fetchText(sql: "SELECT COUNT(*) FROM grdb_migrations") == "11")
         try await store.close()
     }
 

@@ -26,6 +26,7 @@ struct ToolStoreTests {
         var c = b
         c.status = .approved
         c.pinnedHash = c.definitionHash
+        c.pinnedDefinition = #"{"name":"x","description":"as approved"}"#
         try await opened.store.saveTool(c)
         #expect(try await opened.store.tool(qualifiedName: "git.git_commit") == c)
     }

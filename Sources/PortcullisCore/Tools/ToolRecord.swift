@@ -58,11 +58,14 @@ public struct ToolRecord: Sendable, Codable, Equatable {
     public var approvedAt: Date?
     /// Who set ``effect``: `config`, `annotations` (a trusted upstream's own), or `admin:<name>`; nil while unclassified.
     public var classifiedBy: String?
+    /// The definition as it was approved (canonical JSON): shown beside ``definition`` when the upstream changed it.
+    public var pinnedDefinition: String?
 
     public init(qualifiedName: String, upstream: String, name: String, definition: String, definitionHash: String,
                 pinnedHash: String?, status: Status, effect: Effect, risk: Int, dataClass: String, tags: [String],
                 findings: [String], firstSeenAt: Date, updatedAt: Date, approvedBy: String? = nil,
-                approvedAt: Date? = nil, classifiedBy: String? = nil) {
+                approvedAt: Date? = nil, classifiedBy: String? = nil, pinnedDefinition: String? = nil) {
+        self.pinnedDefinition = pinnedDefinition
         self.qualifiedName = qualifiedName
         self.upstream = upstream
         self.name = name

@@ -188,6 +188,7 @@ public final class ToolCatalog: Sendable {
             if classifications[qualifiedName]?.risk == nil { record.risk = ToolClassification.defaultRisk(effect) }
         }
         record.pinnedHash = record.definitionHash
+        record.pinnedDefinition = record.definition
         record.status = .approved
         record.approvedBy = actor
         record.approvedAt = now()
@@ -238,6 +239,10 @@ public final class ToolCatalog: Sendable {
         if let existing = try await store.tool(qualifiedName: qualified) {
             var updated = existing
             if existing.definitionHash != hash {
+                // The approved definition, kept to be shown beside the new one (records pinned before it was kept).
+                if updated.pinnedDefinition == nil, existing.pinnedHash == existing.definitionHash {
+                    updated.pinnedDefinition = existing.definition
+                }
                 updated.definition = canonical
                 updated.definitionHash = hash
                 updated.updatedAt = at
@@ -265,7 +270,8 @@ public final class ToolCatalog: Sendable {
                 qualifiedName: qualified, upstream: upstream, name: toolName, definition: canonical, definitionHash: hash,
                 pinnedHash: approve ? hash : nil, status: approve ? .approved : .pending, effect: .unclassified,
                 risk: ToolClassification.defaultRisk(.unclassified), dataClass: "internal", tags: [], findings: findings,
-                firstSeenAt: at, updatedAt: at, approvedBy: approve ? "auto (first seen)" : nil, approvedAt: approve ? at : nil)
+                firstSeenAt: at, updatedAt: at, approvedBy: approve ? "auto (first seen)" : nil, approvedAt: approve ? at : nil,
+                pinnedDefinition: approve ? canonical : nil)
             classify(&record, classification: classification, annotations: definition["annotations"], upstream: upstream)
             try await store.saveTool(record)
             if !findings.isEmpty {

@@ -370,8 +370,13 @@ extension ConsoleRoutes {
                     actions += "<form method=\"post\" action=\"/console/tools/\(H.u(t.qualifiedName))/block\" class=\"act\">\(csrfField(s))<button class=\"danger\">Block</button></form>"
                 }
                 let pinned = t.pinnedHash.map { $0 == t.definitionHash ? "pinned \(String($0.prefix(12)))" : "pinned \(String($0.prefix(12))), now \(String(t.definitionHash.prefix(12))): CHANGED" } ?? "not pinned"
+                // A changed definition beside the approved one, so a person sees what the upstream changed.
+                let definition = t.pinnedHash != nil && t.pinnedHash != t.definitionHash
+                    ? "<div class=\"side changed\"><div><b>approved</b><pre>\(H.h(Self.pretty(t.pinnedDefinition) ?? "(not kept)"))</pre></div>"
+                        + "<div><b>now</b><pre>\(H.h(Self.pretty(t.definition) ?? t.definition))</pre></div></div>"
+                    : "<details><summary>definition</summary><pre>\(H.h(Self.pretty(t.definition) ?? t.definition))</pre></details>"
                 return ["<b>\(H.h(t.qualifiedName))</b>", H.h(t.status.rawValue), H.h(t.effect.rawValue), "\(t.risk)", H.h(pinned),
-                        H.h(t.findings.joined(separator: "; ")), "<details><summary>definition</summary><pre>\(H.h(t.definition))</pre></details>", actions]
+                        H.h(t.findings.joined(separator: "; ")), definition, actions]
             }
             return page("Tools", "tools", s, request, H.table(["tool", "status", "effect", "risk", "definition", "findings", "", "act"], rows, id: "tools"))
         }
@@ -402,6 +407,14 @@ extension ConsoleRoutes {
                 throw ConsoleAnswer.redirect("/console/tools?notice=\(H.u("\(name): \(record.status.rawValue)"))")
             }
         }
+    }
+
+    /// Canonical JSON, indented for reading.
+    static func pretty(_ json: String?) -> String? {
+        guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)),
+              let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     // MARK: - Policies

@@ -126,9 +126,7 @@ struct ConsoleRoutes: Sendable {
     /// A form posted from another origin is refused before anything else (browsers send `Origin` on posts).
     func sameOrigin(_ request: Request) throws {
         guard let origin = request.headers[.origin] else { return }
-        guard let issuer = URLComponents(string: state.issuer), let scheme = issuer.scheme, let host = issuer.host else { return }
-        let expected = "\(scheme)://\(host.contains(":") ? "[\(host)]" : host)" + (issuer.port.map { ":\($0)" } ?? "")
-        guard origin == expected else {
+        guard origin == HTTP.origin(state.issuer) else {
             throw ConsoleAnswer.refuse(.forbidden, "a form from another origin (\(origin)) was refused")
         }
     }

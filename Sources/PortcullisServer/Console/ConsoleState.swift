@@ -127,6 +127,18 @@ public final class ConsoleState: Sendable {
         when { principal.role == "approver" };
         """
 
+    /// The console's entities and actions, against which its policies are validated (the tests).
+    static let schemaText = """
+        entity Person { name: String, role: String };
+        entity Console;
+        entity Agent;
+        entity Approval;
+        entity Tool;
+        action view_overview, view_agents, view_decisions, view_approvals, view_tools, view_policies, view_audit,
+               suspend_agent, resume_agent, kill_agent, decide_approval, approve_tool, block_tool, test_policy
+          appliesTo { principal: Person, resource: [Console, Agent, Approval, Tool] };
+        """
+
     /// The Cedar decision on a person's action; the reason names what denied it.
     func authorize(_ session: Session, _ action: Action, resource: EntityUID) -> (allowed: Bool, reason: String) {
         let person = EntityUID("Person", session.name)

@@ -81,14 +81,14 @@ struct ConnectRoutes: Sendable {
             // The confirmation's redirect goes to the authorization server: CSP `form-action` must allow it.
             let authorize = (try? await services.vault.entry(name: t.secret))?.metadata["authorize_url"]
             var response = page(.ok, "Connect \(t.upstream)", """
-                <p>Agents acting for <strong>\(Self.escape(t.user))</strong> will use your access to \
-                <strong>\(Self.escape(t.upstream))</strong>. Continue only if you asked for this link.</p>
-                <form method="post" action="/connect/\(Self.escape(t.upstream))/begin">
-                <input type="hidden" name="ticket" value="\(Self.escape(ticket))">
+                <p>Agents acting for <strong>\(ConsoleHTML.h(t.user))</strong> will use your access to \
+                <strong>\(ConsoleHTML.h(t.upstream))</strong>. Continue only if you asked for this link.</p>
+                <form method="post" action="/connect/\(ConsoleHTML.h(t.upstream))/begin">
+                <input type="hidden" name="ticket" value="\(ConsoleHTML.h(ticket))">
                 <input type="hidden" name="confirm" value="\(confirm)">
-                <button type="submit">Connect \(Self.escape(t.upstream))</button>
+                <button type="submit">Connect \(ConsoleHTML.h(t.upstream))</button>
                 </form>
-                """, formTarget: authorize.flatMap(Self.origin))
+                """, formTarget: authorize.flatMap(HTTP.origin))
             response.headers[values: .setCookie] = [cookie(Self.confirmCookie, confirm, sameSite: "Strict",
                                                            path: "/connect/\(t.upstream)/begin")]
             return response
@@ -136,7 +136,7 @@ struct ConnectRoutes: Sendable {
                     try await services.recordAdmin(actor: "user:" + c.user, action: "vault.connect", resource: "vault:\(c.secret)",
                                                    reason: "user \(c.user) connected `\(c.upstream)`" + (c.scope.map { " (scope \($0))" } ?? ""))
                 }
-                response = page(.ok, "Connected", "<p><strong>\(Self.escape(connected.upstream))</strong> is connected for <strong>\(Self.escape(connected.user))</strong>. You can close this page.</p>")
+                response = page(.ok, "Connected", "<p><strong>\(ConsoleHTML.h(connected.upstream))</strong> is connected for <strong>\(ConsoleHTML.h(connected.user))</strong>. You can close this page.</p>")
             } catch let e as VaultError {
                 response = page(e.code == .credentialUnavailable ? .badGateway : .badRequest, "Not connected", e.message)
             } catch {
@@ -257,9 +257,9 @@ struct ConnectRoutes: Sendable {
     /// A small HTML page; every interpolated value is escaped by the caller.
     func page(_ status: HTTPResponse.Status, _ title: String, _ body: String, formTarget: String? = nil) -> Response {
         let html = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(Self.escape(title)) · Portcullis</title>
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>\(ConsoleHTML.h(title)) · Portcullis</title>
             <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-            <body><h1>\(Self.escape(title))</h1>\(body.hasPrefix("<") ? body : "<p>\(Self.escape(body))</p>")</body></html>
+            <body><h1>\(ConsoleHTML.h(title))</h1>\(body.hasPrefix("<") ? body : "<p>\(ConsoleHTML.h(body))</p>")</body></html>
             """
         return Response(status: status,
                         headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
@@ -268,24 +268,5 @@ struct ConnectRoutes: Sendable {
                         body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    /// `scheme://host[:port]` of a URL.
-    static func origin(_ url: String) -> String? {
-        guard let u = URLComponents(string: url), let scheme = u.scheme, let host = u.host else { return nil }
-        return "\(scheme)://\(host)" + (u.port.map { ":\($0)" } ?? "")
-    }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
 }

@@ -91,6 +91,12 @@ enum HTTP {
         return String(HTTPText.trimmed(parts[1]))
     }
 
+    /// `scheme://host[:port]` of a URL: what a browser sends as `Origin` for a page there.
+    static func origin(_ url: String) -> String? {
+        guard let u = URLComponents(string: url), let scheme = u.scheme, let host = u.host else { return nil }
+        return "\(scheme)://\(host.contains(":") ? "[\(host)]" : host)" + (u.port.map { ":\($0)" } ?? "")
+    }
+
     /// Compares secrets in constant time.
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8)

@@ -18,6 +18,7 @@ import GRDB
 /// - `v5-vault`: sealed secrets and the vault's key check.
 /// - `v6-vault-grants`: users' sealed grants for per-user credentials.
 /// - `v7-people-roles`: a named person's role (`approver` or `administrator`).
+/// - `v8-tool-pinned-definition`: the definition a person approved, beside the one an upstream now announces.
 ///
 /// All dates are REAL unix seconds; arrays and JWKs are JSON text.
 enum StoreSchema {
@@ -86,6 +87,10 @@ enum StoreSchema {
         migrator.registerMigration("v7-people-roles") { db in
             // Named people: an approver or an administrator, each with a token of their own (docs/console.md).
             try db.execute(sql: "ALTER TABLE approvers ADD COLUMN role TEXT NOT NULL DEFAULT 'approver'")
+        }
+        migrator.registerMigration("v8-tool-pinned-definition") { db in
+            // The definition as approved, shown beside a changed one (the console's Tools page).
+            try db.execute(sql: "ALTER TABLE tools ADD COLUMN pinned_definition TEXT")
         }
         return migrator
     }
