@@ -260,7 +260,7 @@ def test_rug_pull_blocks_the_tool_until_approved(env, tmp_path):
     tool = {t["name"]: t for t in env.server.admin("GET", "/admin/tools").json()}["web.lookup"]
     assert tool["status"] == "changed" and tool["pinned_hash"] != tool["definition_hash"]
     # The approved definition is kept beside the new one, for the person who reviews the change.
-    assert "aws" not in tool["pinned_definition"] and "aws" in tool["definition"], tool
+    assert "aws" not in json.dumps(tool["pinned_definition"]) and "aws" in json.dumps(tool["definition"]), tool
     # an administrator re-approves from the CLI, naming the definition they looked at
     cli = subprocess.run([str(env.server.binary), "tools", "approve", "web.lookup", "--hash", tool["definition_hash"],
                           "--server", env.base,

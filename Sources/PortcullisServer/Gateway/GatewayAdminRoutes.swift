@@ -110,6 +110,8 @@ extension AdminRoutes {
         o["approved_by"] = t.approvedBy
         o["approved_at"] = t.approvedAt.map { ISO8601DateFormatter().string(from: $0) }
         if let d = t.definition.data(using: .utf8), let def = try? JSONSerialization.jsonObject(with: d) { o["definition"] = def }
+        // The definition as approved, beside a changed one.
+        if let d = t.pinnedDefinition?.data(using: .utf8), let def = try? JSONSerialization.jsonObject(with: d) { o["pinned_definition"] = def }
         return o
     }
 }
