@@ -17,6 +17,9 @@ public struct GatewayHTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     public var caller: GatewayCaller
+    /// Where notifications about this request go before its answer (the route streams them as server-sent events):
+    /// set when the client accepts `text/event-stream`.
+    public var notify: (@Sendable (JSONValue) async -> Void)?
 
     public init(method: String, scope: String?, headers: [(name: String, value: String)], body: [UInt8],
                 caller: GatewayCaller) {
@@ -459,10 +462,24 @@ public final class MCPGateway: Sendable {
         var traced = caller
         // A trace context in the message (`params._meta.traceparent`) is the call's, over the request's header.
         if let text = m.params?["_meta"]?["traceparent"]?.stringValue, let parent = TraceParent(text) { traced.traceParent = parent }
-        let call = GatewayCall(kind: .mcp, action: .callTool, caller: traced, upstream: upstreamName, tool: tool,
+        var call = GatewayCall(kind: .mcp, action: .callTool, caller: traced, upstream: upstreamName, tool: tool,
                                arguments: arguments, session: pipeline.snapshot(session.snapshot(now: now()), caller: caller),
                                sessionRef: Self.sessionRef(session.id), reasoning: Self.reasoning(m, r), started: started)
         let timeout = upstreamConfigurations[upstreamName]?.timeoutSeconds ?? 30
+        // A client that asked for progress (`_meta.progressToken`) is told while the call waits for a person.
+        if let notify = r.notify, let token = m.params?["_meta"]?["progressToken"], Self.isProgressToken(token) {
+            let approvalsURL = approvalsURL
+            call.waiting = { approval, waited in
+                let seconds = Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18
+                var message = "waiting for a person to approve \(approval.id) (`\(approval.tool)`) until \(approval.expiresAt.formatted(.iso8601))"
+                if let approvalsURL { message += ": \(approvalsURL)#\(approval.id)" }
+                await notify(.object([
+                    ("jsonrpc", .string("2.0")), ("method", .string("notifications/progress")),
+                    ("params", .object([("progressToken", token), ("progress", .number(String(Int(seconds)))),
+                                        ("message", .string(message))])),
+                ]))
+            }
+        }
         let sessions = sessions
         let sessionID = session.id
         let outcome = await pipeline.execute(call) { call in
@@ -558,6 +575,14 @@ public final class MCPGateway: Sendable {
         }
         if let retry = r.retryAfterSeconds { data.append(("retryAfterSeconds", .number(String(retry)))) }
         return RPCFailure(id: id, code: code, message: message, data: .object(data))
+    }
+
+    /// A progress token is a string or a number (MCP).
+    static func isProgressToken(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string, .number: true
+        default: false
+        }
     }
 
     /// Session ids are bearer secrets: the log keeps a digest.

@@ -338,3 +338,37 @@ def test_the_clock_endpoint_exists_only_with_the_manual_clock(env, quick):
     assert env.server.admin("GET", "/admin/clock").status_code == 200
     assert quick.server.admin("GET", "/admin/clock").status_code == 404
     assert quick.server.admin("POST", "/admin/clock", {"advanceSeconds": 60}).status_code == 404
+
+
+# -- progress while a call waits -----------------------------------------------------------------------
+
+def test_waiting_call_gets_progress_notifications_with_the_approval_link(env):
+    """An SDK client that asks for progress hears, while its call waits, which approval it waits for and where a person
+    decides it; the call then completes once approved (the answer arrives as the last event of the stream)."""
+    agent = make_agent(env.server, owner="carol@example.test")
+    token = mcp_token(agent)
+    approver = add_approver(env.server, unique("erin"))
+    text = unique("progress note")
+    heard: list[tuple[float, str | None]] = []
+
+    async def go():
+        from mcp_fixtures import mcp_client
+
+        async def progress(value, total, message):
+            heard.append((value, message))
+        async with mcp_client(env.mcp, token) as c:
+            return await c.call_tool("web.save_note", {"text": text}, progress_callback=progress)
+
+    t, out = run_in_thread(lambda: asyncio.run(go()))
+    pending = wait_for_pending(env.server, agent.id)
+    deadline = time.monotonic() + 10
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert heard, "no progress notification while the call waited"
+    message = heard[0][1] or ""
+    assert pending["id"] in message and f"/console/approvals#{pending['id']}" in message, message
+    r = with_token(env.server, approver, "POST", f"/admin/approvals/{pending['id']}/approve", {"reason": "fine"})
+    assert r.status_code == 200, r.text
+    result = join(t, out)
+    assert "saved" in expect_ok(result)
+    assert notes(env.web).count(text) == 1

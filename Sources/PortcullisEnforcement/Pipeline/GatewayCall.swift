@@ -60,6 +60,9 @@ public struct GatewayCall: Sendable {
     public var provenance: ProvenanceReport?
     /// The `traceparent` for the upstream (the gateway's span of the round trip), when the call is traced.
     public var upstreamTraceParent: String?
+    /// Told while the call waits for a person's approval (at once, then every few seconds): a front end passes it
+    /// on to the agent (MCP progress notifications).
+    public var waiting: (@Sendable (Approval, Duration) async -> Void)?
 
     public init(kind: Kind, action: CedarMapping.Action, caller: GatewayCaller, upstream: String, tool: ToolRecord? = nil,
                 resourceName: String? = nil, arguments: JSONValue? = nil, session: SessionSnapshot = SessionSnapshot(),

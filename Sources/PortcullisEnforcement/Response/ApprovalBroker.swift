@@ -56,7 +56,8 @@ public final class ApprovalBroker: Sendable {
     /// Consumes an approval for this exact call, or reports a refusal, or opens (or joins) a request
     /// and waits up to `wait` seconds for a person. Throws on storage or audit failure (the caller denies)
     /// and on cancellation (the agent was killed).
-    public func resolve(_ request: Request, wait: Double? = nil) async throws -> Resolution {
+    public func resolve(_ request: Request, wait: Double? = nil,
+                        waiting: (@Sendable (Approval, Duration) async -> Void)? = nil) async throws -> Resolution {
         let existing = try await store.approvals(binding: request.binding)
         var open: Approval?
         for var a in existing {
@@ -78,8 +79,11 @@ public final class ApprovalBroker: Sendable {
         } else {
             approval = try await create(request)
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int((wait ?? settings.effectiveWaitSeconds) * 1000))
+        let started = ContinuousClock.now
+        let deadline = started + .milliseconds(Int((wait ?? settings.effectiveWaitSeconds) * 1000))
         var current = approval
+        // Whoever waits is told at once, then every few seconds (an MCP client's progress notifications).
+        var nextNotice = started
         while true {
             switch current.status {
             case .approved:
@@ -93,6 +97,10 @@ public final class ApprovalBroker: Sendable {
                 break
             }
             if ContinuousClock.now >= deadline { return .pending(current) }
+            if let waiting, ContinuousClock.now >= nextNotice {
+                await waiting(current, ContinuousClock.now - started)
+                nextNotice = ContinuousClock.now + .seconds(5)
+            }
             await wakeups.wait(current.id, upTo: .milliseconds(250))
             try Task.checkCancellation()
             guard let fresh = try await store.approval(id: current.id) else {

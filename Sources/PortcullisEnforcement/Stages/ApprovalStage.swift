@@ -29,8 +29,9 @@ public struct ApprovalStage: CallStage {
             agent: call.caller.agent, tool: tool, reasons: decision.reasons,
             arguments: (call.redactedArguments ?? call.arguments).map(JSONAny.init))
         let broker = broker
+        let waiting = call.waiting
         let outcome: Result<ApprovalBroker.Resolution, any Error>? = await killSwitch.run(agentID: call.caller.agent.id) {
-            do { return .success(try await broker.resolve(request)) } catch { return .failure(error) }
+            do { return .success(try await broker.resolve(request, waiting: waiting)) } catch { return .failure(error) }
         }
         let verdict: StageVerdict
         switch outcome {

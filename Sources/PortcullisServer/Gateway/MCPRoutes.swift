@@ -1,5 +1,6 @@
 import Cedar
 import Foundation
+import Synchronization
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -68,9 +69,53 @@ struct MCPRoutes: Sendable {
                             body: .init(byteBuffer: ByteBuffer(string: failure.response.serialized)))
         }
         let headers = request.headers.map { (name: $0.name.canonicalName, value: $0.value) }
-        let answer = await gateway.handle(GatewayHTTPRequest(method: request.method.rawValue, scope: scope, headers: headers,
-                                                             body: Array(buffer: body), caller: caller))
-        return GatewayResourceServer.response(answer)
+        var message = GatewayHTTPRequest(method: request.method.rawValue, scope: scope, headers: headers,
+                                         body: Array(buffer: body), caller: caller)
+        // Only a message asking for progress may be answered as a stream: every other one takes the direct path
+        // (no task, no streams).
+        guard request.method == .post, request.headers[.accept]?.contains("text/event-stream") == true,
+              body.readableBytesView.firstRange(of: Self.progressToken) != nil else {
+            return GatewayResourceServer.response(await gateway.handle(message))
+        }
+        return await Self.streamingIfNotified(&message, gateway)
+    }
+
+    static let progressToken = Array("\"progressToken\"".utf8)
+
+    /// Answers as usual, unless the gateway has something to tell the client before the answer (a call waiting for
+    /// a person's approval sends progress notifications): then the answer becomes a stream of server-sent events,
+    /// the notifications first and the JSON-RPC response last. The switch happens at the first notification, after
+    /// admission and the session checks, so statuses and headers of early failures are kept.
+    static func streamingIfNotified(_ message: inout GatewayHTTPRequest, _ gateway: MCPGateway) async -> Response {
+        let (started, startedContinuation) = AsyncStream<Void>.makeStream()
+        let (notes, notesContinuation) = AsyncStream<JSONValue>.makeStream()
+        let first = Mutex(true)
+        message.notify = { note in
+            if first.withLock({ let was = $0; $0 = false; return was }) { startedContinuation.yield(()) }
+            notesContinuation.yield(note)
+        }
+        let request = message
+        let call = Task {
+            let answer = await gateway.handle(request)
+            notesContinuation.finish()
+            startedContinuation.finish()
+            return answer
+        }
+        var streaming = false
+        for await _ in started {
+            streaming = true
+            break
+        }
+        guard streaming else { return GatewayResourceServer.response(await call.value) }
+        let body = ResponseBody { writer in
+            for await note in notes {
+                try await writer.write(ByteBuffer(string: "event: message\ndata: \(note.serialized)\n\n"))
+            }
+            let answer = await call.value
+            try await writer.write(ByteBuffer(string: "event: message\ndata: \(String(decoding: answer.body, as: UTF8.self))\n\n"))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
 
     /// Authenticates the agent's token for this path's resource (RFC 6750 bearer or RFC 9449 DPoP) and
