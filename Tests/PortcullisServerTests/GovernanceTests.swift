@@ -49,16 +49,7 @@ struct GovernanceTests {
         return (id, token)
     }
 
-    func tokenWorks(_ node: TestNode, _ token: String) async -> Bool {
-        do {
-            _ = try await node.services.tokenService.authenticateResource(
-                authorization: ["Bearer \(token)"], dpopProofs: [], audiences: [node.issuer + "/mcp"], method: "POST",
-                url: node.issuer + "/mcp", requiredScope: "mcp", cache: node.services.tokenCache)
-            return true
-        } catch {
-            return false
-        }
-    }
+    func tokenWorks(_ node: TestNode, _ token: String) async -> Bool { await node.refusal(of: token) == nil }
 
     func status(_ node: TestNode, _ id: String) async throws -> AgentStatus? {
         try await node.services.registry.agents.agent(id: id)?.status

@@ -27,16 +27,7 @@ struct HotPathStateTests {
         return (id, token)
     }
 
-    func check(_ node: TestNode, _ token: String) async -> OAuthError? {
-        do {
-            _ = try await node.services.tokenService.authenticateResource(
-                authorization: ["Bearer \(token)"], dpopProofs: [], audiences: [node.issuer + "/mcp"], method: "POST",
-                url: node.issuer + "/mcp", requiredScope: "mcp", cache: node.services.tokenCache)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    func check(_ node: TestNode, _ token: String) async -> OAuthError? { await node.refusal(of: token) }
 
     @Test("after the first request the check reads memory; a suspension is in force when its call returns")
     func suspension() async throws {

@@ -50,6 +50,18 @@ struct TestNode {
         }
     }
 
+    /// Why the resource server refuses `token` for the gateway (`<issuer>/mcp`, scope `mcp`), or nil when it accepts it.
+    func refusal(of token: String) async -> OAuthError? {
+        do {
+            _ = try await services.tokenService.authenticateResource(
+                authorization: ["Bearer \(token)"], dpopProofs: [], audiences: [issuer + "/mcp"], method: "POST",
+                url: issuer + "/mcp", requiredScope: "mcp", cache: services.tokenCache)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// A fresh client assertion (RFC 7523) signed with `key`.
     func assertion(clientID: String, key: SigningKey, audience: String? = nil, digest: String? = nil,
                    jti: String = UUID().uuidString) throws -> String {
