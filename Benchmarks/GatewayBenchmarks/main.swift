@@ -6,6 +6,11 @@
 //                                    [--external .build/release/portcullis] [--concurrency 1,16,64]
 //                                    [--peer LABEL=MCP_URL,TOKEN,TOOL,PID] [--contextforge DATA_DIR] [--peer-calls 300]
 //                                    [--result-bytes 10240] [--postgres postgres://USER@HOST:PORT/DB?sslmode=disable]
+//                                    [--traces]
+//
+// With --traces a second in-process gateway ("gateway-traced") traces every call with OpenTelemetry (a span per
+// stage, the upstream and the audit records) and exports them over OTLP/HTTP to a sink on the upstream's server,
+// which reads and drops them: what tracing adds to a call, beside "gateway".
 //
 // With --postgres the in-process gateway runs a second time on that PostgreSQL database (the scale-out store,
 // docs/scale-out.md: agents, tokens, tools, approvals and rate limits in PostgreSQL, the change feed on
@@ -74,6 +79,8 @@ struct Options {
     var peerCalls = 300
     /// Bytes of mail-like text added to every answer of the upstream (0: none).
     var resultBytes = 0
+    /// Also measure a gateway that traces every call (OTLP to a local sink).
+    var traces = false
 
     init(_ args: [String]) {
         var i = 0
@@ -95,6 +102,7 @@ struct Options {
             case "--contextforge": contextforge = next()
             case "--peer-calls": peerCalls = Int(next())!
             case "--result-bytes": resultBytes = Int(next())!
+            case "--traces": traces = true
             case "--concurrency": concurrencies = next().split(separator: ",").map { Int($0)! }
             case "--peer":
                 let spec = next()
@@ -185,6 +193,11 @@ enum Upstream {
             answer(try await request.body.collect(upTo: 1 << 20))
         }
         router.delete("/mcp") { _, _ in Response(status: .noContent) }
+        // An OTLP/HTTP traces sink for --traces: reads the export and answers an empty ExportTraceServiceResponse.
+        router.post("/v1/traces") { request, _ -> Response in
+            _ = try await request.body.collect(upTo: 64 << 20)
+            return Response(status: .ok, headers: [.contentType: "application/x-protobuf"])
+        }
         let port = Mutex<Int?>(nil)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0),
                                                                      serverName: "bench-upstream"),
@@ -389,9 +402,15 @@ func measure(_ target: Target, concurrency: Int, calls: Int, warmup: Int) async 
 
 /// Opens a Portcullis node on a free port with `upstreamURL` as upstream `bench`, registers an agent and returns
 /// the `/mcp` target with its access token.
-func startGateway(label: String, dataDirectory: String, upstreamURL: String, postgres: String? = nil) async throws -> Target {
+func startGateway(label: String, dataDirectory: String, upstreamURL: String, postgres: String? = nil,
+                  traces: String? = nil) async throws -> Target {
     let port = try freePort()
     var configuration = ServerConfiguration()
+    if let traces {
+        var settings = ServerConfiguration.Observability.Traces(otlpEndpoint: traces)
+        settings.exportDelayMs = 1000
+        configuration.observability.traces = settings
+    }
     if let postgres { configuration.store = .init(postgres: .init(url: postgres)) }
     configuration.dataDirectory = dataDirectory
     configuration.host = "127.0.0.1"
@@ -599,6 +618,11 @@ if let binary = options.external {
     if let postgres = options.postgres {
         targets.append(try await startGateway(label: "gateway-postgres", dataDirectory: diskDirectory + "/pg",
                                               upstreamURL: upstreamURL, postgres: postgres))
+    }
+    if options.traces {
+        targets.append(try await startGateway(label: "gateway-traced", dataDirectory: diskDirectory + "/traced",
+                                              upstreamURL: upstreamURL,
+                                              traces: upstreamURL.replacingOccurrences(of: "/mcp", with: "/v1/traces")))
     }
 }
 if options.external == nil, options.tmpfs, FileManager.default.fileExists(atPath: "/dev/shm") {
