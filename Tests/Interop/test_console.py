@@ -123,11 +123,17 @@ def ada(server, browser_factory):
     """An administrator's browser, signed in with a one-time link."""
     person = add_person(server, "ada", "administrator")
     browser = browser_factory()
+    # Opening the link spends nothing: the page asks, and its same-origin POST signs in.
     browser.get(person["signin_link"])
+    browser.get(person["signin_link"])
+    from selenium.webdriver.common.by import By
+    wait_for(lambda: browser.find_element(By.ID, "use-link"), "the link's sign-in page").click()
     wait_for(lambda: browser.current_url.endswith("/console/overview"), "the overview after sign-in")
     assert "ada (administrator)" in text(browser, "header")
     # The link is spent.
-    again = requests.get(person["signin_link"], timeout=10, allow_redirects=False)
+    code = person["signin_link"].split("code=", 1)[1]
+    again = requests.post(server.base + "/console/signin", data={"code": code}, headers={"Origin": server.base},
+                          timeout=10, allow_redirects=False)
     assert again.status_code == 403 and "already used" in again.text
     browser.person = person
     return browser
@@ -142,8 +148,13 @@ def test_signin_refusals(server, browser_factory):
     browser.find_element(By.CSS_SELECTOR, "#signin button").click()
     wait_for(lambda: "shared admin token does not sign in" in text(browser, "#error"), "the admin token refused")
     assert browser.get_cookie("portcullis_console") is None
-    forged = requests.get(server.base + "/console/signin?code=eyJuIjoiYWRhIn0.AAAA", timeout=10, allow_redirects=False)
+    forged = requests.post(server.base + "/console/signin", data={"code": "eyJuIjoiYWRhIn0.AAAA"}, timeout=10,
+                           allow_redirects=False)
     assert forged.status_code == 403
+    assert requests.get(server.base + "/console/signin?code=eyJuIjoiYWRhIn0.AAAA", timeout=10).status_code == 403
+    # "operator" names whoever holds the data directory: nobody can be added under it.
+    r = server.admin("POST", "/admin/approvers", {"name": "Operator", "role": "administrator"})
+    assert r.status_code == 400 and "reserved" in r.text
 
 
 def test_live_decisions_and_inclusion_proof(server, ada):

@@ -44,12 +44,17 @@ def test_demo_shows_allowed_denied_and_pending_calls(tmp_path):
         # The link opens a console session (once), whose decisions page lists the demo agent's calls.
         browser = requests.Session()
         r = browser.get(link, allow_redirects=False, timeout=10)
+        assert r.status_code == 200 and 'id="use-link"' in r.text and "operator" in r.text, r.text
+        code = link.split("code=", 1)[1]
+        signin = lambda: browser.post(server.base + "/console/signin", data={"code": code},  # noqa: E731
+                                      headers={"Origin": server.base}, allow_redirects=False, timeout=10)
+        r = signin()
         assert r.status_code == 303 and r.headers["Location"] == "/console/overview", r.text
         page = browser.get(server.base + "/console/decisions", timeout=10).text
         for decision in ("allow", "deny", "pending"):
             assert f'class="{decision}">{decision}<' in page, decision
         assert "demo.delete_project" in page
-        assert browser.get(link, allow_redirects=False, timeout=10).status_code == 403
+        assert signin().status_code == 403
     finally:
         code = server.stop()
     assert code == 0, server.log_tail()

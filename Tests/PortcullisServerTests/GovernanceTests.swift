@@ -239,6 +239,26 @@ struct GovernanceTests {
         }
     }
 
+    @Test("an automatic suspension decided on an older read never downgrades a kill, nor suspends an agent reviewed meanwhile")
+    func decidedOnTheRecordAsWritten() async throws {
+        let node = try await node()
+        defer { node.remove() }
+        try await node.app().test(.router) { client in
+            let (id, _) = try await agent(node, client)
+            _ = try await node.services.kill(.agent(id), actor: "admin", reason: "incident")
+            // What the sweep and offboarding pass: only an agent still active is suspended.
+            await #expect(throws: PortcullisError.self) {
+                _ = try await node.services.registry.transition(id: id, .suspend, actor: "governance", reason: "overdue",
+                                                                unless: { $0.status == .active ? nil : "is \($0.status.rawValue)" })
+            }
+            #expect(try await status(node, id) == .killed)
+            let report = try await node.services.governance.offboard(owner: "alice@example.com", reason: "left", transferTo: nil,
+                                                                     actor: "admin")
+            #expect(report.agents.first { $0.agent == id }?.action == "already_stopped")
+            #expect(try await status(node, id) == .killed)
+        }
+    }
+
     @Test("time to response: from an incident's first alert to the response it led to, per incident")
     func timeToResponse() {
         let t0 = Date(timeIntervalSince1970: 1_000_000)

@@ -187,13 +187,19 @@ public struct AgentRegistry: Sendable {
         case kill
     }
 
-    public func transition(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
+    /// `unless`, when given, is asked about the record as read inside the compare-and-set (again on every retry): a
+    /// reason it returns refuses the transition (`conflict`). Automatic actions use it so that a decision made on an
+    /// older read (an overdue review, an owner's active agents) never applies to an agent that changed meanwhile.
+    public func transition(id: String, _ t: Transition, actor: String, reason: String,
+                           unless: (@Sendable (Agent) -> String?)? = nil) async throws -> Agent {
         try PortcullisError.requireReason(reason)
-        return try await compareAndSet { try await self.transitionOnce(id: id, t, actor: actor, reason: reason) }
+        return try await compareAndSet { try await self.transitionOnce(id: id, t, actor: actor, reason: reason, unless: unless) }
     }
 
-    private func transitionOnce(id: String, _ t: Transition, actor: String, reason: String) async throws -> Agent {
+    private func transitionOnce(id: String, _ t: Transition, actor: String, reason: String,
+                                unless: (@Sendable (Agent) -> String?)?) async throws -> Agent {
         let read = try await existing(id)
+        if let refusal = unless?(read) { throw PortcullisError(.conflict, refusal) }
         var a = read
         let target: AgentStatus
         let kind: LifecycleEvent.Kind

@@ -75,6 +75,9 @@ extension AdminRoutes {
             guard !name.isEmpty, name.count <= 128, !name.contains(where: { $0.isNewline || $0 == "\"" }) else {
                 throw PortcullisError(.invalidInput, "an approver name must be 1-128 characters without quotes or newlines")
             }
+            guard name.lowercased() != ConsoleState.operatorName else {
+                throw PortcullisError(.invalidInput, "`\(ConsoleState.operatorName)` is reserved for the holder of the data directory (the sign-in link `portcullis serve` logs)")
+            }
             guard let role = Approver.Role(rawValue: b.role ?? "approver") else {
                 throw PortcullisError(.invalidInput, "`role` must be approver or administrator")
             }

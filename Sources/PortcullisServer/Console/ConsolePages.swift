@@ -212,13 +212,14 @@ extension ConsoleRoutes {
             return page("Live decisions", "decisions", s, request, body)
         }
         console.get("/decisions/stream") { request, _ in
-            let s = try await session(request)
+            let s = try await session(request, touch: false)
             try await authorize(s, .viewDecisions, EntityUID("Console", "decisions"))
             var query = decisionQuery(request)
             // Resumes after the last event the browser saw (EventSource sends it back on reconnection).
             let lastSeen = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters["after"].map(String.init)
             let size = await services.audit.size
-            let start = lastSeen.flatMap(UInt64.init).map { $0 + 1 } ?? size
+            // Never past the log's end (and never overflowing): a bad id resumes from now.
+            let start = lastSeen.flatMap(UInt64.init).map { $0 < size ? $0 + 1 : size } ?? size
             query.ascending = true
             query.limit = 200
             let streamQuery = query
@@ -231,9 +232,12 @@ extension ConsoleRoutes {
                 // holds a graceful shutdown for long, and a signed-out session stops receiving at once.
                 let end = ContinuousClock.now + .seconds(8)
                 try await writer.write(ByteBuffer(string: "retry: 500\n\n"))
-                while ContinuousClock.now < end, !Task.isCancelled, !Task.isShuttingDownGracefully, state.session(sessionID) != nil {
+                while ContinuousClock.now < end, !Task.isCancelled, !Task.isShuttingDownGracefully,
+                      state.session(sessionID, touch: false) != nil {
                     var q = streamQuery
                     q.fromIndex = next
+                    // The size before the query: entries appended meanwhile are read on the next round, not skipped.
+                    let size = await audit.size
                     let entries = try await audit.entries(q)
                     var chunk = ""
                     for e in entries {
@@ -243,7 +247,6 @@ extension ConsoleRoutes {
                         next = e.index + 1
                     }
                     // The next page starts after the last entry seen, matching or not.
-                    let size = await audit.size
                     if entries.count < q.limit { next = max(next, size) }
                     if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
                     try await Task.sleep(for: .milliseconds(200))
@@ -256,7 +259,8 @@ extension ConsoleRoutes {
         console.get("/audit/:index") { request, context in
             let s = try await session(request)
             try await authorize(s, .viewAudit, EntityUID("Console", "audit"))
-            guard let index = UInt64(try context.parameters.require("index")),
+            let size = await services.audit.size
+            guard let index = UInt64(try context.parameters.require("index")), index < size,
                   let entry = try await services.audit.entry(index: index) else {
                 throw ConsoleAnswer.refuse(.notFound, "no such audit entry")
             }
@@ -264,13 +268,21 @@ extension ConsoleRoutes {
             var proofText: String
             do {
                 var checkpoint = await services.audit.latestCheckpoint
-                if checkpoint == nil || checkpoint!.size <= index { checkpoint = try await services.audit.checkpoint() }
+                var signedNow = false
+                if checkpoint == nil || checkpoint!.size <= index {
+                    checkpoint = try await services.audit.checkpoint()
+                    signedNow = true
+                }
                 let cp = checkpoint!
                 let proof = try await services.audit.inclusionProof(index: index, treeSize: cp.size)
-                let ok = proof.leafHash == entry.leafHash
-                    && RFC6962.verifyInclusion(leafHash: entry.leafHash, index: index, treeSize: cp.size, proof: proof.hashes, root: cp.rootHash)
+                // The hash of the bytes shown here, not the stored hash beside them: an entry edited in the database
+                // fails even if its hash column was left alone.
+                let leaf = RFC6962.leafHash(entry.canonical)
+                let ok = leaf == entry.leafHash && proof.leafHash == leaf
+                    && RFC6962.verifyInclusion(leafHash: leaf, index: index, treeSize: cp.size, proof: proof.hashes, root: cp.rootHash)
                 proofText = ok ? "verified: entry #\(index) is in the signed checkpoint of size \(cp.size) (\(proof.hashes.count) hashes)"
-                               : "FAILED: the proof does not lead to the checkpoint's root; the log may have been tampered with"
+                                 + (signedNow ? "; that checkpoint was signed just now, since none covered the entry yet" : "")
+                               : "FAILED: the entry's bytes do not lead to the checkpoint's root; the log may have been tampered with"
             } catch {
                 proofText = "could not be checked: \(error)"
             }

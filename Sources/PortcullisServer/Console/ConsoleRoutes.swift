@@ -78,8 +78,8 @@ struct ConsoleRoutes: Sendable {
     }
 
     /// The signed-in person; a missing, expired or revoked session goes to the sign-in page.
-    func session(_ request: Request) async throws -> ConsoleState.Session {
-        guard let id = cookie(request), let s = state.session(id) else { throw ConsoleAnswer.redirect("/console/signin") }
+    func session(_ request: Request, touch: Bool = true) async throws -> ConsoleState.Session {
+        guard let id = cookie(request), let s = state.session(id, touch: touch) else { throw ConsoleAnswer.redirect("/console/signin") }
         if s.name != ConsoleState.operatorName {
             // Removed, or given another role: the session ends at once.
             let person = try await services.approvalStore.approvers().first { $0.name == s.name }
@@ -147,7 +147,35 @@ struct ConsoleRoutes: Sendable {
 
     func registerSignIn(on console: RouterGroup<PortcullisRequestContext>) {
         console.get("/signin") { request, _ -> Response in
+            // A link's code is spent by a same-origin POST, never by the GET: a mail scanner that follows the link
+            // does not use it up, and a link sent by somebody else does not sign a browser in behind its back.
             if let code = request.uri.queryParameters["code"].map(String.init) {
+                guard let read = state.readCode(code) else {
+                    throw ConsoleAnswer.refuse(.forbidden, "this sign-in link is not valid or has expired; ask an administrator for a new one")
+                }
+                return H.response(H.page("Sign in", active: nil, person: nil, """
+                    <form method="post" action="/console/signin" id="link-signin"><input type="hidden" name="code" value="\(H.h(code))">
+                    <p>Sign in to Portcullis as <b>\(H.h(read.name))</b> (\(read.role.rawValue))?</p>
+                    <p><button id="use-link">Sign in as \(H.h(read.name))</button></p></form>
+                    <p>The link works once. If you did not ask for it, close this page.</p>
+                    """))
+            }
+            return H.response(H.page("Sign in", active: nil, person: nil, """
+                <form method="post" action="/console/signin" id="signin">
+                <p><label>Your personal token (<code>pca_…</code>, from <code>portcullis approvers add NAME</code>)<br>
+                <input type="password" name="token" size="60" autocomplete="off" autofocus></label></p>
+                <p><button>Sign in</button></p></form>
+                <p>Or open a one-time sign-in link: <code>portcullis serve</code> prints one, and
+                <code>portcullis approvers add</code> gives one with each person's token. The admin token does not sign in here.</p>
+                """))
+        }
+        console.post("/signin") { request, context -> Response in
+            var request = request
+            try sameOrigin(request)
+            let fields = try await fields(&request)
+            let previous = cookie(request)
+            let peer = context.remoteAddress?.ipAddress ?? "unknown peer"
+            if let code = fields["code"] {
                 guard let read = state.readCode(code) else {
                     throw ConsoleAnswer.refuse(.forbidden, "this sign-in link is not valid or has expired; ask an administrator for a new one")
                 }
@@ -161,29 +189,18 @@ struct ConsoleRoutes: Sendable {
                         throw ConsoleAnswer.refuse(.forbidden, "`\(read.name)` is no longer a \(read.role.rawValue)")
                     }
                 }
-                return try await signedIn(read.name, read.role, via: "sign-in link")
+                return try await signedIn(read.name, read.role, via: "sign-in link", replacing: previous)
             }
-            return H.response(H.page("Sign in", active: nil, person: nil, """
-                <form method="post" action="/console/signin" id="signin">
-                <p><label>Your personal token (<code>pca_…</code>, from <code>portcullis approvers add NAME</code>)<br>
-                <input type="password" name="token" size="60" autocomplete="off" autofocus></label></p>
-                <p><button>Sign in</button></p></form>
-                <p>Or open a one-time sign-in link: <code>portcullis serve</code> prints one, and
-                <code>portcullis approvers add</code> gives one with each person's token. The admin token does not sign in here.</p>
-                """))
-        }
-        console.post("/signin") { request, _ -> Response in
-            var request = request
-            try sameOrigin(request)
-            let token = try await fields(&request)["token"]?.trimmingCharacters(in: .whitespaces) ?? ""
+            let token = fields["token"]?.trimmingCharacters(in: .whitespaces) ?? ""
             if HTTP.constantTimeEqual(token, services.adminToken) {
                 throw ConsoleAnswer.refuse(.forbidden, "the shared admin token does not sign in to the console: sign in as a named person (portcullis approvers add NAME --role administrator)")
             }
             guard token.hasPrefix("pca_"), let person = try await services.approvalStore.approver(tokenDigest: AdminAuthenticator.digest(token)) else {
-                try? await services.recordAdmin(actor: "console", action: "console.signin.failed", resource: "console", reason: "unknown token")
+                // Counted, not one audit entry each: failed sign-ins from anyone must not grow the log at will.
+                services.gateway.pipeline.refusals.note(action: "console.signin.refused", subject: peer, reason: "unknown token")
                 throw ConsoleAnswer.refuse(.forbidden, "unknown token")
             }
-            return try await signedIn(person.name, person.role, via: "personal token")
+            return try await signedIn(person.name, person.role, via: "personal token", replacing: previous)
         }
         console.post("/signout") { request, _ -> Response in
             let s = try await session(request)
@@ -193,8 +210,9 @@ struct ConsoleRoutes: Sendable {
         }
     }
 
-    func signedIn(_ name: String, _ role: Approver.Role, via: String) async throws -> Response {
+    func signedIn(_ name: String, _ role: Approver.Role, via: String, replacing previous: String?) async throws -> Response {
         try await services.recordAdmin(actor: "person:\(name)", action: "console.signin", resource: "console", reason: "signed in with a \(via)")
+        if let previous { state.close(previous) }
         let s = state.open(name: name, role: role)
         throw ConsoleAnswer.redirect(role == .approver ? "/console/approvals" : "/console/overview",
                                      cookie: sessionCookie(s.id, maxAge: Int(ConsoleState.absolute)))

@@ -83,16 +83,19 @@ public final class ConsoleState: Sendable {
         return session
     }
 
-    /// The live session with this id (its idle timer restarts), or nil.
-    func session(_ id: String, now: Date = Date()) -> Session? {
+    /// The live session with this id, or nil. A person's request restarts its idle timer (`touch`); the live
+    /// decisions stream, which polls, does not, so an open tab does not keep a session alive.
+    func session(_ id: String, now: Date = Date(), touch: Bool = true) -> Session? {
         sessions.withLock { table in
             guard var s = table[id] else { return nil }
             guard now.timeIntervalSince(s.lastSeen) < Self.idle, now.timeIntervalSince(s.created) < Self.absolute else {
                 table[id] = nil
                 return nil
             }
-            s.lastSeen = now
-            table[id] = s
+            if touch {
+                s.lastSeen = now
+                table[id] = s
+            }
             return s
         }
     }

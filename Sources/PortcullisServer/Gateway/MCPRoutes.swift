@@ -101,19 +101,28 @@ struct MCPRoutes: Sendable {
             startedContinuation.finish()
             return answer
         }
-        var streaming = false
-        for await _ in started {
-            streaming = true
-            break
+        // The call stops if the client goes away (its approval wait ends, and nothing runs with nobody listening).
+        let streaming = await withTaskCancellationHandler {
+            for await _ in started { return true }
+            return false
+        } onCancel: {
+            call.cancel()
         }
-        guard streaming else { return GatewayResourceServer.response(await call.value) }
+        guard streaming else {
+            return GatewayResourceServer.response(await withTaskCancellationHandler { await call.value } onCancel: { call.cancel() })
+        }
         let body = ResponseBody { writer in
-            for await note in notes {
-                try await writer.write(ByteBuffer(string: "event: message\ndata: \(note.serialized)\n\n"))
+            do {
+                for await note in notes {
+                    try await writer.write(ByteBuffer(string: "event: message\ndata: \(note.serialized)\n\n"))
+                }
+                let answer = await withTaskCancellationHandler { await call.value } onCancel: { call.cancel() }
+                try await writer.write(ByteBuffer(string: "event: message\ndata: \(String(decoding: answer.body, as: UTF8.self))\n\n"))
+                try await writer.finish(nil)
+            } catch {
+                call.cancel()
+                throw error
             }
-            let answer = await call.value
-            try await writer.write(ByteBuffer(string: "event: message\ndata: \(String(decoding: answer.body, as: UTF8.self))\n\n"))
-            try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }

@@ -151,12 +151,16 @@ public struct Governance: Sendable {
                                                              reason: "owner `\(owner)` offboarded: \(reason)",
                                                              reviewDue: now.addingTimeInterval(Double(settings.reviewGraceDays) * 86_400))
                     action = "transferred"
-                } else if agent.status == .active {
-                    _ = try await services.registry.transition(id: agent.id, .suspend, actor: actor,
-                                                               reason: "owner `\(owner)` offboarded: \(reason)")
-                    action = "suspended"
                 } else {
-                    action = "already_stopped"
+                    do {
+                        // Only an agent still active is suspended: a kill or quarantine meanwhile is never downgraded.
+                        _ = try await services.registry.transition(
+                            id: agent.id, .suspend, actor: actor, reason: "owner `\(owner)` offboarded: \(reason)",
+                            unless: { $0.status == .active ? nil : "agent `\($0.id)` is \($0.status.rawValue)" })
+                        action = "suspended"
+                    } catch let e as PortcullisError where e.code == .conflict {
+                        action = "already_stopped"
+                    }
                 }
                 // Transfers and suspensions revoke as they write; this catches any token issued meanwhile.
                 revoked = try await services.registry.tokens.revokeAll(agentID: agent.id, at: Date())
@@ -197,10 +201,19 @@ public struct Governance: Sendable {
                 if settings.suspendOverdue, agent.nextReviewAt.addingTimeInterval(grace) <= checkedAt {
                     let reason = "access review overdue since \(due) (grace \(settings.reviewGraceDays) days): "
                         + "record a review (portcullis review \(agent.id)) to resume it"
+                    let graceDays = settings.reviewGraceDays
                     do {
-                        _ = try await services.registry.transition(id: agent.id, .suspend, actor: Self.actor, reason: reason)
+                        // Decided again on the record as the transition reads it: an agent reviewed, killed or
+                        // quarantined since the list was read is left as it is.
+                        _ = try await services.registry.transition(id: agent.id, .suspend, actor: Self.actor, reason: reason) { now in
+                            guard now.status == .active else { return "agent `\(now.id)` is \(now.status.rawValue)" }
+                            guard now.nextReviewAt.addingTimeInterval(Double(graceDays) * 86_400) <= checkedAt else {
+                                return "agent `\(now.id)` was reviewed meanwhile"
+                            }
+                            return nil
+                        }
                     } catch let e as PortcullisError where e.code == .conflict {
-                        continue  // suspended meanwhile
+                        continue  // changed meanwhile
                     }
                     _ = services.gateway.disconnect([agent.id])
                     report.suspended.append(agent.id)
@@ -225,7 +238,7 @@ public struct Governance: Sendable {
 
     /// Whether an overdue-review alert was already raised for the agent's current review date.
     private func alerted(_ agent: Agent) async throws -> Bool {
-        try await services.monitorStore.alerts(agentID: agent.id, limit: 50)
+        try await services.monitorStore.alerts(agentID: agent.id, limit: 1000)
             .contains { $0.detector == .reviewOverdue && $0.at >= agent.nextReviewAt }
     }
 }
