@@ -87,11 +87,12 @@ enum ConsoleHTML {
         .allow{color:#1a7f37;font-weight:600}.deny{color:#c62828;font-weight:600}.pending{color:#9a6700;font-weight:600}
         .notice{background:#e7f3ff;border:1px solid #9cc7f0;padding:.5em}.error{background:#fdecea;border:1px solid #f1aaa4;padding:.5em}
         .cards{display:flex;gap:1em;flex-wrap:wrap}.card{background:#fff;border:1px solid #e3e6ec;padding:.7em 1em;min-width:11em}
-        .card b{display:block;font-size:1.6em}pre{background:#fff;border:1px solid #e3e6ec;padding:.5em;overflow:auto;max-height:30em}
+        .card b{display:block;font-size:1.6em}pre{background:#fff;border:1px solid #e3e6ec;padding:.5em;overflow:auto;max-height:30em;
+        white-space:pre-wrap;overflow-wrap:anywhere}
         form.act{display:inline-block;margin:.3em .6em .3em 0;background:#fff;border:1px solid #e3e6ec;padding:.5em}
         input[type=text],input[type=password],textarea,select{padding:.3em;border:1px solid #b8bfcc}
         button{padding:.3em .8em;border:1px solid #596275;background:#fff;cursor:pointer}.danger{border-color:#c62828;color:#c62828}
-        .side{display:flex;gap:1em}.side>div{flex:1;min-width:0}
+        .side{display:flex;gap:1em;width:44em;max-width:60vw}.side>div{flex:1;min-width:0}.changed pre{max-height:20em}
         """
 
     /// Live decisions: new rows arrive over Server-Sent Events and are put on top of the table.
