@@ -1,4 +1,5 @@
 public import Foundation
+import ServiceLifecycle
 public import PortcullisCore
 import Synchronization
 
@@ -96,7 +97,9 @@ public final class ApprovalBroker: Sendable {
             case .pending:
                 break
             }
-            if ContinuousClock.now >= deadline { return .pending(current) }
+            // A node shutting down answers "pending" at once: the agent retries the same call later (on this node
+            // once it is back, or on another), and no wait holds the shutdown.
+            if ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { return .pending(current) }
             if let waiting, ContinuousClock.now >= nextNotice {
                 await waiting(current, ContinuousClock.now - started)
                 nextNotice = ContinuousClock.now + .seconds(5)
