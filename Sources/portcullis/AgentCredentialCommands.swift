@@ -92,18 +92,9 @@ extension AgentCommand {
         func run() async throws {
             let key = try AgentCredentials.readKey(self.key)
             let (issuer, endpoint) = try await AgentCredentials.metadata(server: server)
-            let now = Int64(Date().timeIntervalSince1970)
-            var claims: [String: JSONAny] = [
-                "iss": .string(agent), "sub": .string(agent), "aud": .string(endpoint), "iat": .int(now),
-                "exp": .int(now + 60), "jti": .string(UUID().uuidString),
-            ]
-            if let configDigest { claims["agent_config_digest"] = .string(configDigest) }
-            let assertion = try JWTSigner(key: key).sign(type: "JWT", claims: claims)
-            let form = [
-                ("grant_type", "client_credentials"),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                ("client_assertion", assertion), ("resource", resource ?? issuer + "/mcp"), ("scope", scope),
-            ]
+            let form = try ClientCredentialsRequest.form(clientID: agent, key: key, tokenEndpoint: endpoint,
+                                                         resource: resource ?? issuer + "/mcp", scope: scope,
+                                                         configDigest: configDigest)
             var request = HTTPClientRequest(url: endpoint)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")

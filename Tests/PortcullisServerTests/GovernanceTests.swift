@@ -10,7 +10,6 @@ import Testing
 
 @Suite("Governance: access reviews, overdue suspension, owner offboarding, reports")
 struct GovernanceTests {
-    static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
     /// A node on the manual clock, started at the wall clock's now (review dates are computed from it).
     func node(grace: Int = 7) async throws -> TestNode {
@@ -30,23 +29,12 @@ struct GovernanceTests {
         }
     }
 
-    /// Registers an agent and obtains a token for it; returns the id, token and key.
+    /// Registers an agent (scopes `mcp` and `tools.write`) and obtains a token for it.
     func agent(_ node: TestNode, _ client: some TestClientProtocol, owner: String = "alice@example.com",
                extra: [String: Any] = [:]) async throws -> (id: String, token: String) {
-        let key = SigningKey.generate(.es256)
-        var fields: [String: Any] = ["owner": owner, "scopes": ["mcp", "tools.write"], "audiences": [node.issuer + "/mcp"]]
+        var fields: [String: Any] = ["owner": owner, "scopes": ["mcp", "tools.write"]]
         fields.merge(extra) { _, new in new }
-        let id = try await node.register(client, key: key, extra: fields)["client_id"] as! String
-        let body = TestNode.form([
-            "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
-            "client_assertion": try node.assertion(clientID: id, key: key, digest: extra["config_digest"] as? String),
-            "resource": node.issuer + "/mcp", "scope": "mcp",
-        ])
-        let token = try await client.execute(uri: "/oauth/token", method: .post, headers: Self.formHeaders, body: body) { response in
-            #expect(response.status == .ok, "token: \(String(buffer: response.body))")
-            return (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["access_token"] as? String ?? ""
-        }
-        return (id, token)
+        return try await node.mcpAgent(client, extra: fields)
     }
 
     func tokenWorks(_ node: TestNode, _ token: String) async -> Bool { await node.refusal(of: token) == nil }

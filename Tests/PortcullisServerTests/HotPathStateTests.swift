@@ -10,21 +10,10 @@ import Testing
 
 @Suite("Agent and token state in memory, in force before the admin call returns")
 struct HotPathStateTests {
-    static let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
 
     /// Issues a token for the whole gateway (`<issuer>/mcp`, scope `mcp`) to a fresh agent.
     func token(_ node: TestNode, _ client: some TestClientProtocol) async throws -> (id: String, token: String) {
-        let key = SigningKey.generate(.es256)
-        let id = try await node.register(client, key: key, extra: ["scopes": ["mcp"], "audiences": [node.issuer + "/mcp"]])["client_id"] as! String
-        let body = TestNode.form([
-            "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
-            "client_assertion": try node.assertion(clientID: id, key: key), "resource": node.issuer + "/mcp", "scope": "mcp",
-        ])
-        let token = try await client.execute(uri: "/oauth/token", method: .post, headers: Self.formHeaders, body: body) { response in
-            #expect(response.status == .ok)
-            return (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any])["access_token"] as! String
-        }
-        return (id, token)
+        try await node.mcpAgent(client)
     }
 
     func check(_ node: TestNode, _ token: String) async -> OAuthError? { await node.refusal(of: token) }

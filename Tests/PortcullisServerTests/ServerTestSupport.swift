@@ -76,11 +76,28 @@ struct TestNode {
 
     /// A client_credentials token request with a fresh private_key_jwt assertion.
     func clientCredentials(clientID: String, key: SigningKey, resource: String = "https://mcp.example.com",
-                           scope: String) throws -> ByteBuffer {
+                           scope: String, digest: String? = nil) throws -> ByteBuffer {
         Self.form([
             "grant_type": "client_credentials", "client_assertion_type": TokenService.clientAssertionType,
-            "client_assertion": try assertion(clientID: clientID, key: key), "resource": resource, "scope": scope,
+            "client_assertion": try assertion(clientID: clientID, key: key, digest: digest), "resource": resource, "scope": scope,
         ])
+    }
+
+    /// Registers an agent that may use the whole gateway (`<issuer>/mcp`, scope `mcp`; `extra` fields on top) and
+    /// obtains a token for it.
+    func mcpAgent(_ client: some TestClientProtocol, extra: [String: Any] = [:]) async throws -> (id: String, token: String) {
+        let key = SigningKey.generate(.es256)
+        var fields: [String: Any] = ["scopes": ["mcp"], "audiences": [issuer + "/mcp"]]
+        fields.merge(extra) { _, new in new }
+        let id = try await register(client, key: key, extra: fields)["client_id"] as! String
+        let body = try clientCredentials(clientID: id, key: key, resource: issuer + "/mcp", scope: "mcp",
+                                         digest: extra["config_digest"] as? String)
+        let token = try await client.execute(uri: "/oauth/token", method: .post,
+                                             headers: [.contentType: "application/x-www-form-urlencoded"], body: body) { response in
+            guard response.status == .ok else { throw TestFailure("token: \(response.status) \(String(buffer: response.body))") }
+            return (try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any])["access_token"] as! String
+        }
+        return (id, token)
     }
 
     static func form(_ fields: [String: String]) -> ByteBuffer {

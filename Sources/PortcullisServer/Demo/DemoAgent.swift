@@ -93,15 +93,8 @@ struct DemoAgent: Service {
 
     func accessToken(id: String, key: SigningKey) async throws -> String {
         let endpoint = services.configuration.effectiveIssuer + "/oauth/token"
-        let now = Int64(Date().timeIntervalSince1970)
-        let assertion = try JWTSigner(key: key).sign(type: "JWT", claims: [
-            "iss": .string(id), "sub": .string(id), "aud": .string(endpoint), "iat": .int(now), "exp": .int(now + 60),
-            "jti": .string(UUID().uuidString),
-        ])
-        let form = FormEncoding.encode([
-            ("grant_type", "client_credentials"), ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", assertion), ("resource", services.configuration.effectiveIssuer + "/mcp"), ("scope", "mcp"),
-        ])
+        let form = FormEncoding.encode(try ClientCredentialsRequest.form(
+            clientID: id, key: key, tokenEndpoint: endpoint, resource: services.configuration.effectiveIssuer + "/mcp", scope: "mcp"))
         let (status, _, body) = try await post(base + "/oauth/token", body: form, headers: [("Content-Type", "application/x-www-form-urlencoded")])
         guard status == 200, let token = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["access_token"] as? String else {
             throw PortcullisError(.internalError, "demo agent: no token (\(status)): \(String(decoding: body, as: UTF8.self))")

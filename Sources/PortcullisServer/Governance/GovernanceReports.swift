@@ -122,7 +122,7 @@ public struct GovernanceReports: Sendable {
         var kills: Int?
 
         static func gather(_ s: PortcullisApplication.Services, days: Int, audit: Bool) async throws -> Facts {
-            let now = s.manualClock?.now ?? Date()
+            let now = s.governance.now
             let agents = try await s.registry.agents.agents(status: nil).sorted { $0.id < $1.id }
             var events: [String: [LifecycleEvent]] = [:]
             var risks: [String: BehaviourMonitor.Risk] = [:]

@@ -8,7 +8,7 @@ public import PortcullisIdentity
 /// Every path that cannot prove the request legitimate ends in an ``OAuthError``;
 /// storage failures surface as errors too, so nothing is issued when the checks broke.
 public struct TokenService: Sendable {
-    public static let clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    public static let clientAssertionType = ClientCredentialsRequest.assertionType
     public static let tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
     public static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
     public static let jwtTokenType = "urn:ietf:params:oauth:token-type:jwt"
