@@ -151,6 +151,9 @@ struct GovernanceTests {
             let items = try #require((report as? [String: Any])?["agents"] as? [[String: Any]])
             let actions = Dictionary(uniqueKeysWithValues: items.map { ($0["agent"] as! String, $0["action"] as! String) })
             #expect(actions == [a1: "suspended", a2: "already_stopped"])
+            // a1's token was live; a2's died with its earlier suspension.
+            let revoked = Dictionary(uniqueKeysWithValues: items.map { ($0["agent"] as! String, $0["tokens_revoked"] as! Int) })
+            #expect(revoked == [a1: 1, a2: 0])
             #expect(try await status(node, a1) == .suspended)
             #expect(await tokenWorks(node, t1) == false)
             #expect(await tokenWorks(node, t2) == false)

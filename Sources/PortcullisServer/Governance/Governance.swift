@@ -114,6 +114,7 @@ public struct Governance: Sendable {
             public var agent: String
             /// `suspended`, `transferred` or `already_stopped` (tokens revoked all the same).
             public var action: String
+            /// The agent's tokens that were active when the step began (all revoked).
             public var tokensRevoked: Int
             public var sessionsClosed: Int
         }
@@ -145,7 +146,8 @@ public struct Governance: Sendable {
         for agent in owned {
             do {
                 var action: String
-                var revoked = 0
+                // Counted before the step: the suspension or transfer revokes them as it writes.
+                let active = try await services.registry.tokens.activeTokenCount(agentID: agent.id, now: Date())
                 if let transferTo {
                     _ = try await services.registry.transfer(id: agent.id, to: transferTo, actor: actor,
                                                              reason: "owner `\(owner)` offboarded: \(reason)",
@@ -163,10 +165,10 @@ public struct Governance: Sendable {
                     }
                 }
                 // Transfers and suspensions revoke as they write; this catches any token issued meanwhile.
-                revoked = try await services.registry.tokens.revokeAll(agentID: agent.id, at: Date())
+                _ = try await services.registry.tokens.revokeAll(agentID: agent.id, at: Date())
                 await services.feed.publish(.agent(agent.id))
                 let (closed, _) = services.gateway.disconnect([agent.id])
-                items.append(.init(agent: agent.id, action: action, tokensRevoked: revoked, sessionsClosed: closed))
+                items.append(.init(agent: agent.id, action: action, tokensRevoked: active, sessionsClosed: closed))
             } catch {
                 firstError = firstError ?? error
             }
